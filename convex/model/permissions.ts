@@ -1,0 +1,64 @@
+/**
+ * The one permission catalog, and what each organization role grants.
+ * Permissions are independent: `work:write` does not include `work:read`.
+ */
+export const PERMISSIONS = [
+  "org:read",
+  "org:configure",
+  "org:admin",
+  "members:read",
+  "members:write",
+  "workspace:read",
+  "workspace:write",
+  "workspace:configure",
+  "workspace:admin",
+  "work:read",
+  "work:write",
+  "connections:read",
+  "connections:use",
+  "tokens:read",
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/**
+ * Personal permissions concern the caller's own account (OAuth connections,
+ * token metadata), not an organization, so no org role bounds them: only the
+ * token's scopes do.
+ */
+export const PERSONAL_PERMISSIONS: ReadonlySet<Permission> = new Set([
+  "connections:read",
+  "connections:use",
+  "tokens:read",
+]);
+
+export const ROLES = ["owner", "admin", "member", "viewer"] as const;
+export type Role = (typeof ROLES)[number];
+
+const ORG_PERMISSIONS = PERMISSIONS.filter((p) => !PERSONAL_PERMISSIONS.has(p));
+
+export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
+  owner: new Set(ORG_PERMISSIONS),
+  admin: new Set(ORG_PERMISSIONS.filter((p) => p !== "org:admin")),
+  member: new Set<Permission>([
+    "org:read",
+    "members:read",
+    "workspace:read",
+    "workspace:write",
+    "work:read",
+    "work:write",
+  ]),
+  viewer: new Set<Permission>([
+    "org:read",
+    "members:read",
+    "workspace:read",
+    "work:read",
+  ]),
+};
+
+export function isPermission(s: string): s is Permission {
+  return (PERMISSIONS as readonly string[]).includes(s);
+}
+
+export function roleGrants(role: Role, permission: Permission): boolean {
+  return ROLE_PERMISSIONS[role].has(permission);
+}

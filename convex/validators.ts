@@ -1,0 +1,32 @@
+import { v } from "convex/values";
+import { PERMISSIONS, ROLES } from "./model/permissions";
+
+/** Shared validators, named once (used by the schema and by function args/returns). */
+export const vRole = v.union(...ROLES.map((r) => v.literal(r)));
+export const vPermission = v.union(...PERMISSIONS.map((p) => v.literal(p)));
+export const vTokenType = v.union(v.literal("PAT"), v.literal("MCP"));
+export const vTokenStatus = v.union(
+  v.literal("active"),
+  v.literal("expired"),
+  v.literal("revoked"),
+);
+
+/** A normalized scope entry as stored on a token or session. */
+export const vScopeEntry = v.object({
+  resource: v.optional(v.string()),
+  permissions: v.array(v.string()),
+  allowedMatches: v.optional(v.array(v.string())),
+});
+/** What callers may pass: entries, or the shorthand strings of DESIGN.md. */
+export const vScopeInput = v.union(v.string(), vScopeEntry);
+
+export const vErrorCode = v.union(
+  v.literal("unauthenticated"),
+  v.literal("forbidden"),
+  v.literal("invalid_argument"),
+  v.literal("not_found"),
+  v.literal("conflict"),
+  v.literal("rate_limited"),
+  v.literal("expired"),
+  v.literal("revoked"),
+);

@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config";
+
+// Two cores here and in CI: files run in parallel forks, each test file
+// starts (and stops) whatever servers it needs on free loopback ports.
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    exclude: ["test/stress/**", "node_modules/**"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+    maxWorkers: 2,
+    server: { deps: { inline: ["convex-test"] } },
+  },
+});
