@@ -15,3 +15,12 @@ export const { auth, signIn, signOut, store, isAuthenticated } = convexAuth({
 // The keyhole public API (DESIGN.md, "Public API") is defined below, one
 // section per credential kind; each function is a thin wrapper over
 // convex/model/.
+
+// ---- section: tokens (PATs, viewer) ---------------------------------------
+// ---- /section: tokens ------------------------------------------------------
+
+// ---- section: sessions (agent sessions, web sessions) ---------------------
+// ---- /section: sessions ----------------------------------------------------
+
+// ---- section: oauth (connections) -----------------------------------------
+// ---- /section: oauth -------------------------------------------------------

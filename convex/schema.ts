@@ -63,6 +63,51 @@ export default defineSchema({
     .index("by_hash", ["tokenHash"])
     .index("by_key_expiry", ["keyId", "expiresAt"]),
 
+  /**
+   * One row per agent session token. A refresh ends the row ("refreshed") and
+   * inserts its successor in the same family; replaying an ended row's refresh
+   * token ends the whole family. Child sessions of a PAT carry its id and a
+   * copy of its scopes (both must allow), so a check reads one row.
+   */
+  agentSessions: defineTable({
+    userId: v.id("users"),
+    agentId: v.string(),
+    familyId: v.string(),
+    parentTokenId: v.optional(v.id("apiTokens")),
+    scopes: v.array(vScopeEntry),
+    parentScopes: v.optional(v.array(vScopeEntry)),
+    metadata: v.optional(v.any()),
+    /** SHA-256 (hex) of the session token and of its refresh token. */
+    tokenHash: v.string(),
+    refreshHash: v.string(),
+    createdAt: v.number(),
+    expiresAt: v.number(),
+    familyExpiresAt: v.number(),
+    endedAt: v.optional(v.number()),
+    endReason: v.optional(v.string()),
+    lastSeenAt: v.optional(v.number()),
+    lastSeenIp: v.optional(v.string()),
+    lastSeenUserAgent: v.optional(v.string()),
+  })
+    .index("by_user", ["userId"])
+    .index("by_family", ["familyId"])
+    .index("by_parent", ["parentTokenId"])
+    .index("by_refresh_hash", ["refreshHash"])
+    .index("by_token_hash", ["tokenHash"])
+    .index("by_user_agent", ["userId", "agentId"]),
+
+  /** Device facts for a sign-in (an @convex-dev/auth session). */
+  webSessions: defineTable({
+    userId: v.id("users"),
+    authSessionId: v.id("authSessions"),
+    userAgent: v.optional(v.string()),
+    ipAddress: v.optional(v.string()),
+    createdAt: v.number(),
+    lastActiveAt: v.number(),
+  })
+    .index("by_auth_session", ["authSessionId"])
+    .index("by_user", ["userId"]),
+
   /** Public keys that no longer sign but still verify tokens they signed. */
   retiredSigningKeys: defineTable({
     keyId: v.string(),

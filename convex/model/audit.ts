@@ -1,0 +1,47 @@
+/** Audit events: who did what to which credential, from where. Never secrets. */
+import type { Id } from "../_generated/dataModel";
+import type { MutationCtx } from "../_generated/server";
+import type { Principal } from "./principal";
+import { requestInfo } from "./principal";
+
+export type AuditActor = { kind: "user" | "pat" | "agent" | "anonymous" | "system"; id?: string };
+
+export function actorOf(p: Principal | null): AuditActor {
+  if (p === null) return { kind: "anonymous" };
+  switch (p.kind) {
+    case "user":
+      return { kind: "user", id: p.userId };
+    case "pat":
+      return { kind: "pat", id: p.tokenId };
+    case "agent":
+      return { kind: "agent", id: p.sessionId };
+  }
+}
+
+export async function logAudit(
+  ctx: MutationCtx,
+  event: {
+    userId: Id<"users">;
+    action: string;
+    actor: AuditActor;
+    targetType?: string;
+    targetId?: string;
+    details?: string;
+    ip?: string;
+    userAgent?: string;
+  },
+): Promise<void> {
+  const info = event.ip || event.userAgent ? { ip: event.ip, userAgent: event.userAgent } : await requestInfo(ctx);
+  await ctx.db.insert("auditEvents", {
+    userId: event.userId,
+    action: event.action,
+    actorKind: event.actor.kind,
+    actorId: event.actor.id,
+    targetType: event.targetType,
+    targetId: event.targetId,
+    details: event.details?.slice(0, 512),
+    ip: info.ip,
+    userAgent: info.userAgent,
+    at: Date.now(),
+  });
+}

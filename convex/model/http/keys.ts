@@ -1,0 +1,4 @@
+import type { HttpRouter } from "convex/server";
+
+/** Registers this area's routes on the site router (see convex/http.ts). */
+export function registerKeyRoutes(_http: HttpRouter): void {}

@@ -1,0 +1,127 @@
+/**
+ * keyhole's own tokens (PATs and agent sessions): ES256 JWTs that Convex
+ * verifies through the customJwt provider in auth.config.ts.
+ *
+ * Header: {"alg":"ES256","kid":"kh-<thumbprint>","typ":"JWT"}. Its first 24
+ * bytes never change, so every keyhole token starts with TOKEN_PREFIX and a
+ * secret scanner can match it; anyone can check a found token against the
+ * public JWKS at `${CONVEX_SITE_URL}/keyhole/jwks.json`.
+ */
+import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  importJWK,
+  jwtVerify,
+  SignJWT,
+  type JWK,
+} from "jose";
+import { base64url } from "./crypto";
+
+export const KEYHOLE_AUDIENCE = "keyhole";
+export const TOKEN_PREFIX = base64url(new TextEncoder().encode('{"alg":"ES256","kid":"kh-'));
+
+export type TokenKind = "pat" | "agent";
+
+export function siteUrl(): string {
+  const url = process.env.CONVEX_SITE_URL;
+  if (!url) throw new Error("CONVEX_SITE_URL is not set");
+  return url.replace(/\/+$/, "");
+}
+
+export function keyholeIssuer(): string {
+  return `${siteUrl()}/keyhole`;
+}
+
+export type PublicJwk = JWK & { kid: string };
+
+type SigningKey = { kid: string; privateKey: CryptoKey; publicJwk: PublicJwk };
+let cached: { raw: string; key: Promise<SigningKey> } | null = null;
+
+/** A JWK's key id: "kh-" + 16 chars of its RFC 7638 thumbprint. */
+export async function keyIdOf(jwk: JWK): Promise<string> {
+  const thumb = await calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y });
+  return `kh-${thumb.slice(0, 16)}`;
+}
+
+export function publicPart(jwk: JWK, kid: string): PublicJwk {
+  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, kid, alg: "ES256", use: "sig" };
+}
+
+async function loadSigningKey(raw: string): Promise<SigningKey> {
+  let jwk: JWK;
+  try {
+    jwk = JSON.parse(raw) as JWK;
+  } catch {
+    throw new Error("KEYHOLE_SIGNING_KEY is not valid JSON (expected a private EC P-256 JWK)");
+  }
+  if (jwk.kty !== "EC" || jwk.crv !== "P-256" || !jwk.d) {
+    throw new Error("KEYHOLE_SIGNING_KEY must be a private EC P-256 JWK");
+  }
+  const kid = await keyIdOf(jwk);
+  const privateKey = (await importJWK(jwk, "ES256")) as CryptoKey;
+  return { kid, privateKey, publicJwk: publicPart(jwk, kid) };
+}
+
+/** The key that signs new tokens, from env KEYHOLE_SIGNING_KEY. */
+export async function currentSigningKey(): Promise<SigningKey> {
+  const raw = process.env.KEYHOLE_SIGNING_KEY;
+  if (!raw) throw new Error("KEYHOLE_SIGNING_KEY is not set");
+  if (cached === null || cached.raw !== raw) {
+    const key = loadSigningKey(raw);
+    cached = { raw, key };
+    key.catch(() => {
+      if (cached?.key === key) cached = null;
+    });
+  }
+  return await cached.key;
+}
+
+export async function signKeyholeToken(opts: {
+  kind: TokenKind;
+  id: string;
+  expiresAt: number;
+  now: number;
+}): Promise<{ token: string; keyId: string }> {
+  const key = await currentSigningKey();
+  const token = await new SignJWT({ kind: opts.kind })
+    .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "JWT" })
+    .setSubject(`${opts.kind}:${opts.id}`)
+    .setJti(opts.id)
+    .setIssuer(keyholeIssuer())
+    .setAudience(KEYHOLE_AUDIENCE)
+    .setIssuedAt(Math.floor(opts.now / 1000))
+    .setExpirationTime(Math.floor(opts.expiresAt / 1000))
+    .sign(key.privateKey);
+  return { token, keyId: key.kid };
+}
+
+/** Splits a keyhole subject `pat:<id>` / `agent:<id>`. */
+export function parseKeyholeSubject(subject: string): { kind: TokenKind; id: string } | null {
+  const m = /^(pat|agent):([A-Za-z0-9_]{1,64})$/.exec(subject);
+  return m ? { kind: m[1] as TokenKind, id: m[2] } : null;
+}
+
+/**
+ * Verifies a keyhole token against the given public keys (current and
+ * retired), pinned to ES256, our issuer and audience. Null when it is not a
+ * valid keyhole token, for whatever reason (never says which).
+ */
+export async function verifyKeyholeToken(
+  token: string,
+  keys: PublicJwk[],
+): Promise<{ kind: TokenKind; id: string; expiresAt: number } | null> {
+  if (!token.startsWith(TOKEN_PREFIX) || token.length > 4096) return null;
+  try {
+    const { payload } = await jwtVerify(token, createLocalJWKSet({ keys }), {
+      algorithms: ["ES256"],
+      issuer: keyholeIssuer(),
+      audience: KEYHOLE_AUDIENCE,
+      requiredClaims: ["sub", "exp", "jti"],
+    });
+    const sub = parseKeyholeSubject(String(payload.sub));
+    if (!sub || payload.jti !== sub.id || payload.kind !== sub.kind) return null;
+    return { ...sub, expiresAt: (payload.exp as number) * 1000 };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Who is calling: identity → principal → record checks. Every keyhole check
+ * starts here. Interactive sign-ins (@convex-dev/auth, issuer = site URL) and
+ * keyhole tokens (issuer = `${site}/keyhole`) are told apart by issuer, never
+ * by splitting the subject, so a token can never pass for a person.
+ */
+import type { UserIdentity } from "convex/server";
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { keyholeError } from "./errors";
+import { keyholeIssuer, parseKeyholeSubject, siteUrl } from "./keys";
+import type { ScopeEntry } from "./scopes";
+
+export type UserPrincipal = {
+  kind: "user";
+  userId: Id<"users">;
+  authSessionId: Id<"authSessions">;
+};
+export type PatPrincipal = {
+  kind: "pat";
+  userId: Id<"users">;
+  tokenId: Id<"apiTokens">;
+  token: Doc<"apiTokens">;
+};
+export type AgentPrincipal = {
+  kind: "agent";
+  userId: Id<"users">;
+  sessionId: Id<"agentSessions">;
+  session: Doc<"agentSessions">;
+};
+export type Principal = UserPrincipal | PatPrincipal | AgentPrincipal;
+
+type ReadCtx = Pick<QueryCtx, "auth" | "db">;
+
+export type TokenStatus = "active" | "expired" | "revoked";
+
+/** One definition of a token's status, used everywhere. */
+export function tokenStatus(t: { revokedAt?: number; expiresAt: number }, now: number): TokenStatus {
+  if (t.revokedAt !== undefined) return "revoked";
+  if (t.expiresAt <= now) return "expired";
+  return "active";
+}
+
+/** Every list of scope entries that must allow an action (all of them). */
+export function scopeSets(p: Principal): ScopeEntry[][] {
+  switch (p.kind) {
+    case "user":
+      return [];
+    case "pat":
+      return [p.token.scopes];
+    case "agent":
+      return p.session.parentScopes ? [p.session.scopes, p.session.parentScopes] : [p.session.scopes];
+  }
+}
+
+const cache = new WeakMap<object, Promise<Principal | null>>();
+
+/**
+ * The caller, or null when unauthenticated. Throws `revoked` / `expired` for
+ * a keyhole token whose record says so, and `unauthenticated` for a sign-in
+ * whose session is gone (signed out, revoked, timed out). Memoized per
+ * function execution, so repeated authorize() calls read nothing more.
+ */
+export function getPrincipal(ctx: ReadCtx): Promise<Principal | null> {
+  let p = cache.get(ctx.db);
+  if (!p) {
+    p = resolvePrincipal(ctx);
+    cache.set(ctx.db, p);
+  }
+  return p;
+}
+
+export async function requirePrincipal(ctx: ReadCtx): Promise<Principal> {
+  const p = await getPrincipal(ctx);
+  if (p === null) throw keyholeError("unauthenticated", "sign in or present a keyhole token");
+  return p;
+}
+
+/** Only a person signed in through @convex-dev/auth passes. */
+export async function requireUser(ctx: ReadCtx, action = "do this"): Promise<UserPrincipal> {
+  const p = await requirePrincipal(ctx);
+  if (p.kind !== "user") {
+    throw keyholeError(
+      "forbidden",
+      p.kind === "pat"
+        ? `PATs cannot create or revoke other PATs: sign in interactively to ${action}`
+        : `agent sessions cannot ${action}: sign in interactively`,
+    );
+  }
+  return p;
+}
+
+async function resolvePrincipal(ctx: ReadCtx): Promise<Principal | null> {
+  const identity = await ctx.auth.getUserIdentity();
+  if (identity === null) return null;
+  if (identity.issuer === keyholeIssuer()) return await keyholePrincipal(ctx, identity);
+  if (identity.issuer === siteUrl()) return await signInPrincipal(ctx, identity);
+  throw keyholeError("unauthenticated", "credential not recognized");
+}
+
+async function signInPrincipal(ctx: ReadCtx, identity: UserIdentity): Promise<UserPrincipal> {
+  const [rawUser, rawSession] = identity.subject.split("|");
+  const userId = rawUser ? ctx.db.normalizeId("users", rawUser) : null;
+  const authSessionId = rawSession ? ctx.db.normalizeId("authSessions", rawSession) : null;
+  if (userId === null || authSessionId === null) {
+    throw keyholeError("unauthenticated", "credential not recognized");
+  }
+  // The JWT lives for an hour; the session record decides now.
+  const session = await ctx.db.get(authSessionId);
+  if (session === null || session.userId !== userId || session.expirationTime <= Date.now()) {
+    throw keyholeError("unauthenticated", "this sign-in has ended: sign in again");
+  }
+  return { kind: "user", userId, authSessionId };
+}
+
+async function keyholePrincipal(ctx: ReadCtx, identity: UserIdentity): Promise<Principal> {
+  const sub = parseKeyholeSubject(identity.subject);
+  if (sub === null) throw keyholeError("unauthenticated", "credential not recognized");
+  const now = Date.now();
+  if (sub.kind === "pat") {
+    const tokenId = ctx.db.normalizeId("apiTokens", sub.id);
+    const token = tokenId ? await ctx.db.get(tokenId) : null;
+    if (token === null) throw keyholeError("unauthenticated", "credential not recognized");
+    const status = tokenStatus(token, now);
+    if (status === "revoked") throw keyholeError("revoked", "this token has been revoked");
+    if (status === "expired") throw keyholeError("expired", "this token has expired");
+    return { kind: "pat", userId: token.userId, tokenId: token._id, token };
+  }
+  const sessionId = ctx.db.normalizeId("agentSessions", sub.id);
+  const session = sessionId ? await ctx.db.get(sessionId) : null;
+  if (session === null) throw keyholeError("unauthenticated", "credential not recognized");
+  if (session.endedAt !== undefined) throw keyholeError("revoked", "this agent session has ended");
+  if (session.expiresAt <= now) throw keyholeError("expired", "this agent session has expired");
+  return { kind: "agent", userId: session.userId, sessionId: session._id, session };
+}
+
+export type RequestInfo = { ip?: string; userAgent?: string };
+
+/** IP and user agent of the current request (mutations and actions only). */
+export async function requestInfo(ctx: Pick<MutationCtx, "meta">): Promise<RequestInfo> {
+  try {
+    const m = await ctx.meta.getRequestMetadata();
+    return { ip: m.ip ?? undefined, userAgent: m.userAgent?.slice(0, 256) ?? undefined };
+  } catch {
+    return {};
+  }
+}
+
+export const LAST_USE_INTERVAL_MS = 60_000;
+
+/** Records last use of a token credential, at most one write a minute. */
+export async function recordUse(ctx: MutationCtx, p: Principal): Promise<void> {
+  const now = Date.now();
+  if (p.kind === "pat") {
+    if (p.token.lastUsedAt !== undefined && now - p.token.lastUsedAt < LAST_USE_INTERVAL_MS) return;
+    const info = await requestInfo(ctx);
+    await ctx.db.patch(p.tokenId, { lastUsedAt: now, lastUsedIp: info.ip, lastUsedUserAgent: info.userAgent });
+  } else if (p.kind === "agent") {
+    if (p.session.lastSeenAt !== undefined && now - p.session.lastSeenAt < LAST_USE_INTERVAL_MS) return;
+    const info = await requestInfo(ctx);
+    await ctx.db.patch(p.sessionId, { lastSeenAt: now, lastSeenIp: info.ip, lastSeenUserAgent: info.userAgent });
+  }
+}
