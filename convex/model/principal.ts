@@ -106,7 +106,7 @@ async function signInPrincipal(ctx: ReadCtx, identity: UserIdentity): Promise<Us
     throw keyholeError("unauthenticated", "credential not recognized");
   }
   // The JWT lives for an hour; the session record decides now.
-  const session = await ctx.db.get(authSessionId);
+  const session = await ctx.db.get("authSessions", authSessionId);
   if (session === null || session.userId !== userId || session.expirationTime <= Date.now()) {
     throw keyholeError("unauthenticated", "this sign-in has ended: sign in again");
   }
@@ -119,7 +119,7 @@ async function keyholePrincipal(ctx: ReadCtx, identity: UserIdentity): Promise<P
   const now = Date.now();
   if (sub.kind === "pat") {
     const tokenId = ctx.db.normalizeId("apiTokens", sub.id);
-    const token = tokenId ? await ctx.db.get(tokenId) : null;
+    const token = tokenId ? await ctx.db.get("apiTokens", tokenId) : null;
     if (token === null) throw keyholeError("unauthenticated", "credential not recognized");
     const status = tokenStatus(token, now);
     if (status === "revoked") throw keyholeError("revoked", "this token has been revoked");
@@ -127,7 +127,7 @@ async function keyholePrincipal(ctx: ReadCtx, identity: UserIdentity): Promise<P
     return { kind: "pat", userId: token.userId, tokenId: token._id, token };
   }
   const sessionId = ctx.db.normalizeId("agentSessions", sub.id);
-  const session = sessionId ? await ctx.db.get(sessionId) : null;
+  const session = sessionId ? await ctx.db.get("agentSessions", sessionId) : null;
   if (session === null) throw keyholeError("unauthenticated", "credential not recognized");
   if (session.endedAt !== undefined) throw keyholeError("revoked", "this agent session has ended");
   if (session.expiresAt <= now) throw keyholeError("expired", "this agent session has expired");
@@ -154,10 +154,10 @@ export async function recordUse(ctx: MutationCtx, p: Principal): Promise<void> {
   if (p.kind === "pat") {
     if (p.token.lastUsedAt !== undefined && now - p.token.lastUsedAt < LAST_USE_INTERVAL_MS) return;
     const info = await requestInfo(ctx);
-    await ctx.db.patch(p.tokenId, { lastUsedAt: now, lastUsedIp: info.ip, lastUsedUserAgent: info.userAgent });
+    await ctx.db.patch("apiTokens", p.tokenId, { lastUsedAt: now, lastUsedIp: info.ip, lastUsedUserAgent: info.userAgent });
   } else if (p.kind === "agent") {
     if (p.session.lastSeenAt !== undefined && now - p.session.lastSeenAt < LAST_USE_INTERVAL_MS) return;
     const info = await requestInfo(ctx);
-    await ctx.db.patch(p.sessionId, { lastSeenAt: now, lastSeenIp: info.ip, lastSeenUserAgent: info.userAgent });
+    await ctx.db.patch("agentSessions", p.sessionId, { lastSeenAt: now, lastSeenIp: info.ip, lastSeenUserAgent: info.userAgent });
   }
 }

@@ -40,11 +40,11 @@ export async function consume(ctx: MutationCtx, key: string, limit: Limit): Prom
     return 0;
   }
   if (now - row.windowStart >= limit.windowMs) {
-    await ctx.db.patch(row._id, { windowStart: now, count: 1 });
+    await ctx.db.patch("rateLimits", row._id, { windowStart: now, count: 1 });
     return 0;
   }
   if (row.count >= limit.max) return row.windowStart + limit.windowMs - now;
-  await ctx.db.patch(row._id, { count: row.count + 1 });
+  await ctx.db.patch("rateLimits", row._id, { count: row.count + 1 });
   return 0;
 }
 
