@@ -21,7 +21,8 @@ export default defineSchema({
     createdAt: v.number(),
   })
     .index("by_user_org", ["userId", "orgId"])
-    .index("by_org", ["orgId"]),
+    .index("by_org", ["orgId"])
+    .index("by_org_role", ["orgId", "role"]),
 
   workspaces: defineTable({
     orgId: v.id("orgs"),
@@ -58,8 +59,13 @@ export default defineSchema({
     lastUsedIp: v.optional(v.string()),
     lastUsedUserAgent: v.optional(v.string()),
   })
+    // by_user lists newest first; by_user_name checks name uniqueness.
+    // eslint-disable-next-line @convex-dev/no-duplicate-indexes
     .index("by_user", ["userId"])
     .index("by_user_name", ["userId", "name"])
+    // status lookups: revokedAt absent = not revoked; then expiry decides
+    .index("by_user_status", ["userId", "revokedAt", "expiresAt"])
+    .index("by_user_name_status", ["userId", "name", "revokedAt", "expiresAt"])
     .index("by_hash", ["tokenHash"])
     .index("by_key_expiry", ["keyId", "expiresAt"]),
 
@@ -89,12 +95,18 @@ export default defineSchema({
     lastSeenIp: v.optional(v.string()),
     lastSeenUserAgent: v.optional(v.string()),
   })
-    .index("by_user", ["userId"])
-    .index("by_family", ["familyId"])
-    .index("by_parent", ["parentTokenId"])
+    // endedAt in the keys makes "live rows only" an index range
+    // (`.eq("endedAt", undefined)`): a family keeps one ended row per refresh.
+    // by_user lists live sessions; by_user_agent ends all of one agent's.
+    .index("by_user", ["userId", "endedAt", "expiresAt"])
+    .index("by_family", ["familyId", "endedAt"])
+    // live children of a PAT (endedAt absent), ended together on revoke
+    .index("by_parent_live", ["parentTokenId", "endedAt"])
     .index("by_refresh_hash", ["refreshHash"])
     .index("by_token_hash", ["tokenHash"])
-    .index("by_user_agent", ["userId", "agentId"]),
+    .index("by_user_agent", ["userId", "agentId", "endedAt"])
+    // purge: rows of families past their absolute lifetime are dead for good
+    .index("by_family_expiry", ["familyExpiresAt"]),
 
   /** Device facts for a sign-in (an @convex-dev/auth session). */
   webSessions: defineTable({
@@ -142,5 +154,53 @@ export default defineSchema({
     key: v.string(),
     windowStart: v.number(),
     count: v.number(),
-  }).index("by_key", ["key"]),
+  })
+    .index("by_key", ["key"])
+    .index("by_window", ["windowStart"]),
+
+  // --- OAuth connections (convex/model/oauth/) ------------------------------
+  /** A pending authorization: single-use, bound to a user and a provider. */
+  oauthStates: defineTable({
+    /** SHA-256 (hex) of the state; the state itself is never stored. */
+    stateHash: v.string(),
+    userId: v.id("users"),
+    provider: v.string(),
+    redirectUri: v.string(),
+    scopes: v.array(v.string()),
+    /** PKCE verifier, AES-256-GCM encrypted (removed once the state is used). */
+    verifier: v.optional(v.string()),
+    /** SHA-256 of the browser-binding cookie (callback-route flows only). */
+    bindingHash: v.optional(v.string()),
+    createdAt: v.number(),
+    expiresAt: v.number(),
+    usedAt: v.optional(v.number()),
+  })
+    .index("by_hash", ["stateHash"])
+    .index("by_expires", ["expiresAt"]),
+
+  /** One connection per user and provider; tokens AES-256-GCM encrypted. */
+  oauthConnections: defineTable({
+    userId: v.id("users"),
+    provider: v.string(),
+    accountId: v.optional(v.string()),
+    accountLogin: v.optional(v.string()),
+    /** Granted scopes as the provider returned them. */
+    scopes: v.array(v.string()),
+    /** Key that encrypted both ciphertexts below (rotation finds rows by it). */
+    keyId: v.string(),
+    accessToken: v.string(),
+    refreshToken: v.optional(v.string()),
+    tokenType: v.optional(v.string()),
+    expiresAt: v.optional(v.number()),
+    createdAt: v.number(),
+    updatedAt: v.number(),
+    lastUsedAt: v.optional(v.number()),
+    lastRefreshedAt: v.optional(v.number()),
+    refreshLockId: v.optional(v.string()),
+    refreshLockUntil: v.optional(v.number()),
+    /** Set when the provider rejected the refresh token: reconnect needed. */
+    needsReconnect: v.optional(v.boolean()),
+  })
+    .index("by_user_provider", ["userId", "provider"])
+    .index("by_key", ["keyId"]),
 });

@@ -13,22 +13,49 @@ import type {
   FilterApi,
   FunctionReference,
 } from "convex/server";
+import type * as audit from "../audit.js";
 import type * as auth from "../auth.js";
+import type * as crons from "../crons.js";
 import type * as http from "../http.js";
+import type * as httpInternal from "../httpInternal.js";
+import type * as items from "../items.js";
+import type * as keys from "../keys.js";
+import type * as maintenance from "../maintenance.js";
+import type * as model_agentSessions from "../model/agentSessions.js";
 import type * as model_audit from "../model/audit.js";
 import type * as model_authorize from "../model/authorize.js";
 import type * as model_crypto from "../model/crypto.js";
 import type * as model_errors from "../model/errors.js";
 import type * as model_http_api from "../model/http/api.js";
+import type * as model_http_authn from "../model/http/authn.js";
+import type * as model_http_common from "../model/http/common.js";
+import type * as model_http_guard from "../model/http/guard.js";
 import type * as model_http_keys from "../model/http/keys.js";
 import type * as model_http_mcp from "../model/http/mcp.js";
 import type * as model_http_oauth from "../model/http/oauth.js";
+import type * as model_http_verify from "../model/http/verify.js";
+import type * as model_items from "../model/items.js";
 import type * as model_keys from "../model/keys.js";
+import type * as model_oauth_connections from "../model/oauth/connections.js";
+import type * as model_oauth_encryption from "../model/oauth/encryption.js";
+import type * as model_oauth_exchange from "../model/oauth/exchange.js";
+import type * as model_oauth_flows from "../model/oauth/flows.js";
+import type * as model_oauth_pkce from "../model/oauth/pkce.js";
+import type * as model_oauth_providers from "../model/oauth/providers.js";
+import type * as model_oauth_state from "../model/oauth/state.js";
+import type * as model_orgs from "../model/orgs.js";
 import type * as model_permissions from "../model/permissions.js";
 import type * as model_principal from "../model/principal.js";
 import type * as model_rateLimit from "../model/rateLimit.js";
 import type * as model_scopes from "../model/scopes.js";
+import type * as model_tokens from "../model/tokens.js";
+import type * as model_webSessions from "../model/webSessions.js";
+import type * as oauth from "../oauth.js";
+import type * as orgs from "../orgs.js";
+import type * as sessions from "../sessions.js";
+import type * as users from "../users.js";
 import type * as validators from "../validators.js";
+import type * as workspaces from "../workspaces.js";
 
 /**
  * A utility for referencing Convex functions in your app's API.
@@ -39,22 +66,49 @@ import type * as validators from "../validators.js";
  * ```
  */
 declare const fullApi: ApiFromModules<{
+  audit: typeof audit;
   auth: typeof auth;
+  crons: typeof crons;
   http: typeof http;
+  httpInternal: typeof httpInternal;
+  items: typeof items;
+  keys: typeof keys;
+  maintenance: typeof maintenance;
+  "model/agentSessions": typeof model_agentSessions;
   "model/audit": typeof model_audit;
   "model/authorize": typeof model_authorize;
   "model/crypto": typeof model_crypto;
   "model/errors": typeof model_errors;
   "model/http/api": typeof model_http_api;
+  "model/http/authn": typeof model_http_authn;
+  "model/http/common": typeof model_http_common;
+  "model/http/guard": typeof model_http_guard;
   "model/http/keys": typeof model_http_keys;
   "model/http/mcp": typeof model_http_mcp;
   "model/http/oauth": typeof model_http_oauth;
+  "model/http/verify": typeof model_http_verify;
+  "model/items": typeof model_items;
   "model/keys": typeof model_keys;
+  "model/oauth/connections": typeof model_oauth_connections;
+  "model/oauth/encryption": typeof model_oauth_encryption;
+  "model/oauth/exchange": typeof model_oauth_exchange;
+  "model/oauth/flows": typeof model_oauth_flows;
+  "model/oauth/pkce": typeof model_oauth_pkce;
+  "model/oauth/providers": typeof model_oauth_providers;
+  "model/oauth/state": typeof model_oauth_state;
+  "model/orgs": typeof model_orgs;
   "model/permissions": typeof model_permissions;
   "model/principal": typeof model_principal;
   "model/rateLimit": typeof model_rateLimit;
   "model/scopes": typeof model_scopes;
+  "model/tokens": typeof model_tokens;
+  "model/webSessions": typeof model_webSessions;
+  oauth: typeof oauth;
+  orgs: typeof orgs;
+  sessions: typeof sessions;
+  users: typeof users;
   validators: typeof validators;
+  workspaces: typeof workspaces;
 }>;
 export declare const api: FilterApi<
   typeof fullApi,

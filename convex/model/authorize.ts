@@ -102,6 +102,7 @@ export async function authorizePath(
   path: string,
   itemName?: string,
 ): Promise<{ principal: Authorized; resource: Resource }> {
+  await requirePrincipal(ctx); // first: anonymous callers learn nothing about which names exist
   const resource = await resolveResource(ctx, path);
   const principal = await authorize(ctx, permission, resource, itemName);
   return { principal, resource };

@@ -18,7 +18,9 @@ import {
 import { base64url } from "./crypto";
 
 export const KEYHOLE_AUDIENCE = "keyhole";
-export const TOKEN_PREFIX = base64url(new TextEncoder().encode('{"alg":"ES256","kid":"kh-'));
+// Exactly 24 bytes (`{"alg":"ES256","kid":"kh`) → 32 base64url chars with no partial last
+// character: a 25th byte would make the last char depend on the kid.
+export const TOKEN_PREFIX = base64url(new TextEncoder().encode('{"alg":"ES256","kid":"kh'));
 
 export type TokenKind = "pat" | "agent";
 
@@ -102,6 +104,17 @@ export function parseKeyholeSubject(subject: string): { kind: TokenKind; id: str
 }
 
 /**
+ * An ES256 signature is 64 bytes: exactly 86 base64url chars whose last one
+ * carries 2 bits, so it must be one of A, Q, g, w. Base64 decoders (jose's
+ * included) ignore the 4 spare bits, which would let 4 spellings of one token
+ * verify; this makes any change to any character of a token fail.
+ */
+export function hasCanonicalSignature(token: string): boolean {
+  const parts = token.split(".");
+  return parts.length === 3 && /^[A-Za-z0-9_-]{85}[AQgw]$/.test(parts[2]);
+}
+
+/**
  * Verifies a keyhole token against the given public keys (current and
  * retired), pinned to ES256, our issuer and audience. Null when it is not a
  * valid keyhole token, for whatever reason (never says which).
@@ -110,7 +123,7 @@ export async function verifyKeyholeToken(
   token: string,
   keys: PublicJwk[],
 ): Promise<{ kind: TokenKind; id: string; expiresAt: number } | null> {
-  if (!token.startsWith(TOKEN_PREFIX) || token.length > 4096) return null;
+  if (!token.startsWith(TOKEN_PREFIX) || token.length > 4096 || !hasCanonicalSignature(token)) return null;
   try {
     const { payload } = await jwtVerify(token, createLocalJWKSet({ keys }), {
       algorithms: ["ES256"],

@@ -155,9 +155,11 @@ export async function recordUse(ctx: MutationCtx, p: Principal): Promise<void> {
     if (p.token.lastUsedAt !== undefined && now - p.token.lastUsedAt < LAST_USE_INTERVAL_MS) return;
     const info = await requestInfo(ctx);
     await ctx.db.patch("apiTokens", p.tokenId, { lastUsedAt: now, lastUsedIp: info.ip, lastUsedUserAgent: info.userAgent });
+    p.token.lastUsedAt = now; // memoized principal: later authorize() calls in this mutation don't write again
   } else if (p.kind === "agent") {
     if (p.session.lastSeenAt !== undefined && now - p.session.lastSeenAt < LAST_USE_INTERVAL_MS) return;
     const info = await requestInfo(ctx);
     await ctx.db.patch("agentSessions", p.sessionId, { lastSeenAt: now, lastSeenIp: info.ip, lastSeenUserAgent: info.userAgent });
+    p.session.lastSeenAt = now;
   }
 }

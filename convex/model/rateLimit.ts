@@ -55,3 +55,13 @@ export async function enforce(ctx: MutationCtx, key: string, limit: Limit, what:
     throw keyholeError("rate_limited", `too many ${what}: try again in ${Math.ceil(wait / 1000)} s`);
   }
 }
+
+/** Deletes windows that ended long ago; returns whether more remain. */
+export async function purgeStaleWindows(ctx: MutationCtx, olderThanMs: number, batch = 500): Promise<boolean> {
+  const rows = await ctx.db
+    .query("rateLimits")
+    .withIndex("by_window", (q) => q.lt("windowStart", Date.now() - olderThanMs))
+    .take(batch);
+  for (const row of rows) await ctx.db.delete("rateLimits", row._id);
+  return rows.length === batch;
+}

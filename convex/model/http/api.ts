@@ -1,4 +1,324 @@
-import type { HttpRouter } from "convex/server";
+/**
+ * The JSON HTTP API under /api/ on the site URL.
+ *
+ * Every route authenticates with `Authorization: Bearer <token>` (guard.ts)
+ * and then calls the PUBLIC Convex functions as the caller, so the one
+ * authorize() decides access exactly as it does for every other client.
+ * Errors have one shape, `{error: {code, message}}`:
+ *   400 malformed (and any credential in the URL) · 401 missing / invalid /
+ *   expired / revoked (one body for all three) · 403 insufficient scope ·
+ *   404 · 405 · 409 · 413 body over MAX_BODY_BYTES · 429 + Retry-After ·
+ *   500 generic.
+ *
+ * Routes (see README "HTTP API and MCP"):
+ *   GET    /api/whoami
+ *   GET    /api/pats?status=active|expired|revoked|all     POST /api/pats
+ *   GET    /api/pats/<name>                                 DELETE /api/pats/<name>
+ *   POST   /api/sessions   POST /api/sessions/refresh   DELETE /api/sessions
+ *   GET    /api/workspaces/<org>/<ws>/items?limit=&cursor=
+ *   GET|PUT|DELETE /api/workspaces/<org>/<ws>/items/<name with slashes>
+ *   POST   /api/tokens/introspect     (RFC 7662)
+ *   POST   /api/tokens/revoke-leaked  (anyone; rate-limited per IP)
+ */
+import type { HttpRouter, RoutableMethod } from "convex/server";
+import { z } from "zod";
+import { api, internal } from "../../_generated/api";
+import { type ActionCtx, httpAction } from "../../_generated/server";
+import {
+  corsHeaders,
+  credentialInUrl,
+  errorResponse,
+  HttpError,
+  jsonResponse,
+  parseWith,
+  preflight,
+  readBody,
+  safeDecode,
+  TOKEN_IN_URL,
+  toHttpError,
+  tooManyFailures,
+} from "./common";
+import { authenticate, inspect } from "./guard";
+
+type Params = Record<string, string>;
+type Handler = (ctx: ActionCtx, req: Request, params: Params, url: URL) => Promise<Response>;
+type Route = { pattern: RegExp; keys: string[]; methods: Partial<Record<string, Handler>> };
+
+// --- body schemas (zod) ------------------------------------------------------------
+
+const zScopeEntry = z.object({
+  resource: z.string().max(200).optional(),
+  permissions: z.array(z.string().max(64)).max(50),
+  allowedMatches: z.array(z.string().max(128)).max(20).optional(),
+});
+const zScopes = z.array(z.union([z.string().max(300), zScopeEntry])).max(50);
+
+const zCreatePat = z.strictObject({
+  name: z.string().min(1).max(64),
+  scopes: zScopes.default([]),
+  expiresIn: z.number().int().positive().optional(),
+  description: z.string().max(256).optional(),
+  type: z.enum(["PAT", "MCP"]).optional(),
+});
+
+const zCreateSession = z.strictObject({
+  agentId: z.string().min(1).max(128),
+  ttl: z.number().int().positive().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  scopes: zScopes.optional(),
+});
+
+const zRefresh = z.strictObject({
+  refreshToken: z.string().min(1).max(512).optional(),
+  ttl: z.number().int().positive().optional(),
+});
+
+const zPutItem = z.strictObject({ data: z.unknown().refine((d) => d !== undefined, "required") });
+
+const zTokenBody = z.object({
+  token: z.string().min(1).max(8192),
+  token_type_hint: z.string().max(64).optional(),
+});
+
+const zStatus = z.enum(["active", "expired", "revoked", "all"]).default("all");
+const zLimit = z.coerce.number().int().min(1).max(100).default(50);
+
+// --- handlers ---------------------------------------------------------------------
+
+const whoami: Handler = async (ctx, req) => {
+  const { who } = await authenticate(ctx, req);
+  return jsonResponse(200, who);
+};
+
+const listPats: Handler = async (ctx, req, _p, url) => {
+  await authenticate(ctx, req);
+  const status = parseWith(zStatus, url.searchParams.get("status") ?? undefined);
+  const out = await ctx.runQuery(api.auth.listApiTokens, { status });
+  return jsonResponse(200, out);
+};
+
+const createPat: Handler = async (ctx, req) => {
+  await authenticate(ctx, req);
+  const body = parseWith(zCreatePat, await readBody(req));
+  const created = await ctx.runMutation(api.auth.createApiToken, body);
+  return jsonResponse(201, created);
+};
+
+/** The caller's token called `name`: the active one, else the newest. */
+async function patByName(ctx: ActionCtx, name: string, activeOnly: boolean) {
+  const { tokens } = await ctx.runQuery(api.auth.listApiTokens, { status: activeOnly ? "active" : "all" });
+  const same = tokens.filter((t) => t.name === name);
+  const found = same.find((t) => t.status === "active") ?? same[0];
+  if (!found) throw new HttpError(404, "not_found", `no ${activeOnly ? "active " : ""}token named "${name.slice(0, 64)}"`);
+  return found;
+}
+
+const getPat: Handler = async (ctx, req, p) => {
+  await authenticate(ctx, req);
+  const found = await patByName(ctx, p.name, false);
+  return jsonResponse(200, await ctx.runQuery(api.auth.getApiToken, { tokenId: found._id }));
+};
+
+const revokePat: Handler = async (ctx, req, p) => {
+  await authenticate(ctx, req);
+  const found = await patByName(ctx, p.name, true);
+  return jsonResponse(200, await ctx.runMutation(api.auth.revokeApiToken, { tokenId: found._id }));
+};
+
+const createSession: Handler = async (ctx, req) => {
+  await authenticate(ctx, req);
+  const body = parseWith(zCreateSession, await readBody(req));
+  const created = await ctx.runMutation(api.auth.createSession, body);
+  return jsonResponse(201, created);
+};
+
+/**
+ * With `{refreshToken}` the refresh token is the credential (no bearer needed,
+ * the session token may have expired); without it, the bearer must be the
+ * current, unexpired session token. Either way the old pair stops working.
+ */
+const refreshSession: Handler = async (ctx, req) => {
+  const body = parseWith(zRefresh, await readBody(req));
+  if (body.refreshToken !== undefined) {
+    const pair = await ctx.runAction(api.auth.refreshSession, { refreshToken: body.refreshToken, ttl: body.ttl });
+    return jsonResponse(200, pair);
+  }
+  const { token } = await authenticate(ctx, req);
+  const pair = await ctx.runAction(api.auth.refreshSession, { token, ttl: body.ttl });
+  return jsonResponse(200, pair);
+};
+
+const endSession: Handler = async (ctx, req) => {
+  const { who, token } = await authenticate(ctx, req);
+  if (who.kind !== "agent") {
+    throw new HttpError(400, "invalid_argument", "DELETE /api/sessions ends the agent session whose token you present");
+  }
+  await ctx.runMutation(api.auth.endSession, { token });
+  return jsonResponse(200, { ended: true, sessionId: who.sessionId });
+};
+
+const workspaceOf = (p: Params) => `${p.org}/${p.ws}`;
+
+const listItems: Handler = async (ctx, req, p, url) => {
+  await authenticate(ctx, req);
+  const numItems = parseWith(zLimit, url.searchParams.get("limit") ?? undefined);
+  const cursor = url.searchParams.get("cursor");
+  if (cursor !== null && cursor.length > 2048) throw new HttpError(400, "invalid_argument", "cursor is malformed");
+  const page = await ctx.runQuery(api.items.list, {
+    workspace: workspaceOf(p),
+    paginationOpts: { numItems, cursor: cursor || null },
+  });
+  return jsonResponse(200, { items: page.page, cursor: page.isDone ? null : page.continueCursor, isDone: page.isDone });
+};
+
+const getItem: Handler = async (ctx, req, p) => {
+  await authenticate(ctx, req);
+  const item = await ctx.runQuery(api.items.get, { workspace: workspaceOf(p), name: p.name });
+  if (item === null) throw new HttpError(404, "not_found", `no item "${p.name}" in ${workspaceOf(p)}`);
+  return jsonResponse(200, item);
+};
+
+const putItem: Handler = async (ctx, req, p) => {
+  await authenticate(ctx, req);
+  const body = parseWith(zPutItem, await readBody(req));
+  checkConvexValue(body.data);
+  const id = await ctx.runMutation(api.items.put, { workspace: workspaceOf(p), name: p.name, data: body.data });
+  return jsonResponse(200, { _id: id, name: p.name });
+};
+
+const deleteItem: Handler = async (ctx, req, p) => {
+  await authenticate(ctx, req);
+  const removed = await ctx.runMutation(api.items.remove, { workspace: workspaceOf(p), name: p.name });
+  if (!removed) throw new HttpError(404, "not_found", `no item "${p.name}" in ${workspaceOf(p)}`);
+  return jsonResponse(200, { deleted: true, name: p.name });
+};
+
+/**
+ * RFC 7662. The caller authenticates; the token to inspect is in the body
+ * (form-encoded or JSON). Unknown, foreign, expired or revoked → `{active:
+ * false}` and nothing else. Inspecting a token other than the presented one
+ * needs `tokens:read`.
+ */
+const introspectToken: Handler = async (ctx, req) => {
+  await authenticate(ctx, req);
+  const body = parseWith(zTokenBody, await readBody(req, { allowForm: true }));
+  const seen = await inspect(ctx, body.token);
+  if (seen === null || seen.expired) return jsonResponse(200, { active: false });
+  const out = await ctx.runQuery(internal.httpInternal.introspect, {
+    kind: seen.kind,
+    id: seen.id,
+    tokenHash: seen.tokenHash,
+  });
+  return jsonResponse(200, out);
+};
+
+export const LEAK_ANSWER = {
+  received: true,
+  message: "Thank you. If this is a live keyhole token it has been revoked, and its owner has been told.",
+};
+
+/**
+ * Anyone may report a keyhole token as leaked (no credential needed). If its
+ * signature is ours and it is live it is revoked now; the answer is the same
+ * either way. Rate-limited per IP.
+ */
+const revokeLeaked: Handler = async (ctx, req) => {
+  const body = parseWith(zTokenBody, await readBody(req, { allowForm: true }));
+  const seen = await inspect(ctx, body.token);
+  const wait: number = await ctx.runMutation(internal.httpInternal.reportLeak, {
+    token: seen && { kind: seen.kind, id: seen.id, tokenHash: seen.tokenHash },
+  });
+  if (wait > 0) {
+    const e = tooManyFailures(wait);
+    throw new HttpError(429, "rate_limited", "too many leak reports from this address: try again later", e.headers);
+  }
+  return jsonResponse(202, LEAK_ANSWER);
+};
+
+/** Convex values reject object keys that start with "$"; say so as a 400 instead of failing the call. */
+function checkConvexValue(x: unknown, depth = 0): void {
+  if (depth > 64) throw new HttpError(400, "invalid_argument", "data is nested too deeply");
+  if (Array.isArray(x)) return x.forEach((y) => checkConvexValue(y, depth + 1));
+  if (x !== null && typeof x === "object") {
+    for (const [k, y] of Object.entries(x)) {
+      if (k.startsWith("$") || k.length === 0) {
+        throw new HttpError(400, "invalid_argument", `data: object keys must be non-empty and must not start with "$"`);
+      }
+      checkConvexValue(y, depth + 1);
+    }
+  }
+}
+
+// --- routing ----------------------------------------------------------------------
+
+const SEG = "([^/]+)";
+const routes: Route[] = [
+  { pattern: /^\/api\/whoami$/, keys: [], methods: { GET: whoami } },
+  { pattern: /^\/api\/pats$/, keys: [], methods: { GET: listPats, POST: createPat } },
+  { pattern: new RegExp(`^/api/pats/${SEG}$`), keys: ["name"], methods: { GET: getPat, DELETE: revokePat } },
+  { pattern: /^\/api\/sessions$/, keys: [], methods: { POST: createSession, DELETE: endSession } },
+  { pattern: /^\/api\/sessions\/refresh$/, keys: [], methods: { POST: refreshSession } },
+  {
+    pattern: new RegExp(`^/api/workspaces/${SEG}/${SEG}/items$`),
+    keys: ["org", "ws"],
+    methods: { GET: listItems },
+  },
+  {
+    pattern: new RegExp(`^/api/workspaces/${SEG}/${SEG}/items/(.+)$`),
+    keys: ["org", "ws", "name"],
+    methods: { GET: getItem, PUT: putItem, DELETE: deleteItem },
+  },
+  { pattern: /^\/api\/tokens\/introspect$/, keys: [], methods: { POST: introspectToken } },
+  { pattern: /^\/api\/tokens\/revoke-leaked$/, keys: [], methods: { POST: revokeLeaked } },
+];
+
+function match(pathname: string, method: string): { handler: Handler; params: Params } {
+  for (const r of routes) {
+    const m = r.pattern.exec(pathname);
+    if (!m) continue;
+    const handler = r.methods[method];
+    if (!handler) {
+      throw new HttpError(405, "invalid_argument", `${method} is not allowed here`, {
+        Allow: Object.keys(r.methods).join(", "),
+      });
+    }
+    const params: Params = {};
+    r.keys.forEach((k, i) => {
+      // names may hold "/" (items): decode each segment, keep the slashes
+      const decoded = m[i + 1].split("/").map(safeDecode);
+      if (decoded.some((d) => d === null || d.length === 0)) {
+        throw new HttpError(400, "invalid_argument", "the path is malformed");
+      }
+      params[k] = decoded.join("/");
+    });
+    return { handler, params };
+  }
+  throw new HttpError(404, "not_found", "no such API route");
+}
+
+function withHeaders(res: Response, headers: Record<string, string>): Response {
+  for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+  return res;
+}
+
+export async function handleApiRequest(ctx: ActionCtx, req: Request): Promise<Response> {
+  const cors = corsHeaders(req);
+  try {
+    const url = new URL(req.url);
+    if (credentialInUrl(url)) throw TOKEN_IN_URL;
+    if (req.method === "OPTIONS") return preflight(req);
+    const { handler, params } = match(url.pathname, req.method);
+    return withHeaders(await handler(ctx, req, params, url), cors);
+  } catch (e) {
+    return errorResponse(toHttpError(e), cors);
+  }
+}
+
+const METHODS: RoutableMethod[] = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
 /** Registers this area's routes on the site router (see convex/http.ts). */
-export function registerApiRoutes(_http: HttpRouter): void {}
+export function registerApiRoutes(http: HttpRouter): void {
+  // One catch-all under /api/ (longer prefixes such as /api/auth/ still win).
+  const handler = httpAction(handleApiRequest);
+  for (const method of METHODS) http.route({ pathPrefix: "/api/", method, handler });
+}

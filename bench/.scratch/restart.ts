@@ -1,0 +1,13 @@
+import { seed } from "../lib/seed";
+import { spawnBackend } from "../../test/helpers/backend";
+import { mkdtempSync } from "node:fs";
+import { freePort } from "../lib/ports";
+const sitePort = await freePort();
+const dir = mkdtempSync("/tmp/kh-seed-");
+const r = await seed({ dataDir: dir, tokens: 40, sitePort });
+const b = await spawnBackend({ dataDir: dir, sitePort });
+const res = await fetch(b.siteUrl + "/api/whoami", { headers: { authorization: "Bearer " + r.tokens[39].token } });
+console.log(res.status, await res.text(), b.startupMs);
+await b.stop();
+console.log(b.logs());
+process.exit(0);

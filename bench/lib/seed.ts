@@ -1,0 +1,120 @@
+// Seeds a data directory of the embedded backend for the benchmarks, in
+// process (startBackend + its engine), then closes it so a real backend
+// process can start on the same directory.
+//
+// What is real and what is not:
+//  - people: inserted directly (a `users` row and a live `authSessions` row,
+//    exactly what a password sign-up leaves behind minus the password hash),
+//    because sign-up cost is not what these benchmarks measure;
+//  - PATs: created one by one through the public `auth:createApiToken`
+//    mutation as those people (real validation, signing, hashing, audit
+//    event, rate limit: at most 20 per person, so tokens/20 people);
+//  - audit events beyond the ones token creation wrote: inserted directly in
+//    batches (the `auditEvents` shape logAudit writes).
+import { startBackend } from "../../local/backend";
+
+export interface SeedOptions {
+  dataDir: string;
+  /** The site port the backend will use later: it is part of every token's issuer. */
+  sitePort: number;
+  tokens: number;
+  auditEvents?: number;
+  tokensPerUser?: number;
+}
+
+export interface SeededToken {
+  token: string;
+  tokenId: string;
+  userId: string;
+}
+
+export interface SeedResult {
+  tokens: SeededToken[];
+  users: Array<{ userId: string; sessionId: string; email: string }>;
+  auditEvents: number;
+  seedMs: { users: number; tokens: number; audit: number };
+}
+
+type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export async function seed(opts: SeedOptions): Promise<SeedResult> {
+  const perUser = opts.tokensPerUser ?? 20;
+  const backend = await startBackend({ dataDir: opts.dataDir, port: 0, sitePort: opts.sitePort, quiet: true });
+  try {
+    const engine = backend.engine as Any;
+    const t0 = Date.now();
+    const userCount = Math.max(1, Math.ceil(opts.tokens / perUser));
+    const users: SeedResult["users"] = [];
+    for (let start = 0; start < userCount; start += 500) {
+      const batch = await engine.t.run(async (ctx: Any) => {
+        const out: SeedResult["users"] = [];
+        for (let i = start; i < Math.min(userCount, start + 500); i++) {
+          const email = `bench-${i}@example.test`;
+          const userId = await ctx.db.insert("users", { email, name: `Bench ${i}` });
+          const sessionId = await ctx.db.insert("authSessions", {
+            userId,
+            expirationTime: Date.now() + 30 * 24 * 3600_000,
+          });
+          out.push({ userId, sessionId, email });
+        }
+        return out;
+      });
+      users.push(...batch);
+    }
+    const t1 = Date.now();
+
+    const tokens: SeededToken[] = [];
+    for (let i = 0; i < opts.tokens; i++) {
+      const u = users[Math.floor(i / perUser)]!;
+      const identity = {
+        issuer: backend.siteUrl,
+        subject: `${u.userId}|${u.sessionId}`,
+        tokenIdentifier: `${backend.siteUrl}|${u.userId}|${u.sessionId}`,
+      };
+      const { value } = await engine.call(
+        "mutation",
+        "auth:createApiToken",
+        { name: `bench-${i}`, scopes: [], expiresIn: 30 * 24 * 3600 },
+        { identity, ip: "127.0.0.1", userAgent: "keyhole-bench-seed" },
+      );
+      tokens.push({ token: value.token, tokenId: value.tokenId, userId: u.userId });
+    }
+    const t2 = Date.now();
+
+    let audit = engine.documentCount("auditEvents") as number;
+    const target = opts.auditEvents ?? 0;
+    const actions = ["token.used", "session.created", "session.refreshed", "token.created", "item.put"];
+    while (audit < target) {
+      const n = Math.min(5000, target - audit);
+      const base = audit;
+      await engine.t.run(async (ctx: Any) => {
+        for (let j = 0; j < n; j++) {
+          const k = base + j;
+          const u = users[k % users.length]!;
+          await ctx.db.insert("auditEvents", {
+            userId: u.userId,
+            action: actions[k % actions.length]!,
+            actorKind: "pat",
+            actorId: tokens.length ? tokens[k % tokens.length]!.tokenId : undefined,
+            targetType: "apiToken",
+            targetId: tokens.length ? tokens[k % tokens.length]!.tokenId : undefined,
+            ip: "127.0.0.1",
+            userAgent: "keyhole-bench-seed",
+            details: `seeded event ${k}`,
+            at: Date.now() - (target - k) * 1000,
+          });
+        }
+      });
+      audit += n;
+    }
+    const t3 = Date.now();
+    return {
+      tokens,
+      users,
+      auditEvents: engine.documentCount("auditEvents"),
+      seedMs: { users: t1 - t0, tokens: t2 - t1, audit: t3 - t2 },
+    };
+  } finally {
+    await backend.close();
+  }
+}

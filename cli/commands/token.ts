@@ -1,0 +1,283 @@
+/** keyhole token create | list | get | revoke — needs `keyhole login` (a PAT cannot manage PATs). */
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { api } from "../../convex/_generated/api.js";
+import type { Id } from "../../convex/_generated/dataModel";
+import { type GlobalOptions, loginClient } from "../lib/client";
+import { DurationError, formatDuration, parseDuration } from "../lib/duration";
+import { CliError, UsageError } from "../lib/errors";
+import { fields, isTTY, iso, note, out, printJson, relative, table, tsv } from "../lib/output";
+import { formatScopes, scopesFromFlags, type ScopeEntry } from "../lib/scopes";
+import type { ConvexHttpClient } from "convex/browser";
+
+type TokenInfo = {
+  _id: string;
+  name: string;
+  type: "PAT" | "MCP";
+  description: string | null;
+  scopes: ScopeEntry[];
+  status: "active" | "expired" | "revoked";
+  createdAt: number;
+  expiresAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  lastUsedIp?: string | null;
+  lastUsedUserAgent?: string | null;
+};
+
+/** The stable JSON shape of a token in `list --json` and `get --json`. */
+export function tokenJson(t: TokenInfo) {
+  const base = {
+    tokenId: t._id,
+    name: t.name,
+    type: t.type,
+    description: t.description,
+    scopes: t.scopes,
+    status: t.status,
+    createdAt: t.createdAt,
+    expiresAt: t.expiresAt,
+    lastUsedAt: t.lastUsedAt,
+    revokedAt: t.revokedAt,
+  };
+  return "lastUsedIp" in t
+    ? { ...base, lastUsedIp: t.lastUsedIp ?? null, lastUsedUserAgent: t.lastUsedUserAgent ?? null }
+    : base;
+}
+
+/** commander argParser for duration flags: bad input is a usage error (exit 2). */
+export function durationArg(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (e) {
+    if (e instanceof DurationError) throw new InvalidArgumentError(e.message);
+    throw e;
+  }
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+const STATUSES = ["active", "expired", "revoked", "all"] as const;
+
+async function findByName(
+  client: ConvexHttpClient,
+  name: string,
+  status: "active" | "all",
+): Promise<TokenInfo> {
+  const { tokens } = await client.query(api.auth.listApiTokens, { status });
+  const matches = (tokens as TokenInfo[]).filter((t) => t.name === name);
+  // An active token wins; otherwise the newest one with that name.
+  const hit = matches.find((t) => t.status === "active") ?? matches[0];
+  if (!hit) {
+    throw new CliError(`no ${status === "active" ? "active " : ""}token named "${name}" (see keyhole token list)`);
+  }
+  return hit;
+}
+
+function requireOneOf(opts: { name?: string; id?: string }): void {
+  if (opts.name === undefined && opts.id === undefined) throw new UsageError("give the token's --name (or its --id)");
+  if (opts.name !== undefined && opts.id !== undefined) throw new UsageError("give --name or --id, not both");
+}
+
+export function registerTokenCommands(program: Command, globals: () => GlobalOptions): void {
+  const token = program
+    .command("token")
+    .description("personal access tokens: create, list, get, revoke (needs keyhole login)");
+
+  token
+    .command("create")
+    .description("create a personal access token; prints it once")
+    .requiredOption("--name <name>", "a unique name among your active tokens (letters, digits, _ and -)")
+    .addOption(
+      new Option("--scope <scope>", "org/workspace=perms, org=perms or perms (repeatable); none = your full role")
+        .argParser(collect)
+        .conflicts("scopesJson"),
+    )
+    .addOption(
+      new Option("--scopes-json <json>", 'scope entries as JSON: [{"resource","permissions","allowedMatches"}]').conflicts(
+        "scope",
+      ),
+    )
+    .option("-d, --description <text>", "what the token is for")
+    .option("--expires <duration>", "lifetime: 30m, 12h, 90d, 1y (default 30d, at most 365d)", durationArg)
+    .addOption(new Option("--type <type>", "label: PAT or MCP").choices(["PAT", "MCP"]).default("PAT"))
+    .option("--json", "print {token, tokenId, name, scopes, expiresAt} on stdout")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  keyhole token create --name ci --scope acme/site=work:read,work:write --expires 90d
+  keyhole token create --name reader --scope acme=work:read --scope tokens:read
+  keyhole token create --name signals --scopes-json \\
+    '[{"resource":"acme/site","permissions":["work:read"],"allowedMatches":["Signal/*"]}]'`,
+    )
+    .action(
+      async (opts: {
+        name: string;
+        scope?: string[];
+        scopesJson?: string;
+        description?: string;
+        expires?: number;
+        type: "PAT" | "MCP";
+        json?: boolean;
+      }) => {
+        const scopes = scopesFromFlags(opts);
+        const { client } = await loginClient(globals());
+        const created = await client.mutation(api.auth.createApiToken, {
+          name: opts.name,
+          scopes,
+          ...(opts.expires !== undefined ? { expiresIn: opts.expires } : {}),
+          ...(opts.description !== undefined ? { description: opts.description } : {}),
+          type: opts.type,
+        });
+        for (const w of created.warnings ?? []) note(`warning: ${w}`);
+        if (opts.json) {
+          printJson({
+            token: created.token,
+            tokenId: created.tokenId,
+            name: created.name,
+            scopes: created.scopes,
+            expiresAt: created.expiresAt,
+          });
+        } else {
+          note(
+            `Created ${opts.type} "${created.name}" (${created.tokenId}), expires ${iso(created.expiresAt)}` +
+              (opts.expires !== undefined ? ` (${formatDuration(opts.expires)})` : ""),
+          );
+          note(`Scopes: ${formatScopes(created.scopes).join("  ")}`);
+          out(created.token);
+        }
+        note("Save this token now: it is shown only once and cannot be recovered.");
+      },
+    );
+
+  token
+    .command("list")
+    .description("list your tokens (a table on a terminal, tab-separated lines otherwise)")
+    .addOption(new Option("--status <status>", "which tokens").choices(STATUSES).default("active"))
+    .option("--json", 'print {"tokens": [{tokenId, name, type, description, scopes, status, createdAt, expiresAt, lastUsedAt, revokedAt}]}')
+    .addHelpText(
+      "after",
+      `
+Tab-separated columns (when stdout is not a terminal):
+  name  tokenId  type  status  scopes  expiresAt  lastUsedAt(or -)
+Times in JSON are milliseconds since the epoch.`,
+    )
+    .action(async (opts: { status: (typeof STATUSES)[number]; json?: boolean }) => {
+      const { client } = await loginClient(globals());
+      const { tokens } = await client.query(api.auth.listApiTokens, { status: opts.status });
+      const list = tokens as TokenInfo[];
+      if (opts.json) {
+        printJson({ tokens: list.map(tokenJson) });
+        return;
+      }
+      if (isTTY()) {
+        if (list.length === 0) {
+          out(`No ${opts.status === "all" ? "" : opts.status + " "}tokens. Create one with: keyhole token create --name NAME`);
+          return;
+        }
+        const now = Date.now();
+        out(
+          table(
+            ["NAME", "TYPE", "STATUS", "SCOPES", "EXPIRES", "LAST USED"],
+            list.map((t) => [
+              t.name,
+              t.type,
+              t.status,
+              formatScopes(t.scopes).join(" "),
+              t.status === "revoked" ? "-" : relative(t.expiresAt, now),
+              relative(t.lastUsedAt, now),
+            ]),
+          ),
+        );
+        return;
+      }
+      if (list.length > 0) {
+        out(
+          tsv(
+            list.map((t) => [
+              t.name,
+              t._id,
+              t.type,
+              t.status,
+              formatScopes(t.scopes).join(" "),
+              iso(t.expiresAt) ?? "-",
+              iso(t.lastUsedAt) ?? "-",
+            ]),
+          ),
+        );
+      }
+    });
+
+  token
+    .command("get")
+    .description("show one token's details (never its text)")
+    .option("--name <name>", "the token's name (an active token first, else the newest with that name)")
+    .option("--id <tokenId>", "the token's id instead of its name")
+    .option("--json", "print the token's details as JSON")
+    .action(async (opts: { name?: string; id?: string; json?: boolean }) => {
+      requireOneOf(opts);
+      const { client } = await loginClient(globals());
+      const tokenId = opts.id ?? (await findByName(client, opts.name!, "all"))._id;
+      const t = (await client.query(api.auth.getApiToken, { tokenId: tokenId as Id<"apiTokens"> })) as TokenInfo;
+      if (opts.json) {
+        printJson(tokenJson(t));
+        return;
+      }
+      const now = Date.now();
+      const lastUse =
+        t.lastUsedAt === null
+          ? "never"
+          : `${iso(t.lastUsedAt)} (${relative(t.lastUsedAt, now)})` +
+            [t.lastUsedIp, t.lastUsedUserAgent].filter(Boolean).map((x) => ` ${x}`).join("");
+      const pairs: [string, string][] = [
+        ["name", t.name],
+        ["id", t._id],
+        ["type", t.type],
+        ["status", t.status],
+        ["description", t.description ?? "-"],
+        ["scopes", formatScopes(t.scopes).join("  ")],
+        ["created", iso(t.createdAt) ?? "-"],
+        ["expires", `${iso(t.expiresAt)} (${relative(t.expiresAt, now)})`],
+        ["last used", lastUse],
+      ];
+      if (t.revokedAt !== null) pairs.push(["revoked", iso(t.revokedAt)!]);
+      out(fields(pairs));
+    });
+
+  token
+    .command("revoke")
+    .description("revoke a token now (its agent sessions end with it)")
+    .option("--name <name>", "the active token's name")
+    .option("--id <tokenId>", "the token's id instead of its name")
+    .option("--json", "print {tokenId, name, revokedAt, changed, sessionsEnded}")
+    .action(async (opts: { name?: string; id?: string; json?: boolean }) => {
+      requireOneOf(opts);
+      const { client } = await loginClient(globals());
+      let name = opts.name;
+      let tokenId = opts.id;
+      if (tokenId === undefined) {
+        const t = await findByName(client, opts.name!, "active");
+        tokenId = t._id;
+      } else {
+        name = ((await client.query(api.auth.getApiToken, { tokenId: tokenId as Id<"apiTokens"> })) as TokenInfo).name;
+      }
+      const r = await client.mutation(api.auth.revokeApiToken, { tokenId: tokenId as Id<"apiTokens"> });
+      if (opts.json) {
+        printJson({
+          tokenId: r.tokenId,
+          name,
+          revokedAt: r.revokedAt,
+          changed: r.changed,
+          sessionsEnded: r.sessionsEnded,
+        });
+        return;
+      }
+      if (!r.changed) {
+        note(`Token "${name}" (${r.tokenId}) was already revoked.`);
+        return;
+      }
+      const ended = r.sessionsEnded > 0 ? `; ended ${r.sessionsEnded} agent session${r.sessionsEnded === 1 ? "" : "s"}` : "";
+      note(`Revoked token "${name}" (${r.tokenId})${ended}.`);
+    });
+}

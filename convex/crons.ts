@@ -1,0 +1,21 @@
+import { cronJobs } from "convex/server";
+import { internal } from "./_generated/api";
+
+const crons = cronJobs();
+
+// Housekeeping only: no credential check depends on these having run.
+crons.interval("purge stale rate-limit windows", { hours: 1 }, internal.maintenance.purgeRateLimits, {});
+crons.daily(
+  "purge long-dead agent session families",
+  { hourUTC: 3, minuteUTC: 17 },
+  internal.sessions.purgeExpiredSessions,
+  {},
+);
+crons.daily(
+  "re-encrypt OAuth tokens still under an old key",
+  { hourUTC: 3, minuteUTC: 41 },
+  internal.oauth.reencryptConnections,
+  {},
+);
+
+export default crons;

@@ -1,0 +1,41 @@
+/**
+ * Internal functions the HTTP API and the MCP endpoint (convex/model/http/)
+ * call from their HTTP actions. They run as the request's identity (Convex
+ * passes it to ctx.runQuery/runMutation), so getPrincipal sees the caller.
+ * Logic lives in convex/model/http/authn.ts.
+ */
+import { v } from "convex/values";
+import { internalMutation, internalQuery } from "./_generated/server";
+import * as Authn from "./model/http/authn";
+import { isPermission } from "./model/permissions";
+
+/** Who is calling, last use recorded; or a counted, audited failure. */
+export const authenticate = internalMutation({
+  args: { permissions: v.optional(v.array(v.string())) },
+  returns: Authn.vAuthOutcome,
+  handler: async (ctx, args) =>
+    await Authn.authenticateRequest(ctx, { permissions: args.permissions?.filter(isPermission) }),
+});
+
+/** A request whose bearer token no identity vouched for (forged, malformed, expired). */
+export const recordAuthFailure = internalMutation({
+  args: { presented: v.union(Authn.vPresented, v.null()) },
+  returns: v.number(),
+  handler: async (ctx, args) => await Authn.recordFailure(ctx, args.presented),
+});
+
+/** RFC 7662 introspection of a token whose signature the caller verified. */
+export const introspect = internalQuery({
+  args: { kind: Authn.vTokenKind, id: v.string(), tokenHash: v.string() },
+  returns: Authn.vIntrospection,
+  handler: async (ctx, args) => await Authn.introspect(ctx, args),
+});
+
+/** A leaked-token report: rate-limited per IP; revokes when the token is ours. Returns ms to wait. */
+export const reportLeak = internalMutation({
+  args: {
+    token: v.union(v.object({ kind: Authn.vTokenKind, id: v.string(), tokenHash: v.string() }), v.null()),
+  },
+  returns: v.number(),
+  handler: async (ctx, args) => await Authn.reportLeak(ctx, args.token),
+});

@@ -1,0 +1,516 @@
+/**
+ * Agent sessions: short-lived keyhole JWTs (`agent:<rowId>`) with an opaque
+ * rotating refresh token, one row per token.
+ *
+ *   create   → row A (family F = A's id)            token A, refresh A
+ *   refresh  → A ended "refreshed", row B in family F  token B, refresh B
+ *   replay refresh A → every live row of F ended "reuse_detected" (RFC 9700 §4.14.2)
+ *   end      → every live row of F ended "ended"
+ *
+ * Only SHA-256 of the token and of the refresh token is stored. A child of a
+ * PAT keeps the PAT's id and a copy of its scopes (authorize() requires both
+ * scope sets), expires no later than the PAT, and is ended with it
+ * (revokeApiToken, endReason "parent_revoked"). The check side lives in
+ * principal.ts: a row with `endedAt` is revoked, `expiresAt <= now` expired.
+ */
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { actorOf, logAudit, type AuditActor } from "./audit";
+import { authorize } from "./authorize";
+import { keyholeError, type ErrorCode } from "./errors";
+import { signKeyholeToken, TOKEN_PREFIX } from "./keys";
+import { recordUse, requirePrincipal, requireUser, tokenStatus } from "./principal";
+import { sha256Hex, randomToken } from "./crypto";
+import { enforce, LIMITS } from "./rateLimit";
+import type { ScopeInput } from "./scopes";
+import { checkScopeResources, validateScopeSyntax } from "./tokens";
+
+export const TTL_MIN_S = 60;
+export const TTL_MAX_S = 24 * 3600;
+export const TTL_DEFAULT_S = 3600;
+/** A family's absolute lifetime (refreshes never extend past it), capped by a parent PAT's expiry. */
+export const FAMILY_LIFETIME_MS = 30 * 24 * 3600_000;
+export const METADATA_MAX_BYTES = 4096;
+export const AGENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** Refresh tokens start with this, so scanners and humans can recognize them. */
+export const REFRESH_PREFIX = "khr_";
+/** Upper bounds on what a lookup accepts before hashing (longer is never ours). */
+const MAX_TOKEN_CHARS = 4096;
+const MAX_REFRESH_CHARS = 128;
+/** Bounded reads: live rows per family (normally one), per agent, per list. */
+const FAMILY_LIVE_MAX = 100;
+const AGENT_LIVE_MAX = 500;
+const LIST_MAX = 200;
+
+export type SessionPair = {
+  token: string;
+  refreshToken: string;
+  sessionId: Id<"agentSessions">;
+  expiresAt: number;
+};
+
+// --- validation ------------------------------------------------------------
+
+export function checkTtl(ttl: number | undefined): number {
+  if (ttl === undefined) return TTL_DEFAULT_S;
+  if (!Number.isInteger(ttl) || ttl < TTL_MIN_S || ttl > TTL_MAX_S) {
+    throw keyholeError(
+      "invalid_argument",
+      `ttl must be a whole number of seconds from ${TTL_MIN_S} (1 minute) to ${TTL_MAX_S} (24 hours); default ${TTL_DEFAULT_S}`,
+    );
+  }
+  return ttl;
+}
+
+export function checkAgentId(agentId: string): string {
+  if (!AGENT_ID.test(agentId)) {
+    throw keyholeError(
+      "invalid_argument",
+      'agentId must be 1-128 characters of letters, digits and "_", ".", ":", "-"',
+    );
+  }
+  return agentId;
+}
+
+/** A JSON object (plain values only) of at most 4 KB serialized; undefined stays undefined. */
+export function checkMetadata(metadata: unknown): Record<string, unknown> | undefined {
+  if (metadata === undefined) return undefined;
+  const fail = (why: string) =>
+    keyholeError("invalid_argument", `metadata must be a JSON object of at most ${METADATA_MAX_BYTES} bytes: ${why}`);
+  if (!isPlainObject(metadata)) throw fail("got " + describeType(metadata));
+  const walk = (value: unknown, depth: number): void => {
+    if (depth > 8) throw fail("nested more than 8 levels");
+    if (value === null || typeof value === "string" || typeof value === "boolean") return;
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) throw fail("numbers must be finite");
+      return;
+    }
+    if (Array.isArray(value)) {
+      for (const v of value) walk(v, depth + 1);
+      return;
+    }
+    if (isPlainObject(value)) {
+      for (const [k, v] of Object.entries(value)) {
+        if (k.length === 0 || k.startsWith("$")) throw fail(`key "${k.slice(0, 32)}" is not allowed (empty or starts with "$")`);
+        walk(v, depth + 1);
+      }
+      return;
+    }
+    throw fail(`${describeType(value)} is not a JSON value`);
+  };
+  walk(metadata, 0);
+  const bytes = new TextEncoder().encode(JSON.stringify(metadata)).length;
+  if (bytes > METADATA_MAX_BYTES) throw fail(`it is ${bytes} bytes`);
+  return metadata;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function describeType(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (v instanceof ArrayBuffer) return "bytes";
+  return typeof v === "object" ? "an object that is not plain" : `a ${typeof v}`;
+}
+
+
+/**
+ * The `exp` claim of a JWT, in ms, read without verifying the signature
+ * (lookups go by the token's hash, which only we could have stored).
+ * Null when it is not shaped like a keyhole token.
+ */
+export function jwtExpiryMs(token: string): number | null {
+  if (token.length > MAX_TOKEN_CHARS || !token.startsWith(TOKEN_PREFIX)) return null;
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  try {
+    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+    const payload = JSON.parse(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4))) as { exp?: unknown };
+    return typeof payload.exp === "number" ? payload.exp * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The live row a session token names, or null (malformed, unknown, ended, expired). */
+async function rowByToken(ctx: QueryCtx | MutationCtx, token: string): Promise<Doc<"agentSessions"> | null> {
+  if (jwtExpiryMs(token) === null) return null;
+  const tokenHash = await sha256Hex(token);
+  return await ctx.db
+    .query("agentSessions")
+    .withIndex("by_token_hash", (q) => q.eq("tokenHash", tokenHash))
+    .unique();
+}
+
+// --- create ----------------------------------------------------------------
+
+export type CreateArgs = {
+  agentId: string;
+  ttl?: number;
+  metadata?: unknown;
+  scopes?: ScopeInput[];
+};
+
+/**
+ * A new session family for the caller: a signed-in person (full role,
+ * optionally narrowed) or a PAT (a child: its scopes and expiry bound it).
+ * Agent sessions cannot mint sessions.
+ */
+export async function createAgentSession(ctx: MutationCtx, args: CreateArgs): Promise<SessionPair> {
+  const principal = await requirePrincipal(ctx);
+  if (principal.kind === "agent") {
+    throw keyholeError("forbidden", "agent sessions cannot create sessions: use a PAT or sign in");
+  }
+  await recordUse(ctx, principal); // a PAT's last use (at most one write a minute)
+  const agentId = checkAgentId(args.agentId);
+  const ttl = checkTtl(args.ttl);
+  const metadata = checkMetadata(args.metadata);
+  // The same rules as PAT scopes: syntax, personal permissions unscoped, and
+  // every named org/workspace one the owner is a member of.
+  const scopes = validateScopeSyntax(args.scopes ?? []).entries;
+  await checkScopeResources(ctx, principal.userId, scopes);
+  await enforce(ctx, `session-create:${principal.userId}`, LIMITS.sessionCreate, "session creations");
+
+  const now = Date.now();
+  let familyExpiresAt = now + FAMILY_LIFETIME_MS;
+  let parent: Doc<"apiTokens"> | null = null;
+  if (principal.kind === "pat") {
+    parent = principal.token;
+    familyExpiresAt = Math.min(familyExpiresAt, parent.expiresAt);
+  }
+  const expiresAt = Math.min(now + ttl * 1000, familyExpiresAt);
+
+  const sessionId = await ctx.db.insert("agentSessions", {
+    userId: principal.userId,
+    agentId,
+    familyId: "", // set below: the first row's id names the family
+    parentTokenId: parent?._id,
+    scopes,
+    parentScopes: parent ? parent.scopes : undefined,
+    metadata,
+    tokenHash: "",
+    refreshHash: "",
+    createdAt: now,
+    expiresAt,
+    familyExpiresAt,
+  });
+  const pair = await issue(ctx, sessionId, expiresAt, now);
+  await ctx.db.patch("agentSessions", sessionId, { familyId: sessionId });
+  await logAudit(ctx, {
+    userId: principal.userId,
+    action: "session.create",
+    actor: actorOf(principal),
+    targetType: "agentSession",
+    targetId: sessionId,
+    details: `agent=${agentId} ttl=${ttl}s${parent ? ` parent=${parent._id}` : ""}${scopes.length ? ` scopes=${scopes.length}` : ""}`,
+  });
+  return pair;
+}
+
+/** Signs the row's token, mints its refresh token, stores both hashes. */
+async function issue(
+  ctx: MutationCtx,
+  sessionId: Id<"agentSessions">,
+  expiresAt: number,
+  now: number,
+): Promise<SessionPair> {
+  const { token } = await signKeyholeToken({ kind: "agent", id: sessionId, expiresAt, now });
+  const refreshToken = REFRESH_PREFIX + randomToken(32);
+  await ctx.db.patch("agentSessions", sessionId, {
+    tokenHash: await sha256Hex(token),
+    refreshHash: await sha256Hex(refreshToken),
+  });
+  return { token, refreshToken, sessionId, expiresAt };
+}
+
+// --- validate --------------------------------------------------------------
+
+export type Validation =
+  | { valid: true; agentId: string; expiresAt: number; metadata: Record<string, unknown> | null }
+  | { valid: false; agentId: null; expiresAt: null; metadata: null };
+
+export const INVALID: Validation = { valid: false, agentId: null, expiresAt: null, metadata: null };
+
+/**
+ * Whether a session token is live. Possession of the token is the access
+ * check. Every bad token (malformed, unknown, expired, ended, parent gone)
+ * gets the very same answer.
+ */
+export async function validateAgentSession(ctx: QueryCtx, token: string): Promise<Validation> {
+  const now = Date.now();
+  const exp = jwtExpiryMs(token);
+  if (exp === null || exp <= now) return INVALID;
+  const row = await rowByToken(ctx, token);
+  if (row === null || row.endedAt !== undefined || row.expiresAt <= now) return INVALID;
+  if (row.parentTokenId !== undefined) {
+    // revokeApiToken ends children itself (in batches past a few hundred);
+    // this read closes the gap for validation.
+    const parent = await ctx.db.get("apiTokens", row.parentTokenId);
+    if (parent === null || tokenStatus(parent, now) !== "active") return INVALID;
+  }
+  return {
+    valid: true,
+    agentId: row.agentId,
+    expiresAt: row.expiresAt,
+    metadata: (row.metadata as Record<string, unknown> | undefined) ?? null,
+  };
+}
+
+// --- refresh ---------------------------------------------------------------
+
+export type RotateArgs = {
+  refreshToken?: string;
+  token?: string;
+  ttl?: number;
+  ip?: string;
+  userAgent?: string;
+};
+
+export type RotateResult =
+  | ({ ok: true } & SessionPair)
+  | { ok: false; code: ErrorCode; message: string };
+
+const fail = (code: ErrorCode, message: string): RotateResult => ({ ok: false, code, message });
+
+/**
+ * Rotates a session: ends the presented row ("refreshed") and inserts its
+ * successor in the same family, in one transaction, so of two concurrent
+ * refreshes of one credential at most one commits first and the other sees
+ * the row ended.
+ *
+ * Presenting a credential of a row that was already refreshed is reuse: the
+ * whole family is ended ("reuse_detected") and audited. That write must
+ * commit, so this never throws for a refusal: it returns `{ok: false}` and
+ * the public action (auth:refreshSession) turns that into the error.
+ */
+export async function rotateAgentSession(ctx: MutationCtx, args: RotateArgs): Promise<RotateResult> {
+  if ((args.refreshToken === undefined) === (args.token === undefined)) {
+    return fail("invalid_argument", "pass exactly one of refreshToken or token (the current session token)");
+  }
+  let ttl: number | undefined;
+  try {
+    ttl = args.ttl === undefined ? undefined : checkTtl(args.ttl);
+  } catch (e) {
+    return fail("invalid_argument", (e as { data: { message: string } }).data.message);
+  }
+  const now = Date.now();
+  const via = args.refreshToken !== undefined ? "refresh token" : "session token";
+
+  let row: Doc<"agentSessions"> | null = null;
+  if (args.refreshToken !== undefined) {
+    const rt = args.refreshToken;
+    if (rt.startsWith(REFRESH_PREFIX) && rt.length <= MAX_REFRESH_CHARS) {
+      const refreshHash = await sha256Hex(rt);
+      row = await ctx.db
+        .query("agentSessions")
+        .withIndex("by_refresh_hash", (q) => q.eq("refreshHash", refreshHash))
+        .unique();
+    }
+  } else {
+    row = await rowByToken(ctx, args.token!);
+  }
+  if (row === null) return fail("unauthenticated", `unknown ${via}`);
+
+  if (row.endedAt !== undefined) {
+    if (row.endReason === "refreshed") {
+      const ended = await endFamily(ctx, row.familyId, "reuse_detected", now);
+      await logAudit(ctx, {
+        userId: row.userId,
+        action: "session.reuse_detected",
+        actor: { kind: "agent", id: row._id },
+        targetType: "agentSessionFamily",
+        targetId: row.familyId,
+        details: `agent=${row.agentId} replayed ${via} of ${row._id}; ended ${ended} live session(s)`,
+        ip: args.ip,
+        userAgent: args.userAgent,
+      });
+      return fail(
+        "revoked",
+        `this ${via} was already used to refresh: the whole session family has been revoked; create a new session`,
+      );
+    }
+    return fail("revoked", "this agent session has ended");
+  }
+  if (args.token !== undefined) {
+    const exp = jwtExpiryMs(args.token);
+    if (row.expiresAt <= now || exp === null || exp <= now) {
+      return fail("expired", "this session token has expired: refresh with the refresh token");
+    }
+  }
+  if (row.familyExpiresAt <= now) {
+    return fail("expired", "this session reached its absolute lifetime: create a new session");
+  }
+  if (row.parentTokenId !== undefined) {
+    const parent = await ctx.db.get("apiTokens", row.parentTokenId);
+    const status = parent === null ? "revoked" : tokenStatus(parent, now);
+    if (status !== "active") return fail(status, `the PAT this session came from is ${status}`);
+  }
+
+  const ttlS = ttl ?? clampTtl(Math.round((row.expiresAt - row.createdAt) / 1000));
+  const expiresAt = Math.min(now + ttlS * 1000, row.familyExpiresAt);
+  await ctx.db.patch("agentSessions", row._id, { endedAt: now, endReason: "refreshed" });
+  const sessionId = await ctx.db.insert("agentSessions", {
+    userId: row.userId,
+    agentId: row.agentId,
+    familyId: row.familyId,
+    parentTokenId: row.parentTokenId,
+    scopes: row.scopes,
+    parentScopes: row.parentScopes,
+    metadata: row.metadata,
+    tokenHash: "",
+    refreshHash: "",
+    createdAt: now,
+    expiresAt,
+    familyExpiresAt: row.familyExpiresAt,
+  });
+  const pair = await issue(ctx, sessionId, expiresAt, now);
+  await logAudit(ctx, {
+    userId: row.userId,
+    action: "session.refresh",
+    actor: { kind: "agent", id: row._id },
+    targetType: "agentSession",
+    targetId: sessionId,
+    details: `agent=${row.agentId} from=${row._id} via=${args.refreshToken !== undefined ? "refresh_token" : "token"}`,
+    ip: args.ip,
+    userAgent: args.userAgent,
+  });
+  return { ok: true, ...pair };
+}
+
+function clampTtl(s: number): number {
+  return Math.min(TTL_MAX_S, Math.max(TTL_MIN_S, s));
+}
+
+// --- end -------------------------------------------------------------------
+
+/** Ends every live row of a family (normally one); returns how many. */
+export async function endFamily(
+  ctx: MutationCtx,
+  familyId: string,
+  reason: string,
+  now = Date.now(),
+): Promise<number> {
+  const live = await ctx.db
+    .query("agentSessions")
+    .withIndex("by_family", (q) => q.eq("familyId", familyId).eq("endedAt", undefined))
+    .take(FAMILY_LIVE_MAX);
+  for (const r of live) await ctx.db.patch("agentSessions", r._id, { endedAt: now, endReason: reason });
+  return live.length;
+}
+
+/**
+ * Ends the session a token belongs to (its whole family: the live row is the
+ * latest refresh). Possession of the token is the access check; ending an
+ * already-ended session is a no-op. Unknown or malformed → unauthenticated.
+ */
+export async function endAgentSessionByToken(ctx: MutationCtx, token: string): Promise<void> {
+  const row = await rowByToken(ctx, token);
+  if (row === null) throw keyholeError("unauthenticated", "unknown session token");
+  const ended = await endFamily(ctx, row.familyId, "ended");
+  if (ended === 0) return;
+  await logAudit(ctx, {
+    userId: row.userId,
+    action: "session.end",
+    actor: { kind: "agent", id: row._id },
+    targetType: "agentSession",
+    targetId: row._id,
+    details: `agent=${row.agentId} by=token`,
+  });
+}
+
+// --- the owner's views -----------------------------------------------------
+
+export type SessionSummary = {
+  _id: Id<"agentSessions">;
+  agentId: string;
+  createdAt: number;
+  lastSeenAt?: number;
+  expiresAt: number;
+  parentTokenId?: Id<"apiTokens">;
+  metadata?: Record<string, unknown>;
+};
+
+/** The caller's live (not ended, not expired) agent sessions, soonest expiry first. */
+export async function listLiveSessions(ctx: QueryCtx): Promise<SessionSummary[]> {
+  const p = await authorize(ctx, "tokens:read");
+  const now = Date.now();
+  const rows = await ctx.db
+    .query("agentSessions")
+    .withIndex("by_user", (q) => q.eq("userId", p.userId).eq("endedAt", undefined).gt("expiresAt", now))
+    .take(LIST_MAX);
+  return rows.map((r) => ({
+    _id: r._id,
+    agentId: r.agentId,
+    createdAt: r.createdAt,
+    lastSeenAt: r.lastSeenAt,
+    expiresAt: r.expiresAt,
+    parentTokenId: r.parentTokenId,
+    metadata: r.metadata as Record<string, unknown> | undefined,
+  }));
+}
+
+/** Ends one of the signed-in person's sessions (with its family). Others' → not_found. */
+export async function endOwnSession(ctx: MutationCtx, sessionId: string): Promise<void> {
+  const user = await requireUser(ctx, "end agent sessions");
+  const id = ctx.db.normalizeId("agentSessions", sessionId);
+  const row = id ? await ctx.db.get("agentSessions", id) : null;
+  if (row === null || row.userId !== user.userId) throw keyholeError("not_found", "no such agent session");
+  const ended = await endFamily(ctx, row.familyId, "ended");
+  if (ended === 0) return;
+  await logAudit(ctx, {
+    userId: user.userId,
+    action: "session.end",
+    actor: actorOf(user),
+    targetType: "agentSession",
+    targetId: row._id,
+    details: `agent=${row.agentId} by=owner`,
+  });
+}
+
+/** Ends every live session of one agent id; returns how many rows were ended. */
+export async function endSessionsForAgent(ctx: MutationCtx, agentId: string): Promise<number> {
+  const user = await requireUser(ctx, "end agent sessions");
+  checkAgentId(agentId);
+  const now = Date.now();
+  const live = await ctx.db
+    .query("agentSessions")
+    .withIndex("by_user_agent", (q) => q.eq("userId", user.userId).eq("agentId", agentId).eq("endedAt", undefined))
+    .take(AGENT_LIVE_MAX);
+  for (const r of live) await ctx.db.patch("agentSessions", r._id, { endedAt: now, endReason: "ended" });
+  if (live.length > 0) {
+    const actor: AuditActor = actorOf(user);
+    await logAudit(ctx, {
+      userId: user.userId,
+      action: "session.end",
+      actor,
+      targetType: "agent",
+      targetId: agentId,
+      details: `agent=${agentId} by=owner count=${live.length}`,
+    });
+  }
+  return live.length;
+}
+
+// --- housekeeping ------------------------------------------------------------
+
+/** Rows are kept this long after their family's absolute expiry (reuse forensics), then deleted. */
+export const PURGE_AFTER_MS = 7 * 24 * 3600_000;
+const PURGE_BATCH = 500;
+
+/**
+ * Deletes a batch of rows whose family expired more than PURGE_AFTER_MS ago
+ * (every token and refresh token of such a family is refused anyway).
+ * Returns whether more remain. Run from a cron (sessions:purgeExpiredSessions).
+ */
+export async function purgeExpiredSessions(ctx: MutationCtx, now = Date.now()): Promise<{ deleted: number; more: boolean }> {
+  const old = await ctx.db
+    .query("agentSessions")
+    .withIndex("by_family_expiry", (q) => q.lt("familyExpiresAt", now - PURGE_AFTER_MS))
+    .take(PURGE_BATCH);
+  for (const r of old) await ctx.db.delete("agentSessions", r._id);
+  return { deleted: old.length, more: old.length === PURGE_BATCH };
+}

@@ -1,0 +1,57 @@
+/**
+ * Authenticating one HTTP request (API or MCP), in the HTTP action.
+ *
+ * Convex hands an HTTP action the identity of a valid `Authorization: Bearer
+ * <jwt>` and runs ctx.runQuery/runMutation/runAction as that identity. So:
+ * no header → 401 "missing"; a header but no identity (forged, malformed,
+ * expired JWT) → we check the token ourselves only to count the failure
+ * against its id and tell its owner, then 401; an identity → the internal
+ * `authenticate` mutation re-checks the record (revoked, expired, unknown →
+ * the same 401) and records last use. Clients that keep failing get 429.
+ */
+import { internal } from "../../_generated/api";
+import type { ActionCtx } from "../../_generated/server";
+import { type PublicJwk, TOKEN_PREFIX } from "../keys";
+import type { Permission } from "../permissions";
+import type { Who } from "./authn";
+import { bearerOf, invalidCredential, missingCredential, tooManyFailures } from "./common";
+import { inspectKeyholeToken, type InspectedToken } from "./verify";
+
+export type Authenticated = { who: Who; permissions?: Permission[]; token: string };
+
+/** The keys keyhole tokens verify against (current + retired still in use). */
+export async function loadKeys(ctx: Pick<ActionCtx, "runQuery">): Promise<PublicJwk[]> {
+  return (await ctx.runQuery(internal.keys.verificationKeys, {})) as PublicJwk[];
+}
+
+/** Verifies a keyhole token's signature (expired still recognized); null when it is not ours. */
+export async function inspect(ctx: Pick<ActionCtx, "runQuery">, token: string): Promise<InspectedToken | null> {
+  if (!token.startsWith(TOKEN_PREFIX) || token.length > 4096) return null; // not ours: no key lookup
+  return await inspectKeyholeToken(token, await loadKeys(ctx));
+}
+
+/**
+ * Authenticates the request or throws an HttpError (401 / 429). `challenge`
+ * adds parameters to the WWW-Authenticate header (MCP: resource_metadata).
+ * `permissions`: also answer which of them the credential may use somewhere.
+ */
+export async function authenticate(
+  ctx: ActionCtx,
+  req: Request,
+  opts: { challenge?: Record<string, string>; permissions?: Permission[] } = {},
+): Promise<Authenticated> {
+  const challenge = opts.challenge ?? {};
+  const bearer = bearerOf(req);
+  if (!bearer.present) throw missingCredential(challenge);
+  const identity = bearer.token === null ? null : await ctx.auth.getUserIdentity();
+  if (identity === null || bearer.token === null) {
+    const seen = bearer.token === null ? null : await inspect(ctx, bearer.token);
+    const wait: number = await ctx.runMutation(internal.httpInternal.recordAuthFailure, {
+      presented: seen && { kind: seen.kind, id: seen.id, expired: seen.expired },
+    });
+    throw wait > 0 ? tooManyFailures(wait) : invalidCredential(challenge);
+  }
+  const out = await ctx.runMutation(internal.httpInternal.authenticate, { permissions: opts.permissions });
+  if (!out.ok) throw out.retryAfterMs > 0 ? tooManyFailures(out.retryAfterMs) : invalidCredential(challenge);
+  return { who: out.who, permissions: out.permissions as Permission[] | undefined, token: bearer.token };
+}

@@ -1,0 +1,296 @@
+/**
+ * Web sessions: every sign-in through @convex-dev/auth is an `authSessions`
+ * row; `webSessions` adds the device facts (IP, user agent) for it. The
+ * device list reads the sign-ins themselves, so a sign-in that never recorded
+ * its device still shows up and can be signed out.
+ *
+ * Signing out deletes the authSessions row (and its refresh tokens), which is
+ * what principal.ts checks on every request: the signed-out JWT fails on the
+ * next call, not when its hour runs out. Timeouts are @convex-dev/auth's:
+ * AUTH_SESSION_TOTAL_DURATION_MS (absolute) and
+ * AUTH_SESSION_INACTIVE_DURATION_MS (idle: refresh tokens expire after it).
+ */
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { actorOf, logAudit } from "./audit";
+import { keyholeError } from "./errors";
+import { requestInfo, requireUser, type UserPrincipal } from "./principal";
+
+const MAX_UA = 256;
+const MAX_IP = 64;
+/** Bounded reads: sign-ins listed per user, signed out per call, refresh tokens deleted per session per call. */
+export const DEVICES_MAX = 100;
+export const SIGN_OUT_BATCH = 100;
+export const REFRESH_TOKEN_BATCH = 200;
+
+export type DeviceRecord = {
+  sessionId: Id<"webSessions">;
+  authSessionId: Id<"authSessions">;
+  userAgent?: string;
+  ipAddress?: string;
+  createdAt: number;
+  lastActiveAt: number;
+};
+
+function clean(s: string | undefined, max: number): string | undefined {
+  if (s === undefined) return undefined;
+  // Printable ASCII only (no control characters or newlines in logs/UI).
+  const t = s.replace(/[^\x20-\x7e]/g, "").trim().slice(0, max);
+  return t.length > 0 ? t : undefined;
+}
+
+/**
+ * Records (or refreshes) the device facts of the caller's current sign-in.
+ * Request metadata wins over the arguments, which are only a fallback for
+ * runtimes that don't supply it. Idempotent per sign-in.
+ */
+export async function recordWebSession(
+  ctx: MutationCtx,
+  args: { userAgent?: string; ipAddress?: string },
+): Promise<DeviceRecord> {
+  const user = await requireUser(ctx, "record a web session");
+  const info = await requestInfo(ctx);
+  const userAgent = clean(info.userAgent ?? args.userAgent, MAX_UA);
+  const ipAddress = clean(info.ip ?? args.ipAddress, MAX_IP);
+  const now = Date.now();
+  const existing = await ctx.db
+    .query("webSessions")
+    .withIndex("by_auth_session", (q) => q.eq("authSessionId", user.authSessionId))
+    .unique();
+  if (existing !== null) {
+    const patch: Partial<Doc<"webSessions">> = { lastActiveAt: now };
+    if (userAgent !== undefined) patch.userAgent = userAgent;
+    if (ipAddress !== undefined) patch.ipAddress = ipAddress;
+    await ctx.db.patch("webSessions", existing._id, patch);
+    return {
+      sessionId: existing._id,
+      authSessionId: user.authSessionId,
+      userAgent: userAgent ?? existing.userAgent,
+      ipAddress: ipAddress ?? existing.ipAddress,
+      createdAt: existing.createdAt,
+      lastActiveAt: now,
+    };
+  }
+  const sessionId = await ctx.db.insert("webSessions", {
+    userId: user.userId,
+    authSessionId: user.authSessionId,
+    userAgent,
+    ipAddress,
+    createdAt: now,
+    lastActiveAt: now,
+  });
+  await logAudit(ctx, {
+    userId: user.userId,
+    action: "web_session.create",
+    actor: actorOf(user),
+    targetType: "authSession",
+    targetId: user.authSessionId,
+    ip: ipAddress,
+    userAgent,
+  });
+  return { sessionId, authSessionId: user.authSessionId, userAgent, ipAddress, createdAt: now, lastActiveAt: now };
+}
+
+export type WebSessionStatus = {
+  valid: boolean;
+  sessionId: string | null;
+  authSessionId: Id<"authSessions"> | null;
+  current: boolean | null;
+  userAgent: string | null;
+  ipAddress: string | null;
+  createdAt: number | null;
+  lastActiveAt: number | null;
+  expiresAt: number | null;
+};
+
+const NOT_VALID: WebSessionStatus = {
+  valid: false,
+  sessionId: null,
+  authSessionId: null,
+  current: null,
+  userAgent: null,
+  ipAddress: null,
+  createdAt: null,
+  lastActiveAt: null,
+  expiresAt: null,
+};
+
+/**
+ * Whether one of the caller's sign-ins is live. `sessionId` is a webSessions
+ * id (from createWebSession) or an authSessions id. Someone else's session,
+ * an unknown id and a signed-out one all get the same `{valid: false}`.
+ */
+export async function checkWebSession(ctx: QueryCtx, sessionId: string): Promise<WebSessionStatus> {
+  const user = await requireUser(ctx, "check web sessions");
+  let web: Doc<"webSessions"> | null = null;
+  let authSessionId = ctx.db.normalizeId("authSessions", sessionId);
+  if (authSessionId === null) {
+    const webId = ctx.db.normalizeId("webSessions", sessionId);
+    web = webId ? await ctx.db.get("webSessions", webId) : null;
+    authSessionId = web?.authSessionId ?? null;
+  }
+  if (authSessionId === null) return NOT_VALID;
+  const auth = await ctx.db.get("authSessions", authSessionId);
+  const now = Date.now();
+  if (auth === null || auth.userId !== user.userId || auth.expirationTime <= now) return NOT_VALID;
+  web ??= await webFor(ctx, auth._id);
+  const { live, lastActiveAt } = await liveness(ctx, auth, web, now);
+  if (!live) return NOT_VALID;
+  return {
+    valid: true,
+    sessionId: web?._id ?? auth._id,
+    authSessionId: auth._id,
+    current: auth._id === user.authSessionId,
+    userAgent: web?.userAgent ?? null,
+    ipAddress: web?.ipAddress ?? null,
+    createdAt: web?.createdAt ?? auth._creationTime,
+    lastActiveAt,
+    expiresAt: auth.expirationTime,
+  };
+}
+
+async function webFor(ctx: QueryCtx, authSessionId: Id<"authSessions">) {
+  return await ctx.db
+    .query("webSessions")
+    .withIndex("by_auth_session", (q) => q.eq("authSessionId", authSessionId))
+    .unique();
+}
+
+/**
+ * Whether a sign-in is live, and when it was last active. Dead: past its
+ * absolute expiry (AUTH_SESSION_TOTAL_DURATION_MS), or idle past
+ * AUTH_SESSION_INACTIVE_DURATION_MS (its newest refresh token expired, so it
+ * can never get another JWT). Last activity: the later of the device
+ * record's touch and the newest refresh token (the client refreshes its JWT
+ * while it is in use).
+ */
+async function liveness(
+  ctx: QueryCtx,
+  auth: Doc<"authSessions">,
+  web: Doc<"webSessions"> | null,
+  now: number,
+): Promise<{ live: boolean; lastActiveAt: number }> {
+  const latest = await ctx.db
+    .query("authRefreshTokens")
+    .withIndex("sessionId", (q) => q.eq("sessionId", auth._id))
+    .order("desc")
+    .first();
+  const live = auth.expirationTime > now && (latest === null || latest.expirationTime > now);
+  return { live, lastActiveAt: Math.max(auth._creationTime, web?.lastActiveAt ?? 0, latest?._creationTime ?? 0) };
+}
+
+export type Device = {
+  _id: string;
+  authSessionId: Id<"authSessions">;
+  userAgent?: string;
+  ipAddress?: string;
+  createdAt: number;
+  lastActiveAt: number;
+  current: boolean;
+};
+
+/** The caller's live sign-ins, this one marked `current`, most recently active first. */
+export async function listDevices(ctx: QueryCtx): Promise<Device[]> {
+  const user = await requireUser(ctx, "list devices");
+  const now = Date.now();
+  const sessions = await ctx.db
+    .query("authSessions")
+    .withIndex("userId", (q) => q.eq("userId", user.userId))
+    .take(DEVICES_MAX);
+  const out: Device[] = [];
+  for (const s of sessions) {
+    if (s.expirationTime <= now) continue;
+    const web = await webFor(ctx, s._id);
+    const { live, lastActiveAt } = await liveness(ctx, s, web, now);
+    if (!live) continue;
+    out.push({
+      _id: web?._id ?? s._id,
+      authSessionId: s._id,
+      userAgent: web?.userAgent,
+      ipAddress: web?.ipAddress,
+      createdAt: web?.createdAt ?? s._creationTime,
+      lastActiveAt,
+      current: s._id === user.authSessionId,
+    });
+  }
+  return out.sort((a, b) => Number(b.current) - Number(a.current) || b.lastActiveAt - a.lastActiveAt);
+}
+
+/**
+ * Deletes a sign-in: its authSessions row (what every request checks), its
+ * device record and its refresh tokens. Returns true when refresh tokens
+ * remain to be deleted (the caller schedules `deleteRefreshTokens`); they
+ * are useless already, since a refresh needs the session row.
+ */
+export async function deleteAuthSession(ctx: MutationCtx, authSessionId: Id<"authSessions">): Promise<boolean> {
+  const web = await webFor(ctx, authSessionId);
+  if (web !== null) await ctx.db.delete("webSessions", web._id);
+  if ((await ctx.db.get("authSessions", authSessionId)) !== null) {
+    await ctx.db.delete("authSessions", authSessionId);
+  }
+  return await deleteRefreshTokens(ctx, authSessionId);
+}
+
+/** Deletes up to a batch of a (deleted) sign-in's refresh tokens; true when more remain. */
+export async function deleteRefreshTokens(ctx: MutationCtx, authSessionId: Id<"authSessions">): Promise<boolean> {
+  const tokens = await ctx.db
+    .query("authRefreshTokens")
+    .withIndex("sessionId", (q) => q.eq("sessionId", authSessionId))
+    .take(REFRESH_TOKEN_BATCH + 1);
+  for (const t of tokens.slice(0, REFRESH_TOKEN_BATCH)) await ctx.db.delete("authRefreshTokens", t._id);
+  return tokens.length > REFRESH_TOKEN_BATCH;
+}
+
+export type SignOutResult = { signedOut: number; pendingCleanup: Id<"authSessions">[]; more: boolean };
+
+/** Signs out one of the caller's sign-ins (this one too, if named). Someone else's → not_found. */
+export async function signOutDevice(ctx: MutationCtx, authSessionId: string): Promise<SignOutResult> {
+  const user = await requireUser(ctx, "sign out devices");
+  const id = ctx.db.normalizeId("authSessions", authSessionId);
+  const session = id ? await ctx.db.get("authSessions", id) : null;
+  if (session === null || session.userId !== user.userId) throw keyholeError("not_found", "no such sign-in");
+  const pending = await deleteAuthSession(ctx, session._id);
+  await audit(ctx, user, session._id, session._id === user.authSessionId ? "this device" : "one device");
+  return { signedOut: 1, pendingCleanup: pending ? [session._id] : [], more: false };
+}
+
+/**
+ * Signs out every sign-in of `user` except `keep`, a batch at a time; `more`
+ * says whether another batch is left (the caller schedules it).
+ */
+export async function signOutAllExcept(
+  ctx: MutationCtx,
+  userId: Id<"users">,
+  keep: Id<"authSessions"> | null,
+): Promise<SignOutResult> {
+  const sessions = await ctx.db
+    .query("authSessions")
+    .withIndex("userId", (q) => q.eq("userId", userId))
+    .take(SIGN_OUT_BATCH + 1);
+  const others = sessions.filter((s) => s._id !== keep);
+  const batch = others.slice(0, SIGN_OUT_BATCH);
+  const pendingCleanup: Id<"authSessions">[] = [];
+  for (const s of batch) {
+    if (await deleteAuthSession(ctx, s._id)) pendingCleanup.push(s._id);
+  }
+  // A full batch read means there may be more (the next pass finds out).
+  return { signedOut: batch.length, pendingCleanup, more: sessions.length > SIGN_OUT_BATCH };
+}
+
+export async function signOutOtherDevices(ctx: MutationCtx): Promise<SignOutResult & { user: UserPrincipal }> {
+  const user = await requireUser(ctx, "sign out devices");
+  const result = await signOutAllExcept(ctx, user.userId, user.authSessionId);
+  if (result.signedOut > 0) await audit(ctx, user, user.authSessionId, `all other devices (${result.signedOut})`);
+  return { ...result, user };
+}
+
+async function audit(ctx: MutationCtx, user: UserPrincipal, target: Id<"authSessions">, what: string) {
+  await logAudit(ctx, {
+    userId: user.userId,
+    action: "web_session.sign_out",
+    actor: actorOf(user),
+    targetType: "authSession",
+    targetId: target,
+    details: `signed out ${what}`,
+  });
+}

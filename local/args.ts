@@ -1,0 +1,77 @@
+/** Command-line flags shared by local/main.ts and local/start.ts. */
+export type Flags = {
+  port: number;
+  sitePort: number;
+  host: string;
+  dataDir: string;
+  webPort: number;
+  noWeb: boolean;
+  /** The Convex functions folder (default: the repo's convex/). */
+  convexDir?: string;
+};
+
+const USAGE = `Usage: npm start -- [--port 3210] [--site-port 3211] [--host 127.0.0.1] [--data-dir .keyhole] [--web-port 5173] [--no-web] [--convex-dir convex]
+Environment: KEYHOLE_PORT, KEYHOLE_SITE_PORT, KEYHOLE_HOST, KEYHOLE_DATA_DIR, KEYHOLE_WEB_PORT`;
+
+export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): Flags {
+  const flags: Flags = {
+    port: num(env.KEYHOLE_PORT, 3210, "KEYHOLE_PORT"),
+    sitePort: num(env.KEYHOLE_SITE_PORT, 3211, "KEYHOLE_SITE_PORT"),
+    host: env.KEYHOLE_HOST || "127.0.0.1",
+    dataDir: env.KEYHOLE_DATA_DIR || ".keyhole",
+    webPort: num(env.KEYHOLE_WEB_PORT, 5173, "KEYHOLE_WEB_PORT"),
+    noWeb: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i]!;
+    let value: string | undefined;
+    const eq = arg.indexOf("=");
+    if (arg.startsWith("--") && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const take = () => {
+      const v = value ?? argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
+      return v;
+    };
+    switch (arg) {
+      case "--port":
+        flags.port = num(take(), 0, arg);
+        break;
+      case "--site-port":
+        flags.sitePort = num(take(), 0, arg);
+        break;
+      case "--host":
+        flags.host = take();
+        break;
+      case "--data-dir":
+        flags.dataDir = take();
+        break;
+      case "--web-port":
+        flags.webPort = num(take(), 0, arg);
+        break;
+      case "--convex-dir":
+        flags.convexDir = take();
+        break;
+      case "--no-web":
+        flags.noWeb = true;
+        break;
+      case "-h":
+      case "--help":
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`Unknown option ${arg}\n${USAGE}`);
+    }
+  }
+  return flags;
+}
+
+function num(v: string | undefined, dflt: number, name: string): number {
+  if (v === undefined || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}: not a port number: ${v}`);
+  return n;
+}

@@ -1,0 +1,51 @@
+/**
+ * The module map convex-test needs: every file under convex/ (including
+ * `_generated/*.js`, whose path tells convex-test where the root is), keyed by
+ * absolute path, loaded on demand with a real `import()` (tsx or vitest
+ * compiles the TypeScript).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+export type ModuleMap = Record<string, () => Promise<Record<string, unknown>>>;
+
+const SOURCE = /\.(m?[jt]sx?)$/;
+
+export function listConvexFiles(convexDir: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name === "node_modules" || entry.name.startsWith(".")) continue;
+        walk(full);
+      } else if (SOURCE.test(entry.name) && !entry.name.endsWith(".d.ts")) {
+        out.push(full);
+      }
+    }
+  };
+  walk(convexDir);
+  return out.sort();
+}
+
+export function buildModuleMap(convexDir: string): ModuleMap {
+  const map: ModuleMap = {};
+  for (const file of listConvexFiles(path.resolve(convexDir))) {
+    const url = pathToFileURL(file).href;
+    map[file] = () => import(/* @vite-ignore */ url) as Promise<Record<string, unknown>>;
+  }
+  if (!Object.keys(map).some((k) => k.includes(`${path.sep}_generated${path.sep}`))) {
+    throw new Error(`No ${convexDir}/_generated found: run \`npx convex codegen\``);
+  }
+  return map;
+}
+
+/** "auth:signIn", "auth.js:signIn", "dir/file" → {modulePath, exportName, udfPath}. */
+export function canonicalizeUdfPath(udfPath: string): { modulePath: string; exportName: string; udfPath: string } {
+  const i = udfPath.indexOf(":");
+  let modulePath = i === -1 ? udfPath : udfPath.slice(0, i);
+  const exportName = i === -1 ? "default" : udfPath.slice(i + 1);
+  modulePath = modulePath.replace(/\.(m?js|ts)$/, "");
+  return { modulePath, exportName, udfPath: `${modulePath}:${exportName}` };
+}

@@ -1,0 +1,343 @@
+// Engine features that keyhole's own functions don't exercise in isolation,
+// against a small fixture app (test/local/fixture/convex): HTTP actions,
+// request metadata, identity providers, crons, scheduled functions, index
+// lookups with pending writes, and live-query invalidation.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { anyApi } from "convex/server";
+import { ConvexError } from "convex/values";
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+
+const api = anyApi;
+const fixtureDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture", "convex");
+
+let b: SpawnedBackend;
+let es: { privateKey: CryptoKey; jwk: JWK };
+let rs: { privateKey: CryptoKey; jwk: JWK };
+
+beforeAll(async () => {
+  const e = await generateKeyPair("ES256", { extractable: true });
+  const r = await generateKeyPair("RS256", { extractable: true });
+  es = { privateKey: e.privateKey, jwk: { ...(await exportJWK(e.publicKey)), kid: "es-1", alg: "ES256" } };
+  rs = { privateKey: r.privateKey, jwk: { ...(await exportJWK(r.publicKey)), kid: "rs-1", alg: "RS256" } };
+  b = await spawnBackend({
+    convexDir: fixtureDir,
+    env: {
+      FIXTURE_ES_JWKS_B64: Buffer.from(JSON.stringify({ keys: [es.jwk] })).toString("base64"),
+      FIXTURE_RS_JWKS: JSON.stringify({ keys: [rs.jwk] }),
+    },
+  });
+});
+afterAll(async () => {
+  await b?.stop();
+});
+
+function esToken(claims: Record<string, unknown>, opts: { aud?: string; exp?: string | number; kid?: string } = {}) {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "ES256", kid: opts.kid ?? "es-1" })
+    .setIssuer("https://issuer.test")
+    .setAudience(opts.aud ?? "fixture-app")
+    .setIssuedAt()
+    .setExpirationTime(opts.exp ?? "1h")
+    .sign(es.privateKey);
+}
+function rsToken(issuer: string, claims: Record<string, unknown>, key = rs.privateKey, kid = "rs-1", aud?: string) {
+  const j = new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid }).setIssuer(issuer).setIssuedAt().setExpirationTime("1h");
+  return (aud ? j.setAudience(aud) : j).sign(key);
+}
+
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("HTTP actions", () => {
+  test("real method, URL, headers, body, client IP and user agent", async () => {
+    const res = await fetch(`${b.siteUrl}/echo?x=1&y=two`, {
+      method: "POST",
+      headers: { "content-type": "text/plain", "x-custom": "abc", "user-agent": "fixture-agent/1.0" },
+      body: "hello body",
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get("x-fixture")).toBe("yes");
+    const echo = (await res.json()) as Record<string, unknown>;
+    expect(echo.method).toBe("POST");
+    expect(echo.url).toBe(`${b.siteUrl}/echo?x=1&y=two`);
+    expect(echo.body).toBe("hello body");
+    expect((echo.headers as Record<string, string>)["x-custom"]).toBe("abc");
+    expect(echo.ip).toBe("127.0.0.1");
+    expect(echo.userAgent).toBe("fixture-agent/1.0");
+    expect(echo.identity).toBeNull();
+  });
+
+  test("path prefixes, multiple Set-Cookie headers, streamed bodies, 404 and errors", async () => {
+    const put = (await (await fetch(`${b.siteUrl}/echo/a/b`, { method: "PUT", body: "x" })).json()) as { url: string };
+    expect(put.url).toBe(`${b.siteUrl}/echo/a/b`);
+    const cookies = await fetch(`${b.siteUrl}/cookies`);
+    expect(cookies.headers.getSetCookie()).toEqual(["a=1; Path=/", "b=2; Path=/"]);
+    const stream = await fetch(`${b.siteUrl}/stream`);
+    expect(stream.headers.get("content-type")).toBe("text/event-stream");
+    expect(await stream.text()).toBe("data: 0\n\ndata: 1\n\ndata: 2\n\n");
+    expect((await fetch(`${b.siteUrl}/nope`)).status).toBe(404);
+    const boom = await fetch(`${b.siteUrl}/boom`);
+    expect(boom.status).toBe(500);
+    expect((await fetch(`${b.siteUrl}/echo`)).status).toBe(201); // still serving
+  });
+
+  test("a valid Bearer JWT is the handler's identity; an invalid one is no identity", async () => {
+    const token = await esToken({ sub: "agent-7", name: "Agent Seven" });
+    const ok = (await (await fetch(`${b.siteUrl}/echo`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      identity: Record<string, unknown> | null;
+    };
+    expect(ok.identity).toMatchObject({ subject: "agent-7", issuer: "https://issuer.test", name: "Agent Seven" });
+    const bad = (await (await fetch(`${b.siteUrl}/echo`, { headers: { authorization: `Bearer ${token}x` } })).json()) as {
+      identity: unknown;
+    };
+    expect(bad.identity).toBeNull();
+  });
+});
+
+describe("identity", () => {
+  test("customJwt (data: URI key set): claims map to UserIdentity like real Convex", async () => {
+    const token = await esToken({
+      sub: "user-1",
+      name: "Ada",
+      email: "ada@example.com",
+      email_verified: true,
+      given_name: "Ada",
+      picture: "https://example.com/a.png",
+      org: "acme",
+      roles: ["a", "b"],
+    });
+    const who = (await b.httpClient(token).query(api.fixture.whoami, {})) as Record<string, unknown>;
+    expect(who).toMatchObject({
+      subject: "user-1",
+      issuer: "https://issuer.test",
+      tokenIdentifier: "https://issuer.test|user-1",
+      name: "Ada",
+      email: "ada@example.com",
+      emailVerified: true,
+      givenName: "Ada",
+      pictureUrl: "https://example.com/a.png",
+      org: "acme",
+      roles: ["a", "b"],
+    });
+  });
+
+  test("customJwt: wrong audience, wrong key, expired and alg mismatch are refused", async () => {
+    const refused = async (t: string) =>
+      expect(b.httpClient(t).query(api.fixture.whoami, {})).rejects.toThrow(/Unauthenticated/);
+    await refused(await esToken({ sub: "u" }, { aud: "someone-else" }));
+    await refused(await esToken({ sub: "u" }, { exp: Math.floor(Date.now() / 1000) - 60 }));
+    const other = await generateKeyPair("ES256");
+    await refused(
+      await new SignJWT({ sub: "u" })
+        .setProtectedHeader({ alg: "ES256", kid: "es-1" })
+        .setIssuer("https://issuer.test")
+        .setAudience("fixture-app")
+        .setExpirationTime("1h")
+        .sign(other.privateKey),
+    );
+    // HS256 with the public key as secret (the classic confusion attack).
+    const hs = await new SignJWT({ sub: "u" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer("https://issuer.test")
+      .setAudience("fixture-app")
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(JSON.stringify(es.jwk)));
+    await refused(hs);
+  });
+
+  test("customJwt with a JWKS URL on the backend's own site is resolved in-process; unknown kid refetches", async () => {
+    const token = await rsToken(`${b.siteUrl}/custom`, { sub: "svc" });
+    expect(await b.httpClient(token).query(api.fixture.whoami, {})).toMatchObject({ subject: "svc", issuer: `${b.siteUrl}/custom` });
+    const fetches = (await b.httpClient().query(api.fixture.events, { kind: "jwks-fetch" })) as Array<{ ip: string | null }>;
+    expect(fetches.length).toBeGreaterThanOrEqual(1);
+    // Through the router directly: no socket, so no client IP.
+    expect(fetches.every((f) => f.ip === null)).toBe(true);
+
+    // Rotate: a new key (new kid) appears in the served JWKS.
+    const next = await generateKeyPair("RS256", { extractable: true });
+    const nextJwk = { ...(await exportJWK(next.publicKey)), kid: "rs-2", alg: "RS256" };
+    await b.httpClient().mutation(api.fixture.setJwks, { json: JSON.stringify({ keys: [rs.jwk, nextJwk] }) });
+    await new Promise((r) => setTimeout(r, 1100)); // refetches are rate-limited to one a second
+    const rotated = await rsToken(`${b.siteUrl}/custom`, { sub: "svc2" }, next.privateKey, "rs-2");
+    expect(await b.httpClient(rotated).query(api.fixture.whoami, {})).toMatchObject({ subject: "svc2" });
+  });
+
+  test("OIDC provider: discovery → jwks_uri, audience = applicationID", async () => {
+    const token = await rsToken(b.siteUrl, { sub: "person" }, rs.privateKey, "rs-1", "convex");
+    expect(await b.httpClient(token).query(api.fixture.whoami, {})).toMatchObject({
+      subject: "person",
+      tokenIdentifier: `${b.siteUrl}|person`,
+    });
+    const wrongAud = await rsToken(b.siteUrl, { sub: "person" }, rs.privateKey, "rs-1", "other");
+    await expect(b.httpClient(wrongAud).query(api.fixture.whoami, {})).rejects.toThrow(/Unauthenticated/);
+  });
+
+  test("the socket: Authenticate with a valid token; a token for an unknown issuer gets AuthError", async () => {
+    const c = b.client();
+    const token = await esToken({ sub: "ws-user" });
+    const changes: boolean[] = [];
+    const confirmed = new Promise<void>((resolve) =>
+      c.setAuth(
+        async () => token,
+        (ok) => {
+          changes.push(ok);
+          resolve();
+        },
+      ),
+    );
+    await confirmed;
+    expect(changes).toEqual([true]);
+    expect(await c.query(api.fixture.whoami, {})).toMatchObject({ subject: "ws-user" });
+
+    const bad = b.client();
+    const stranger = await new SignJWT({ sub: "x" })
+      .setProtectedHeader({ alg: "ES256" })
+      .setIssuer("https://unknown.example")
+      .setExpirationTime("1h")
+      .sign(es.privateKey);
+    const result = await new Promise<boolean>((resolve) => bad.setAuth(async () => stranger, resolve));
+    expect(result).toBe(false);
+  });
+});
+
+describe("functions", () => {
+  test("request metadata reaches ctx.meta over HTTP", async () => {
+    const res = await fetch(`${b.url}/api/mutation`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "user-agent": "meta-test/2" },
+      body: JSON.stringify({ path: "fixture:meta", args: [{}], format: "convex_encoded_json" }),
+    });
+    expect(await res.json()).toMatchObject({ status: "success", value: { ip: "127.0.0.1", userAgent: "meta-test/2" } });
+  });
+
+  test("ConvexError data with nested values and bigints round-trips on both clients", async () => {
+    const expected = { code: "teapot", detail: { big: 1234567890123456789n, list: [1, "two", null] } };
+    const e1 = await b.httpClient().mutation(api.fixture.fail, { code: "teapot" }).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(ConvexError);
+    expect((e1 as { data: unknown }).data).toEqual(expected);
+    const e2 = await b.client().mutation(api.fixture.fail, { code: "teapot" }).catch((e: unknown) => e);
+    expect(e2).toBeInstanceOf(ConvexError);
+    expect((e2 as { data: unknown }).data).toEqual(expected);
+    const e3 = await b.client().query(api.fixture.failQuery, {}).catch((e: unknown) => e);
+    expect((e3 as { data: unknown }).data).toEqual({ code: "nope" });
+  });
+
+  test("internal functions are not callable by clients", async () => {
+    await expect(b.httpClient().query(api.fixture.secret, {})).rejects.toThrow(/Could not find public function/);
+    await expect(b.httpClient().mutation(api.fixture.addInternal, { text: "x" })).rejects.toThrow(
+      /Could not find public function/,
+    );
+  });
+
+  test("index lookups see the transaction's own pending writes", async () => {
+    const n = 900_000 + Math.floor(Math.random() * 1000);
+    const r = (await b.httpClient().mutation(api.fixture.insertThenRead, { n })) as {
+      id: string;
+      seen: string[];
+      after: string[];
+      moved: string[];
+    };
+    expect(r.seen).toEqual([r.id]);
+    expect(r.after).toEqual([]);
+    expect(r.moved).toEqual([r.id]);
+    expect(await b.httpClient().query(api.fixture.byN, { n: n + 1 })).toEqual([`pending-${n}`]);
+  });
+
+  test("index ranges: equality prefix + bounds + order", async () => {
+    const http = b.httpClient();
+    const tag = `t${Date.now()}`;
+    for (const n of [5, 1, 9, 3, 7]) await http.mutation(api.fixture.add, { text: `r${n}`, n, tag });
+    await http.mutation(api.fixture.add, { text: "other", n: 4, tag: `${tag}x` });
+    expect(await http.query(api.fixture.byTagRange, { tag, lo: 3, hi: 9 })).toEqual([7, 5, 3]);
+  });
+
+  test("crons run on schedule", async () => {
+    const events = await eventually(
+      () => b.httpClient().query(api.fixture.events, { kind: "cron" }) as Promise<unknown[]>,
+      (v) => v.length >= 2,
+    );
+    expect(events.length).toBeGreaterThanOrEqual(2);
+  });
+
+  test("scheduled functions run", async () => {
+    const text = `scheduled-${Date.now()}`;
+    await b.httpClient().mutation(api.fixture.scheduleAdd, { text, delayMs: 200 });
+    const list = await eventually(
+      () => b.httpClient().query(api.fixture.list, {}) as Promise<Array<{ text: string }>>,
+      (v) => v.some((d) => d.text === text),
+    );
+    expect(list.some((d) => d.text === text)).toBe(true);
+  });
+});
+
+describe("live queries", () => {
+  test("re-run exactly when a commit touches what they read", async () => {
+    const c = b.client();
+    const http = b.httpClient();
+    const n = 700_000 + Math.floor(Math.random() * 1000);
+    const updates: string[][] = [];
+    let notify: () => void = () => {};
+    c.onUpdate(api.fixture.byN, { n }, (v) => {
+      updates.push(v as string[]);
+      notify();
+    });
+    const next = (count: number) =>
+      new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`expected ${count} updates, got ${updates.length}`)), 5000);
+        const check = () => {
+          if (updates.length >= count) {
+            clearTimeout(t);
+            resolve();
+          }
+        };
+        notify = check;
+        check();
+      });
+    await next(1);
+    expect(updates[0]).toEqual([]);
+    const id = (await http.mutation(api.fixture.add, { text: "a", n })) as string;
+    await next(2);
+    expect(updates[1]).toEqual(["a"]);
+    // Writes elsewhere in the table don't change the result: no update.
+    await http.mutation(api.fixture.add, { text: "elsewhere", n: n + 1 });
+    // Moving the document out of the range does.
+    await http.mutation(api.fixture.setN, { id, n: n + 2 });
+    await next(3);
+    expect(updates[2]).toEqual([]);
+    expect(updates).toHaveLength(3);
+    // Moving it back in, then deleting it.
+    await http.mutation(api.fixture.setN, { id, n });
+    await next(4);
+    expect(updates[3]).toEqual(["a"]);
+    await http.mutation(api.fixture.remove, { id });
+    await next(5);
+    expect(updates[4]).toEqual([]);
+  });
+
+  test("single-document reads update on patch", async () => {
+    const c = b.client();
+    const http = b.httpClient();
+    const id = (await http.mutation(api.fixture.add, { text: "doc", n: 1 })) as string;
+    const seen: number[] = [];
+    const done = new Promise<void>((resolve) =>
+      c.onUpdate(api.fixture.get, { id }, (d) => {
+        seen.push((d as { n: number } | null)?.n ?? -1);
+        if (seen.includes(42)) resolve();
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    await http.mutation(api.fixture.setN, { id, n: 42 });
+    await done;
+    expect(seen[0]).toBe(1);
+    expect(seen.at(-1)).toBe(42);
+  });
+});

@@ -1,0 +1,327 @@
+// initiateOAuth / completeOAuth against a real OAuth2 server on loopback
+// (oauth2-mock-server as the generic `oauth2` provider).
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
+import { api } from "../../convex/_generated/api";
+import { makeTest, signIn, asToken, type TestConvex } from "../helpers/convex";
+import {
+  APP_REDIRECT,
+  auditActions,
+  authorizeAt,
+  clearOAuthEnv,
+  connectionRows,
+  deadPort,
+  insertPat,
+  startMockProvider,
+} from "./helpers";
+
+let mock: Awaited<ReturnType<typeof startMockProvider>>;
+let t: TestConvex;
+
+beforeAll(async () => {
+  mock = await startMockProvider();
+});
+afterAll(async () => {
+  await mock.server.stop();
+  clearOAuthEnv();
+});
+beforeEach(async () => {
+  t = await makeTest();
+  await startMockProviderEnvAgain();
+});
+afterEach(() => {
+  vi.useRealTimers();
+  mock.service.removeAllListeners();
+});
+
+/** Restores the env a test may have changed (the server keeps running). */
+async function startMockProviderEnvAgain() {
+  const url = mock.url;
+  process.env.KEYHOLE_OAUTH2_TOKEN_URL = `${url}/token`;
+  process.env.KEYHOLE_OAUTH2_PKCE = "true";
+  process.env.KEYHOLE_OAUTH_REDIRECT_URIS = APP_REDIRECT;
+  delete process.env.KEYHOLE_GITHUB_CLIENT_ID;
+  delete process.env.KEYHOLE_GITHUB_CLIENT_SECRET;
+}
+
+async function expectError(p: Promise<unknown>, code: string, message?: RegExp) {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err, "expected the call to fail").not.toBeNull();
+  const data = (err as { data?: { code?: string; message?: string } }).data;
+  expect(data?.code).toBe(code);
+  if (message) expect(data?.message).toMatch(message);
+  return data!;
+}
+
+describe("happy path", () => {
+  test("initiate → authorize at the provider → complete stores an encrypted connection", async () => {
+    const alice = await signIn(t, "alice@example.com");
+    mock.service.once("beforeResponse", (res: { body: Record<string, unknown> }) => {
+      res.body.scope = "openid profile"; // granted scopes, as the provider returns them
+    });
+    const { authUrl, state } = await alice.as.mutation(api.auth.initiateOAuth, {
+      provider: "oauth2",
+      scopes: ["openid", "profile", "email"],
+      redirectUri: APP_REDIRECT,
+    });
+    // 256-bit state, PKCE S256 on the authorize URL, exact redirect URI.
+    expect(state).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const au = new URL(authUrl);
+    expect(au.origin + au.pathname).toBe(`${mock.url}/authorize`);
+    expect(au.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(au.searchParams.get("code_challenge")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(au.searchParams.get("redirect_uri")).toBe(APP_REDIRECT);
+    expect(au.searchParams.get("scope")).toBe("openid profile email");
+    expect(au.searchParams.get("state")).toBe(state);
+
+    const back = await authorizeAt(authUrl);
+    expect(back.state).toBe(state);
+    expect(back.location.origin + back.location.pathname).toBe(APP_REDIRECT);
+
+    const done = await alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code: back.code!, state });
+    expect(done.provider).toBe("oauth2");
+    expect(done.scopes).toEqual(["openid", "profile"]);
+    expect(done.expiresAt).toBeGreaterThan(Date.now() + 3500_000);
+
+    const rows = await connectionRows(t, alice.userId);
+    expect(rows).toHaveLength(1);
+    const row = rows[0];
+    expect(row._id).toBe(done.connectionId);
+    expect(row.accountId).toBe("johndoe"); // from the provider's userinfo endpoint
+    expect(row.keyId).toBe("k1");
+    expect(row.accessToken).toMatch(/^v1\.k1\./);
+    expect(row.refreshToken).toMatch(/^v1\.k1\./);
+    // Nothing stored in the clear: a mock access token is a JWT ("eyJ…").
+    expect(JSON.stringify(row)).not.toContain("eyJ");
+
+    const state0 = await t.run(async (ctx) => await ctx.db.query("oauthStates").collect());
+    expect(state0).toHaveLength(1);
+    expect(state0[0].usedAt).toBeDefined();
+    expect(state0[0].verifier).toBeUndefined(); // PKCE verifier dropped once used
+    expect(JSON.stringify(state0)).not.toContain(state);
+
+    const audit = await auditActions(t, alice.userId);
+    expect(audit.map((a) => a.action)).toContain("connection.connected");
+  });
+
+  test("without PKCE configured the authorize URL carries no challenge and the flow still completes", async () => {
+    process.env.KEYHOLE_OAUTH2_PKCE = "false";
+    const alice = await signIn(t, "alice@example.com");
+    const { authUrl, state } = await alice.as.mutation(api.auth.initiateOAuth, { provider: "oauth2", scopes: [], redirectUri: APP_REDIRECT });
+    expect(new URL(authUrl).searchParams.has("code_challenge")).toBe(false);
+    expect(new URL(authUrl).searchParams.get("scope")).toBe("openid profile"); // defaults
+    const back = await authorizeAt(authUrl);
+    const done = await alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code: back.code!, state });
+    expect((await connectionRows(t, alice.userId))[0]._id).toBe(done.connectionId);
+  });
+
+  test("connecting again replaces the connection (one per provider)", async () => {
+    const alice = await signIn(t, "alice@example.com");
+    for (let i = 0; i < 2; i++) {
+      const { authUrl, state } = await alice.as.mutation(api.auth.initiateOAuth, { provider: "oauth2", scopes: [], redirectUri: APP_REDIRECT });
+      const back = await authorizeAt(authUrl);
+      await alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code: back.code!, state });
+    }
+    expect(await connectionRows(t, alice.userId)).toHaveLength(1);
+  });
+});
+
+describe("state", () => {
+  async function started(email = "alice@example.com") {
+    const who = await signIn(t, email);
+    const { authUrl, state } = await who.as.mutation(api.auth.initiateOAuth, { provider: "oauth2", scopes: [], redirectUri: APP_REDIRECT });
+    const back = await authorizeAt(authUrl);
+    return { who, state, code: back.code! };
+  }
+
+  test("replayed: a used state is refused, even with a fresh valid code", async () => {
+    const { who, state, code } = await started();
+    await who.as.action(api.auth.completeOAuth, { provider: "oauth2", code, state });
+    await expectError(who.as.action(api.auth.completeOAuth, { provider: "oauth2", code, state }), "invalid_argument", /already used/);
+    expect(await connectionRows(t, who.userId)).toHaveLength(1);
+  });
+
+  test("from another user: refused, and the state is consumed (the owner cannot use it after)", async () => {
+    const { who: alice, state, code } = await started();
+    const mallory = await signIn(t, "mallory@example.com");
+    await expectError(mallory.as.action(api.auth.completeOAuth, { provider: "oauth2", code, state }), "forbidden", /another sign-in/);
+    expect(await connectionRows(t, mallory.userId)).toHaveLength(0);
+    await expectError(alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code, state }), "invalid_argument", /already used/);
+    expect(await connectionRows(t, alice.userId)).toHaveLength(0);
+    expect((await auditActions(t, alice.userId)).some((a) => a.action === "connection.state_rejected" && a.details?.includes("wrong_user"))).toBe(true);
+  });
+
+  test("for another provider: refused and consumed", async () => {
+    process.env.KEYHOLE_GITHUB_CLIENT_ID = "gh-id";
+    process.env.KEYHOLE_GITHUB_CLIENT_SECRET = "gh-secret";
+    const { who, state, code } = await started();
+    await expectError(who.as.action(api.auth.completeOAuth, { provider: "github", code, state }), "invalid_argument", /issued for oauth2/);
+    await expectError(who.as.action(api.auth.completeOAuth, { provider: "oauth2", code, state }), "invalid_argument", /already used/);
+    expect(await connectionRows(t, who.userId)).toHaveLength(0);
+  });
+
+  test("expired: a state older than 10 minutes is refused", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const { who, state, code } = await started();
+    vi.setSystemTime(Date.now() + 10 * 60_000 + 1);
+    await expectError(who.as.action(api.auth.completeOAuth, { provider: "oauth2", code, state }), "expired");
+    expect(await connectionRows(t, who.userId)).toHaveLength(0);
+  });
+
+  test("unknown state: refused", async () => {
+    const { who, code } = await started();
+    await expectError(who.as.action(api.auth.completeOAuth, { provider: "oauth2", code, state: "A".repeat(43) }), "invalid_argument", /unknown/);
+  });
+});
+
+describe("initiate checks", () => {
+  test("a redirect URI that is not allowlisted exactly is refused", async () => {
+    const alice = await signIn(t, "alice@example.com");
+    for (const redirectUri of [
+      "https://evil.example/callback",
+      `${APP_REDIRECT}/extra`,
+      `${APP_REDIRECT}?next=https://evil.example`,
+      APP_REDIRECT.replace("127.0.0.1", "localhost"),
+      `${APP_REDIRECT}/`,
+    ]) {
+      await expectError(
+        alice.as.mutation(api.auth.initiateOAuth, { provider: "oauth2", scopes: [], redirectUri }),
+        "invalid_argument",
+        /not allowlisted/,
+      );
+    }
+    expect(await t.run(async (ctx) => await ctx.db.query("oauthStates").collect())).toHaveLength(0);
+  });
+
+  test("an unconfigured provider is refused, naming the configured ones", async () => {
+    const alice = await signIn(t, "alice@example.com");
+    await expectError(
+      alice.as.mutation(api.auth.initiateOAuth, { provider: "github", scopes: [], redirectUri: APP_REDIRECT }),
+      "invalid_argument",
+      /"github" is not configured; configured: oauth2/,
+    );
+    await expectError(
+      alice.as.mutation(api.auth.initiateOAuth, { provider: "gitlab", scopes: [], redirectUri: APP_REDIRECT }),
+      "invalid_argument",
+      /configured: oauth2/,
+    );
+  });
+
+  test("only a signed-in person may initiate (not a PAT, not anonymous)", async () => {
+    const alice = await signIn(t, "alice@example.com");
+    const pat = await insertPat(t, alice.userId, null);
+    await expectError(
+      asToken(t, "pat", pat).mutation(api.auth.initiateOAuth, { provider: "oauth2", scopes: [], redirectUri: APP_REDIRECT }),
+      "forbidden",
+    );
+    await expectError(t.mutation(api.auth.initiateOAuth, { provider: "oauth2", scopes: [], redirectUri: APP_REDIRECT }), "unauthenticated");
+  });
+
+  test("malformed scopes are refused", async () => {
+    const alice = await signIn(t, "alice@example.com");
+    await expectError(
+      alice.as.mutation(api.auth.initiateOAuth, { provider: "oauth2", scopes: ['bad"scope'], redirectUri: APP_REDIRECT }),
+      "invalid_argument",
+    );
+  });
+});
+
+describe("provider errors: a clear error, nothing stored", () => {
+  async function started() {
+    const alice = await signIn(t, "alice@example.com");
+    const { authUrl, state } = await alice.as.mutation(api.auth.initiateOAuth, { provider: "oauth2", scopes: [], redirectUri: APP_REDIRECT });
+    return { alice, authUrl, state };
+  }
+
+  test("provider denies: the authorize step redirects back with error=access_denied and no code", async () => {
+    const { alice, authUrl, state } = await started();
+    mock.service.once("beforeAuthorizeRedirect", (r: { url: URL }) => {
+      r.url.searchParams.delete("code");
+      r.url.searchParams.set("error", "access_denied");
+    });
+    const back = await authorizeAt(authUrl);
+    expect(back.error).toBe("access_denied");
+    expect(back.code).toBeNull();
+    await expectError(alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code: "", state }), "invalid_argument", /code is missing/);
+    expect(await connectionRows(t, alice.userId)).toHaveLength(0);
+  });
+
+  test("provider denies at the token endpoint (access_denied) → forbidden", async () => {
+    const { alice, authUrl, state } = await started();
+    const back = await authorizeAt(authUrl);
+    mock.service.once("beforeResponse", (res: { body: unknown; statusCode: number }) => {
+      res.body = { error: "access_denied", error_description: `the user said no to ${back.code}` };
+      res.statusCode = 400;
+    });
+    const err = await expectError(alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code: back.code!, state }), "forbidden", /denied access \(access_denied\)/);
+    expect(err.message).not.toContain(back.code!); // the provider's description (echoing the code) is not passed on
+    expect(await connectionRows(t, alice.userId)).toHaveLength(0);
+  });
+
+  test("bad code: the real server refuses a code it never issued → invalid_argument", async () => {
+    const { alice, authUrl, state } = await started();
+    await authorizeAt(authUrl);
+    const err = await expectError(
+      alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code: "not-a-code-the-server-issued", state }),
+      "invalid_argument",
+      /rejected the authorization code/,
+    );
+    expect(err.message).not.toContain("not-a-code");
+    expect(await connectionRows(t, alice.userId)).toHaveLength(0);
+  });
+
+  test("bad code reported as invalid_grant → invalid_argument", async () => {
+    const { alice, authUrl, state } = await started();
+    const back = await authorizeAt(authUrl);
+    mock.service.once("beforeResponse", (res: { body: unknown; statusCode: number }) => {
+      res.body = { error: "invalid_grant" };
+      res.statusCode = 400;
+    });
+    await expectError(alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code: back.code!, state }), "invalid_argument", /invalid_grant/);
+    expect(await connectionRows(t, alice.userId)).toHaveLength(0);
+  });
+
+  test("provider unreachable → a clear error, nothing stored, state consumed", async () => {
+    const { alice, authUrl, state } = await started();
+    const back = await authorizeAt(authUrl);
+    process.env.KEYHOLE_OAUTH2_TOKEN_URL = `http://127.0.0.1:${await deadPort()}/token`;
+    await expectError(alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code: back.code!, state }), "conflict", /could not reach OAuth2/);
+    expect(await connectionRows(t, alice.userId)).toHaveLength(0);
+    process.env.KEYHOLE_OAUTH2_TOKEN_URL = `${mock.url}/token`;
+    await expectError(alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code: back.code!, state }), "invalid_argument", /already used/);
+  });
+
+  test("provider answers 5xx → unreachable-style error", async () => {
+    const { alice, authUrl, state } = await started();
+    const back = await authorizeAt(authUrl);
+    mock.service.once("beforeResponse", (res: { body: unknown; statusCode: number }) => {
+      res.body = { oops: true };
+      res.statusCode = 503;
+    });
+    await expectError(alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code: back.code!, state }), "conflict", /HTTP 503/);
+    expect(await connectionRows(t, alice.userId)).toHaveLength(0);
+  });
+
+  test("malformed answer (no access_token) → a clear error", async () => {
+    const { alice, authUrl, state } = await started();
+    const back = await authorizeAt(authUrl);
+    mock.service.once("beforeResponse", (res: { body: Record<string, unknown> }) => {
+      delete res.body.access_token;
+    });
+    await expectError(alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code: back.code!, state }), "conflict", /malformed answer \(no access_token\)/);
+    expect(await connectionRows(t, alice.userId)).toHaveLength(0);
+  });
+
+  test("user info refused → a clear error, nothing stored", async () => {
+    const { alice, authUrl, state } = await started();
+    const back = await authorizeAt(authUrl);
+    mock.service.once("beforeUserinfo", (res: { body: unknown; statusCode: number }) => {
+      res.body = { error: "invalid_token" };
+      res.statusCode = 401;
+    });
+    await expectError(alice.as.action(api.auth.completeOAuth, { provider: "oauth2", code: back.code!, state }), "conflict", /user info/);
+    expect(await connectionRows(t, alice.userId)).toHaveLength(0);
+  });
+});

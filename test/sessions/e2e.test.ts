@@ -1,0 +1,281 @@
+// Agent sessions and web sessions end to end: the official clients
+// (ConvexHttpClient, ConvexClient), unmodified, against the embedded backend
+// in a child process. Real password sign-ups, real ES256 session JWTs.
+import { ConvexClient, ConvexHttpClient } from "convex/browser";
+import { ConvexError } from "convex/values";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import WebSocket from "ws";
+import { api } from "../../convex/_generated/api";
+import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+
+let b: SpawnedBackend;
+beforeAll(async () => {
+  b = await spawnBackend();
+});
+afterAll(async () => {
+  await b?.stop();
+});
+
+let n = 0;
+const PASSWORD = "correct horse battery";
+
+async function signUp(): Promise<{ email: string; token: string; refreshToken: string }> {
+  const email = `s${++n}-${Date.now()}@example.com`;
+  const res = (await b.httpClient().action(api.auth.signIn, {
+    provider: "password",
+    params: { email, password: PASSWORD, flow: "signUp" },
+  })) as { tokens: { token: string; refreshToken: string } };
+  return { email, ...res.tokens };
+}
+
+async function signInAgain(email: string): Promise<{ token: string; refreshToken: string }> {
+  const res = (await b.httpClient().action(api.auth.signIn, {
+    provider: "password",
+    params: { email, password: PASSWORD, flow: "signIn" },
+  })) as { tokens: { token: string; refreshToken: string } };
+  return res.tokens;
+}
+
+/** The error code of a refused call (ConvexError data), or "ok". */
+async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    if (e instanceof ConvexError) return (e.data as { code: string }).code;
+    throw e;
+  }
+}
+
+function clientWith(token: string): ConvexHttpClient {
+  const c = new ConvexHttpClient(b.url, { logger: false });
+  c.setAuth(token);
+  return c;
+}
+
+/** A person with an org, a workspace, one item, and a PAT that may read and write there. */
+async function personWithPat() {
+  const me = await signUp();
+  const person = clientWith(me.token);
+  const org = `o${n}-${Date.now().toString(36)}`;
+  await person.mutation(api.orgs.create, { slug: org, name: "Acme" });
+  await person.mutation(api.workspaces.create, { org, slug: "site", name: "Site" });
+  const workspace = `${org}/site`;
+  await person.mutation(api.items.put, { workspace, name: "Signal/temp-1", data: { c: 21 } });
+  const pat = await person.mutation(api.auth.createApiToken, {
+    name: "ci",
+    scopes: [`${workspace}=work:read,work:write`],
+  });
+  return { me, person, org, workspace, pat };
+}
+
+describe("agent sessions with real clients", () => {
+  test("the full flow: PAT → session → allowed/denied → refresh → reuse → end", async () => {
+    const { person, workspace, pat } = await personWithPat();
+    const anyone = new ConvexHttpClient(b.url, { logger: false });
+
+    // createSession with the PAT, narrower than the PAT (read only).
+    const s1 = await clientWith(pat.token).mutation(api.auth.createSession, {
+      agentId: "claude:task-17",
+      ttl: 600,
+      scopes: [`${workspace}=work:read`],
+      metadata: { platform: "linux", purpose: "e2e" },
+    });
+    const agent1 = new ConvexHttpClient(b.url, { logger: false });
+    agent1.setAuth(s1.token);
+    expect(await agent1.query(api.auth.viewer, {})).toMatchObject({ kind: "agent", agentId: "claude:task-17" });
+    // Allowed: read. Denied: write — the PAT has it, the session does not.
+    expect(await agent1.query(api.items.get, { workspace, name: "Signal/temp-1" })).toMatchObject({ data: { c: 21 } });
+    expect(await outcome(agent1.mutation(api.items.put, { workspace, name: "Signal/temp-1", data: { c: 0 } }))).toBe(
+      "forbidden",
+    );
+    // The PAT itself may write, so it really is the session's scope that refused.
+    await clientWith(pat.token).mutation(api.items.put, { workspace, name: "Signal/temp-2", data: 1 });
+    expect(await anyone.query(api.auth.validateSession, { token: s1.token })).toMatchObject({
+      valid: true,
+      agentId: "claude:task-17",
+      metadata: { platform: "linux", purpose: "e2e" },
+    });
+
+    // Refresh: the old token is refused at once, the new one works.
+    const s2 = await anyone.action(api.auth.refreshSession, { refreshToken: s1.refreshToken });
+    expect(await outcome(agent1.query(api.items.get, { workspace, name: "Signal/temp-1" }))).toBe("revoked");
+    const agent2 = clientWith(s2.token);
+    expect(await agent2.query(api.items.get, { workspace, name: "Signal/temp-1" })).not.toBeNull();
+    expect(await outcome(agent2.mutation(api.items.put, { workspace, name: "x", data: 1 }))).toBe("forbidden");
+
+    // Replay the old refresh token: the whole family is refused.
+    expect(await outcome(anyone.action(api.auth.refreshSession, { refreshToken: s1.refreshToken }))).toBe("revoked");
+    expect(await outcome(agent2.query(api.items.get, { workspace, name: "Signal/temp-1" }))).toBe("revoked");
+    expect(await outcome(anyone.action(api.auth.refreshSession, { refreshToken: s2.refreshToken }))).toBe("revoked");
+    expect((await anyone.query(api.auth.validateSession, { token: s2.token })).valid).toBe(false);
+    // The owner sees it in the audit log.
+    const log = await person.query(api.audit.list, { paginationOpts: { numItems: 50, cursor: null } });
+    const actions = log.page.map((e: { action: string }) => e.action);
+    expect(actions).toEqual(expect.arrayContaining(["session.create", "session.refresh", "session.reuse_detected"]));
+
+    // A new session, ended: refused on its next call.
+    const s3 = await clientWith(pat.token).mutation(api.auth.createSession, { agentId: "claude:task-18" });
+    const agent3 = clientWith(s3.token);
+    expect(await agent3.query(api.auth.viewer, {})).toMatchObject({ kind: "agent" });
+    expect(await person.query(api.sessions.listAgentSessions, {})).toEqual([
+      expect.objectContaining({ _id: s3.sessionId, agentId: "claude:task-18", parentTokenId: pat.tokenId }),
+    ]);
+    await anyone.mutation(api.auth.endSession, { token: s3.token });
+    expect(await outcome(agent3.query(api.auth.viewer, {}))).toBe("revoked");
+    expect(await outcome(anyone.action(api.auth.refreshSession, { refreshToken: s3.refreshToken }))).toBe("revoked");
+    expect(await person.query(api.sessions.listAgentSessions, {})).toEqual([]);
+  });
+
+  test("child sessions die when their PAT is revoked", async () => {
+    const { person, workspace, pat } = await personWithPat();
+    const patClient = clientWith(pat.token);
+    const a = await patClient.mutation(api.auth.createSession, { agentId: "a" });
+    const c = await patClient.mutation(api.auth.createSession, { agentId: "c" });
+    const agentA = clientWith(a.token);
+    const agentC = clientWith(c.token);
+    await agentA.query(api.items.get, { workspace, name: "Signal/temp-1" });
+    await agentC.mutation(api.items.put, { workspace, name: "Signal/by-child", data: 1 });
+
+    const res = await person.mutation(api.auth.revokeApiToken, { tokenId: pat.tokenId });
+    expect(res.sessionsEnded).toBe(2);
+    expect(await outcome(agentA.query(api.items.get, { workspace, name: "Signal/temp-1" }))).toBe("revoked");
+    expect(await outcome(agentC.mutation(api.items.put, { workspace, name: "x", data: 1 }))).toBe("revoked");
+    expect(await outcome(new ConvexHttpClient(b.url).action(api.auth.refreshSession, { refreshToken: a.refreshToken }))).toBe(
+      "revoked",
+    );
+  });
+
+  test("concurrent refreshes of one refresh token: at most one succeeds", async () => {
+    const { pat } = await personWithPat();
+    const s = await clientWith(pat.token).mutation(api.auth.createSession, { agentId: "racer" });
+    // Four independent clients (two HTTP, two WebSocket) race with the same refresh token.
+    const ws1 = b.client();
+    const ws2 = b.client();
+    const results = await Promise.allSettled([
+      new ConvexHttpClient(b.url, { logger: false }).action(api.auth.refreshSession, { refreshToken: s.refreshToken }),
+      new ConvexHttpClient(b.url, { logger: false }).action(api.auth.refreshSession, { refreshToken: s.refreshToken }),
+      ws1.action(api.auth.refreshSession, { refreshToken: s.refreshToken }),
+      ws2.action(api.auth.refreshSession, { refreshToken: s.refreshToken }),
+    ]);
+    const won = results.filter((r) => r.status === "fulfilled");
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(won.length).toBeLessThanOrEqual(1);
+    expect(lost.length).toBeGreaterThanOrEqual(3);
+    for (const r of lost) expect((r.reason as ConvexError<{ code: string }>).data.code).toBe("revoked");
+    // The losers were reuse: nothing of the family is left alive.
+    for (const r of won) {
+      const pair = (r as PromiseFulfilledResult<{ token: string }>).value;
+      expect((await new ConvexHttpClient(b.url).query(api.auth.validateSession, { token: pair.token })).valid).toBe(false);
+    }
+  });
+
+  test("a session minted by a signed-in person works on ConvexClient with a refreshing fetchToken", async () => {
+    const me = await signUp();
+    const s = await clientWith(me.token).mutation(api.auth.createSession, { agentId: "ws-agent", ttl: 60 });
+    let current = s;
+    const refreshed: string[] = [];
+    const anyone = new ConvexHttpClient(b.url, { logger: false });
+    // ConvexClient asks for a fresh token (forceRefreshToken) once the server has
+    // accepted the first one, and again before each expiry (here: 60 s - 50 s leeway).
+    const c = new ConvexClient(b.url, {
+      webSocketConstructor: WebSocket as unknown as typeof globalThis.WebSocket,
+      logger: false,
+      unsavedChangesWarning: false,
+      authRefreshTokenLeewaySeconds: 50,
+    });
+    try {
+      c.setAuth(async ({ forceRefreshToken }) => {
+        if (forceRefreshToken) {
+          current = await anyone.action(api.auth.refreshSession, { refreshToken: current.refreshToken });
+          refreshed.push(current.sessionId);
+        }
+        return current.token;
+      });
+      expect(await c.query(api.auth.viewer, {})).toMatchObject({ kind: "agent", sessionId: s.sessionId });
+      const deadline = Date.now() + 15_000;
+      while (refreshed.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(refreshed.length).toBeGreaterThanOrEqual(1);
+      // Once the client has re-authenticated, calls run as the successor session.
+      let viewer = await c.query(api.auth.viewer, {});
+      while (viewer.sessionId === s.sessionId && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        viewer = await c.query(api.auth.viewer, {});
+      }
+      expect(viewer).toMatchObject({ kind: "agent", agentId: "ws-agent", sessionId: current.sessionId });
+      expect((await anyone.query(api.auth.validateSession, { token: s.token })).valid).toBe(false);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe("web sessions with real clients", () => {
+  test("device list and sign-out-others: the signed-out client's next call fails", async () => {
+    const first = await signUp();
+    const second = await signInAgain(first.email);
+    const laptop = clientWith(first.token);
+    const phone = clientWith(second.token);
+
+    const rec1 = await laptop.mutation(api.auth.createWebSession, { userAgent: "Laptop/1.0" });
+    const rec2 = await phone.mutation(api.auth.createWebSession, { userAgent: "Phone/2.0" });
+    expect(rec1.authSessionId).not.toBe(rec2.authSessionId);
+    // The backend's request metadata wins over the arguments: the client's real IP is recorded.
+    expect(rec1.ipAddress).toMatch(/127\.0\.0\.1|::1|::ffff:127\.0\.0\.1/);
+
+    const devices = await laptop.query(api.sessions.listDevices, {});
+    expect(devices).toHaveLength(2);
+    expect(devices.find((d) => d.current)!.authSessionId).toBe(rec1.authSessionId);
+    expect(devices.find((d) => !d.current)!.authSessionId).toBe(rec2.authSessionId);
+    expect((await phone.query(api.auth.validateWebSession, { sessionId: rec2.sessionId })).current).toBe(true);
+
+    // The phone also holds a live subscription that read its sign-in record.
+    const watcher = b.client();
+    watcher.setAuth(async () => second.token);
+    const errors: unknown[] = [];
+    let updates = 0;
+    const gotFirst = new Promise<void>((resolve) => {
+      watcher.onUpdate(
+        api.sessions.listDevices,
+        {},
+        () => {
+          updates++;
+          resolve();
+        },
+        (e) => errors.push(e),
+      );
+    });
+    await gotFirst;
+
+    expect(await laptop.mutation(api.sessions.signOutOtherDevices, {})).toEqual({ signedOut: 1 });
+    expect(await outcome(phone.query(api.sessions.listDevices, {}))).toBe("unauthenticated");
+    expect(await outcome(phone.query(api.users.me, {}))).toBe("unauthenticated");
+    // Its refresh token no longer gets a new JWT.
+    const again = (await b.httpClient().action(api.auth.signIn, { refreshToken: second.refreshToken })) as {
+      tokens: unknown;
+    };
+    expect(again.tokens).toBeNull();
+    // The live query re-ran and failed.
+    const deadline = Date.now() + 10_000;
+    while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(errors.length).toBeGreaterThan(0);
+    expect(updates).toBeGreaterThanOrEqual(1);
+
+    // The laptop is unaffected and now alone.
+    expect(await laptop.query(api.sessions.listDevices, {})).toEqual([
+      expect.objectContaining({ authSessionId: rec1.authSessionId, current: true }),
+    ]);
+  });
+
+  test("sign out one device by id", async () => {
+    const first = await signUp();
+    const second = await signInAgain(first.email);
+    const laptop = clientWith(first.token);
+    const phone = clientWith(second.token);
+    const rec2 = await phone.mutation(api.auth.createWebSession, {});
+    await laptop.mutation(api.sessions.signOutDevice, { authSessionId: rec2.authSessionId });
+    expect(await outcome(phone.query(api.users.me, {}))).toBe("unauthenticated");
+    expect((await laptop.query(api.auth.validateWebSession, { sessionId: rec2.sessionId })).valid).toBe(false);
+    expect(await laptop.query(api.users.me, {})).toMatchObject({ email: first.email });
+  });
+});

@@ -1,0 +1,209 @@
+import { Component, useEffect, useId, useRef, useState, type ErrorInfo, type ReactNode } from "react";
+import { errorMessage } from "../lib/errors";
+import type { Live } from "../lib/live";
+
+export function Loading({ label = "Loading…" }: { label?: string }) {
+  return (
+    <div className="state state-loading" role="status" aria-live="polite">
+      <span className="spinner" aria-hidden="true" />
+      {label}
+    </div>
+  );
+}
+
+export function Empty({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="state state-empty">
+      <p className="state-title">{title}</p>
+      {children ? <div className="muted">{children}</div> : null}
+    </div>
+  );
+}
+
+export function ErrorNotice({ error, title = "Couldn't load this", onRetry }: { error: unknown; title?: string; onRetry?: () => void }) {
+  return (
+    <div className="state state-error" role="alert">
+      <p className="state-title">{title}</p>
+      <p>{errorMessage(error)}</p>
+      {onRetry ? (
+        <button type="button" className="btn" onClick={onRetry}>
+          Try again
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+/** Renders a live query's three states: loading, error, data. */
+export function LiveView<T>({
+  live,
+  loadingLabel,
+  errorTitle,
+  children,
+}: {
+  live: Live<T>;
+  loadingLabel?: string;
+  errorTitle?: string;
+  children: (data: T) => ReactNode;
+}) {
+  if (live.status === "loading") return <Loading label={loadingLabel} />;
+  if (live.status === "error") return <ErrorNotice error={live.error} title={errorTitle} />;
+  return <>{children(live.data)}</>;
+}
+
+/** A panel that fails (e.g. a paginated query throwing) shows an error, not a blank page. */
+export class ErrorBoundary extends Component<{ children: ReactNode; title?: string }, { error: unknown }> {
+  state: { error: unknown } = { error: null };
+  static getDerivedStateFromError(error: unknown) {
+    return { error };
+  }
+  componentDidCatch(_error: unknown, _info: ErrorInfo) {}
+  render() {
+    if (this.state.error !== null) {
+      return (
+        <ErrorNotice error={this.state.error} title={this.props.title} onRetry={() => this.setState({ error: null })} />
+      );
+    }
+    return this.props.children;
+  }
+}
+
+/**
+ * A modal dialog on the native <dialog>: focus moves in and is trapped, Esc
+ * closes, focus returns to the opener afterwards.
+ */
+export function Dialog({
+  title,
+  onClose,
+  children,
+  className,
+  describedBy,
+}: {
+  title: string;
+  onClose: () => void;
+  children: ReactNode;
+  className?: string;
+  describedBy?: string;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  const onCloseRef = useRef(onClose);
+  onCloseRef.current = onClose;
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    const opener = document.activeElement as HTMLElement | null;
+    if (!dialog.open) dialog.showModal();
+    return () => {
+      if (dialog.open) dialog.close();
+      opener?.focus?.();
+    };
+  }, []);
+  return (
+    <dialog
+      ref={ref}
+      className={`dialog ${className ?? ""}`}
+      aria-labelledby={titleId}
+      aria-describedby={describedBy}
+      onCancel={(e) => {
+        e.preventDefault();
+        onCloseRef.current();
+      }}
+    >
+      <div className="dialog-head">
+        <h2 id={titleId}>{title}</h2>
+        <button type="button" className="btn-icon" aria-label="Close" onClick={() => onCloseRef.current()}>
+          ×
+        </button>
+      </div>
+      {children}
+    </dialog>
+  );
+}
+
+/** "Are you sure?" with the action's own pending and error states. */
+export function ConfirmDialog({
+  title,
+  children,
+  confirmLabel,
+  onConfirm,
+  onClose,
+}: {
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  onConfirm: () => Promise<unknown>;
+  onClose: () => void;
+}) {
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const bodyId = useId();
+  return (
+    <Dialog title={title} onClose={onClose} describedBy={bodyId} className="dialog-narrow">
+      <div id={bodyId} className="dialog-body">
+        {children}
+      </div>
+      {error !== null ? (
+        <p className="form-error" role="alert">
+          {errorMessage(error)}
+        </p>
+      ) : null}
+      <div className="dialog-actions">
+        <button type="button" className="btn" onClick={onClose} autoFocus>
+          Cancel
+        </button>
+        <button
+          type="button"
+          className="btn btn-danger"
+          disabled={pending}
+          onClick={async () => {
+            setPending(true);
+            setError(null);
+            try {
+              await onConfirm();
+              onClose();
+            } catch (e) {
+              setError(e);
+              setPending(false);
+            }
+          }}
+        >
+          {pending ? "Working…" : confirmLabel}
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
+export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
+  const [state, setState] = useState<"idle" | "copied" | "failed">("idle");
+  useEffect(() => {
+    if (state === "idle") return;
+    const id = window.setTimeout(() => setState("idle"), 2000);
+    return () => window.clearTimeout(id);
+  }, [state]);
+  return (
+    <button
+      type="button"
+      className="btn btn-primary"
+      onClick={async () => {
+        try {
+          await navigator.clipboard.writeText(text);
+          setState("copied");
+        } catch {
+          setState("failed");
+        }
+      }}
+    >
+      <span aria-live="polite">{state === "copied" ? "Copied" : state === "failed" ? "Copy failed — select and copy" : label}</span>
+    </button>
+  );
+}
+
+export function Badge({ tone, children, title }: { tone: "ok" | "warn" | "bad" | "neutral" | "info"; children: ReactNode; title?: string }) {
+  return (
+    <span className={`badge badge-${tone}`} title={title}>
+      {children}
+    </span>
+  );
+}

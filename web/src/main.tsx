@@ -1,0 +1,41 @@
+import { ConvexAuthProvider } from "@convex-dev/auth/react";
+import { ConvexReactClient } from "convex/react";
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { App } from "./App";
+import { loadConfig } from "./config";
+import { ConfigContext } from "./lib/context";
+import "./styles.css";
+
+// The backend links to sections by path (e.g. `/connections?connected=github`
+// after an OAuth connection); the app routes by hash: `/#/connections`.
+const base = import.meta.env.BASE_URL;
+const section = window.location.pathname.startsWith(base) ? window.location.pathname.slice(base.length).replace(/\/+$/, "") : "";
+if (/^[a-z]+$/.test(section)) {
+  window.history.replaceState(null, "", `${base}${window.location.search}#/${section}`);
+}
+
+const root = createRoot(document.getElementById("root")!);
+
+loadConfig().then(
+  (config) => {
+    const client = new ConvexReactClient(config.convexUrl);
+    root.render(
+      <StrictMode>
+        <ConfigContext.Provider value={config}>
+          <ConvexAuthProvider client={client}>
+            <App />
+          </ConvexAuthProvider>
+        </ConfigContext.Provider>
+      </StrictMode>,
+    );
+  },
+  (e: unknown) => {
+    root.render(
+      <main className="boot" role="alert">
+        <h1>keyhole can't start</h1>
+        <p>{e instanceof Error ? e.message : String(e)}</p>
+      </main>,
+    );
+  },
+);

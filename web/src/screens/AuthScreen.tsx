@@ -1,0 +1,153 @@
+import { useAuthActions } from "@convex-dev/auth/react";
+import { useId, useState, type FormEvent } from "react";
+import { errorMessage } from "../lib/errors";
+import { useConfig } from "../lib/context";
+
+type Mode = "signIn" | "signUp";
+
+function signInErrorMessage(e: unknown, mode: Mode): string {
+  const raw = e instanceof Error ? e.message : String(e);
+  if (/already exists/i.test(raw)) return "An account with this email already exists. Sign in instead.";
+  if (/Invalid password/.test(raw)) return "Choose a password of at least 8 characters.";
+  if (/Invalid credentials|InvalidSecret|InvalidAccountId/.test(raw)) return "Email or password is incorrect.";
+  if (/TooManyFailedAttempts|rate/i.test(raw)) return "Too many attempts. Wait a minute and try again.";
+  if (/Failed to fetch|NetworkError|fetch failed/i.test(raw)) return "Can't reach the keyhole backend. Is it running?";
+  if (/Server Error/.test(raw) && !/Uncaught/.test(raw)) {
+    return mode === "signIn" ? "Couldn't sign in. Check your email and password." : "Couldn't create the account.";
+  }
+  return errorMessage(e);
+}
+
+export function AuthScreen({ notice }: { notice: string | null }) {
+  const { signIn } = useAuthActions();
+  const config = useConfig();
+  const [mode, setMode] = useState<Mode>("signIn");
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [touched, setTouched] = useState(false);
+  const emailId = useId();
+  const passwordId = useId();
+  const hintId = useId();
+  const errorId = useId();
+
+  const emailInvalid = !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim());
+  const passwordInvalid = mode === "signUp" ? password.length < 8 : password.length === 0;
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setTouched(true);
+    if (emailInvalid || passwordInvalid) return;
+    setPending(true);
+    setError(null);
+    try {
+      await signIn("password", { email: email.trim(), password, flow: mode });
+    } catch (err) {
+      setError(signInErrorMessage(err, mode));
+      setPending(false);
+    }
+  }
+
+  const title = mode === "signIn" ? "Sign in to keyhole" : "Create your keyhole account";
+  return (
+    <main className="auth">
+      <div className="auth-card">
+        <p className="brand brand-lg" aria-hidden="true">
+          <span className="brand-mark" /> keyhole
+        </p>
+        <h1>{title}</h1>
+        <p className="muted">Tokens, agent sessions and connections for your Convex apps.</p>
+        {notice ? (
+          <p className="notice notice-info" role="status">
+            {notice}
+          </p>
+        ) : null}
+        <form onSubmit={submit} noValidate aria-describedby={error ? errorId : undefined}>
+          <div className="field">
+            <label htmlFor={emailId}>Email</label>
+            <input
+              id={emailId}
+              type="email"
+              name="email"
+              autoComplete={mode === "signIn" ? "username" : "email"}
+              value={email}
+              onChange={(e) => setEmail(e.target.value)}
+              aria-invalid={touched && emailInvalid}
+              required
+              autoFocus
+            />
+            {touched && emailInvalid ? <p className="field-error">Enter an email address like name@example.com.</p> : null}
+          </div>
+          <div className="field">
+            <label htmlFor={passwordId}>Password</label>
+            <input
+              id={passwordId}
+              type="password"
+              name="password"
+              autoComplete={mode === "signIn" ? "current-password" : "new-password"}
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+              aria-invalid={touched && passwordInvalid}
+              aria-describedby={mode === "signUp" ? hintId : undefined}
+              required
+            />
+            {mode === "signUp" ? (
+              <p id={hintId} className="field-hint">
+                At least 8 characters.
+              </p>
+            ) : null}
+            {touched && passwordInvalid ? (
+              <p className="field-error">{mode === "signUp" ? "Use at least 8 characters." : "Enter your password."}</p>
+            ) : null}
+          </div>
+          {error ? (
+            <p id={errorId} className="form-error" role="alert">
+              {error}
+            </p>
+          ) : null}
+          <button type="submit" className="btn btn-primary btn-block" disabled={pending}>
+            {pending ? (mode === "signIn" ? "Signing in…" : "Creating account…") : mode === "signIn" ? "Sign in" : "Create account"}
+          </button>
+        </form>
+        {config.githubSignIn ? (
+          <>
+            <p className="divider">
+              <span>or</span>
+            </p>
+            <button
+              type="button"
+              className="btn btn-block"
+              disabled={pending}
+              onClick={async () => {
+                setError(null);
+                try {
+                  // Comes back to SITE_URL with a one-time code ConvexAuthProvider redeems.
+                  await signIn("github");
+                } catch (err) {
+                  setError(signInErrorMessage(err, "signIn"));
+                }
+              }}
+            >
+              Sign in with GitHub
+            </button>
+          </>
+        ) : null}
+        <p className="auth-switch">
+          {mode === "signIn" ? "New to keyhole?" : "Already have an account?"}{" "}
+          <button
+            type="button"
+            className="link"
+            onClick={() => {
+              setMode(mode === "signIn" ? "signUp" : "signIn");
+              setError(null);
+              setTouched(false);
+            }}
+          >
+            {mode === "signIn" ? "Create an account" : "Sign in"}
+          </button>
+        </p>
+      </div>
+    </main>
+  );
+}

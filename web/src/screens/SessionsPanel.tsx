@@ -1,0 +1,144 @@
+import { useMutation } from "convex/react";
+import type { FunctionReturnType } from "convex/server";
+import { useMemo, useState } from "react";
+import { api } from "../api";
+import { Badge, ConfirmDialog, Empty, LiveView } from "../components/ui";
+import { useLive } from "../lib/live";
+import { ago, absoluteTime, relativeTime, useNow } from "../lib/time";
+
+type Session = FunctionReturnType<typeof api.sessions.listAgentSessions>[number];
+
+function metadataSummary(metadata: unknown): [string, string][] {
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) return [];
+  return Object.entries(metadata as Record<string, unknown>)
+    .filter(([, v]) => ["string", "number", "boolean"].includes(typeof v))
+    .slice(0, 4)
+    .map(([k, v]) => [k, String(v).slice(0, 60)]);
+}
+
+export function SessionsPanel() {
+  const sessions = useLive(api.sessions.listAgentSessions, {});
+  const tokens = useLive(api.auth.listApiTokens, { status: "all" });
+  const tokenNames = useMemo(
+    () => new Map<string, string>(tokens.status === "ready" ? tokens.data.tokens.map((t) => [t._id as string, t.name]) : []),
+    [tokens],
+  );
+  const endOne = useMutation(api.sessions.endAgentSession);
+  const endAll = useMutation(api.sessions.endAgentSessionsForAgent);
+  const [confirm, setConfirm] = useState<{ kind: "one"; s: Session } | { kind: "agent"; agentId: string; count: number } | null>(null);
+  const now = useNow();
+
+  return (
+    <section aria-labelledby="sessions-h">
+      <div className="panel-head">
+        <div>
+          <h1 id="sessions-h">Agent sessions</h1>
+          <p className="muted">Short-lived credentials your agents hold right now. Updates live.</p>
+        </div>
+      </div>
+      <LiveView live={sessions} loadingLabel="Loading agent sessions…" errorTitle="Couldn't load agent sessions">
+        {(list) => {
+          const live = list.filter((s) => s.expiresAt > now);
+          if (live.length === 0) {
+            return (
+              <Empty title="No live agent sessions">
+                An agent starts one with <code>keyhole session create --agent ID</code> or <code>createSession</code>.
+              </Empty>
+            );
+          }
+          const byAgent = new Map<string, Session[]>();
+          for (const s of live) byAgent.set(s.agentId, [...(byAgent.get(s.agentId) ?? []), s]);
+          return (
+            <div className="stack">
+              {[...byAgent].map(([agentId, group]) => (
+                <article key={agentId} className="card" aria-labelledby={`agent-${agentId}`}>
+                  <div className="card-head">
+                    <h2 id={`agent-${agentId}`} className="mono">
+                      {agentId}
+                    </h2>
+                    <span className="muted small">
+                      {group.length} session{group.length === 1 ? "" : "s"}
+                    </span>
+                    <button
+                      type="button"
+                      className="btn btn-small btn-danger-outline push"
+                      onClick={() => setConfirm({ kind: "agent", agentId, count: group.length })}
+                    >
+                      End all for {agentId}
+                    </button>
+                  </div>
+                  <ul className="rows">
+                    {group.map((s) => (
+                      <li key={s._id} className="row" data-session-id={s._id}>
+                        <div className="row-main">
+                          <div>
+                            Started <time title={absoluteTime(s.createdAt)}>{ago(s.createdAt, now)}</time>
+                            {s.parentTokenId ? (
+                              <>
+                                {" "}
+                                from token <strong>{tokenNames.get(s.parentTokenId as string) ?? "a token"}</strong>
+                              </>
+                            ) : (
+                              " by you"
+                            )}
+                          </div>
+                          <div className="muted small">
+                            Last seen{" "}
+                            {s.lastSeenAt ? <time title={absoluteTime(s.lastSeenAt)}>{ago(s.lastSeenAt, now)}</time> : "never"} ·
+                            Expires <time title={absoluteTime(s.expiresAt)}>{relativeTime(s.expiresAt, now)}</time>
+                          </div>
+                          {metadataSummary(s.metadata).length > 0 ? (
+                            <ul className="chips">
+                              {metadataSummary(s.metadata).map(([k, v]) => (
+                                <li key={k} className="chip">
+                                  <span className="chip-resource">{k}</span>
+                                  <span className="chip-sep" aria-hidden="true">
+                                    ·
+                                  </span>
+                                  {v}
+                                </li>
+                              ))}
+                            </ul>
+                          ) : null}
+                        </div>
+                        {s.expiresAt - now < 5 * 60_000 ? <Badge tone="warn">expiring</Badge> : null}
+                        <button
+                          type="button"
+                          className="btn btn-small"
+                          onClick={() => setConfirm({ kind: "one", s })}
+                          aria-label={`End session of ${agentId} started ${ago(s.createdAt, now)}`}
+                        >
+                          End
+                        </button>
+                      </li>
+                    ))}
+                  </ul>
+                </article>
+              ))}
+            </div>
+          );
+        }}
+      </LiveView>
+      {confirm?.kind === "one" ? (
+        <ConfirmDialog
+          title={`End this session of ${confirm.s.agentId}?`}
+          confirmLabel="End session"
+          onConfirm={() => endOne({ sessionId: confirm.s._id })}
+          onClose={() => setConfirm(null)}
+        >
+          <p>The agent's next request with this session (or its refresh token) fails.</p>
+        </ConfirmDialog>
+      ) : null}
+      {confirm?.kind === "agent" ? (
+        <ConfirmDialog
+          title={`End all sessions of ${confirm.agentId}?`}
+          confirmLabel={`End ${confirm.count} session${confirm.count === 1 ? "" : "s"}`}
+          onConfirm={() => endAll({ agentId: confirm.agentId })}
+          onClose={() => setConfirm(null)}
+        >
+          <p>Every live session of this agent ends now; it has to start a new one to keep working.</p>
+        </ConfirmDialog>
+      ) : null}
+    </section>
+  );
+}
