@@ -15,7 +15,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fmt, formatTable, machineInfo, RESULTS_DIR, writeResult, type BenchResult, type BenchRow } from "./lib/report";
+import { formatTable, machineInfo, RESULTS_DIR, writeResult, type BenchResult } from "./lib/report";
+import { rowsOf } from "./lib/rows";
 import { runRevokeLiveBench } from "./revoke-live";
 import { runStartupBench } from "./startup";
 import { runVerifyBench } from "./verify";
@@ -28,7 +29,7 @@ const only = onlyIdx > 0 ? new Set(process.argv[onlyIdx + 1]!.split(",")) : null
 type Bench = { name: string; run: () => Promise<BenchResult> };
 
 /** A stand-alone script: spawn it, then read its result file back. */
-function script(name: string, title: string, args: string[] = []): Bench {
+function script(name: string, title: string, args: string[] = [], env: Record<string, string> = {}): Bench {
   return {
     name,
     run: async () => {
@@ -36,7 +37,10 @@ function script(name: string, title: string, args: string[] = []): Bench {
       if (!existsSync(file)) return { name, rows: [{ benchmark: title, case: "—", figure: "not available", notes: `bench/${name}.ts is missing` }], data: null };
       const started = Date.now();
       const code = await new Promise<number | null>((resolve) => {
-        const child = spawn(process.execPath, ["--import", "tsx", file, ...args], { stdio: ["ignore", "inherit", "inherit"] });
+        const child = spawn(process.execPath, ["--import", "tsx", file, ...args], {
+          stdio: ["ignore", "inherit", "inherit"],
+          env: { ...process.env, ...env },
+        });
         child.once("exit", (c) => resolve(c));
       });
       const out = join(RESULTS_DIR, `${name}.json`);
@@ -51,38 +55,12 @@ function script(name: string, title: string, args: string[] = []): Bench {
   };
 }
 
-/** Table rows from a script's result JSON: its own `rows`, else every rate/latency/count figure in it. */
-export function rowsOf(title: string, data: Record<string, unknown>): BenchRow[] {
-  if (Array.isArray(data.rows) && data.rows.every((r) => r && typeof r === "object" && "figure" in r)) return data.rows as BenchRow[];
-  const rows: BenchRow[] = [];
-  const walk = (node: unknown, path: string[]) => {
-    if (!node || typeof node !== "object" || Array.isArray(node)) return;
-    const o = node as Record<string, unknown>;
-    const num = (k: string) => (typeof o[k] === "number" ? (o[k] as number) : undefined);
-    const rate = num("perSecond") ?? num("rps") ?? num("opsPerSec");
-    const p50 = num("p50Ms");
-    const p99 = num("p99Ms");
-    if (rate !== undefined || p50 !== undefined) {
-      const parts = [
-        rate !== undefined ? `${Math.round(rate).toLocaleString("en-US")}/s` : null,
-        p50 !== undefined ? `p50 ${fmt.ms(p50)}` : null,
-        p99 !== undefined ? `p99 ${fmt.ms(p99)}` : null,
-      ].filter(Boolean);
-      rows.push({ benchmark: title, case: path.join(" ") || "—", figure: parts.join(", "), notes: typeof o.n === "number" ? `n=${o.n}` : "" });
-      return;
-    }
-    for (const [k, v] of Object.entries(o)) if (k !== "machine") walk(v, [...path, k]);
-  };
-  walk(data, []);
-  return rows.length ? rows : [{ benchmark: title, case: "—", figure: "see JSON", notes: "" }];
-}
-
 const all: Bench[] = [
   { name: "verify", run: () => runVerifyBench(quick ? { keyCounts: [1000], durationMs: 3000 } : {}) },
   script("authorize", "Reads/writes per authorize()", quick ? ["--quick"] : []),
   script("sessions", "Agent sessions", quick ? ["--n", "100"] : []),
   { name: "revoke-live", run: () => runRevokeLiveBench(quick ? { subscribers: [1, 10], trials: () => 3 } : {}) },
-  script("local", "Embedded backend", quick ? ["--quick"] : []),
+  script("local", "Embedded backend", [], quick ? { BENCH_SIZES: "1000", BENCH_ITER: "50", BENCH_LIVE_ITER: "10" } : {}),
   { name: "startup", run: () => runStartupBench(quick ? { tokens: 500, auditEvents: 5000, emptyRuns: 1 } : {}) },
 ];
 

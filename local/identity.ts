@@ -79,6 +79,10 @@ export class IdentityVerifier {
     if (typeof token !== "string" || token.length === 0 || token.length > 16384) {
       throw new AuthError("Invalid token: empty or too large");
     }
+    if (!token.split(".").every(isCanonicalBase64url)) {
+      // jose ignores a last character's spare bits; refuse every spelling but one.
+      throw new AuthError("Could not parse JWT payload. Check that the token is a valid JWT format.");
+    }
     let claims: JWTPayload;
     let header: { alg?: string; kid?: string };
     try {
@@ -226,4 +230,17 @@ export function providersOf(config: unknown): AuthProvider[] {
     if (q.type === "customJwt") return typeof q.issuer === "string" && typeof q.jwks === "string" && typeof q.algorithm === "string";
     return typeof q.domain === "string" && typeof q.applicationID === "string";
   });
+}
+
+const SPARE_BITS_CLEAR: Record<number, RegExp> = {
+  0: /^$/,
+  2: /[AQgw]$/, // the last char carries 2 bits: 4 spare
+  3: /[AEIMQUYcgkosw048]$/, // the last char carries 4 bits: 2 spare
+};
+
+/** A base64url segment with no padding and no spare bits set (one spelling per bytes). */
+export function isCanonicalBase64url(segment: string): boolean {
+  if (!/^[A-Za-z0-9_-]+$/.test(segment)) return false;
+  const rest = segment.length % 4;
+  return rest === 0 || (rest !== 1 && SPARE_BITS_CLEAR[rest].test(segment));
 }

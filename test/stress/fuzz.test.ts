@@ -21,24 +21,28 @@ const rec = new Recorder("fuzz");
 let b: SpawnedBackend;
 let exitedEarly: string | number | null = null;
 
-/** Callers: anonymous, a signed-in person, a PAT, an agent session, a revoked PAT. */
+/**
+ * Callers: anonymous, a signed-in person, a PAT, an MCP-type PAT, an agent
+ * session, a revoked PAT. Fuzzing uses them up (it signs out, revokes by name,
+ * reports tokens as leaked…), so each test starts with a fresh set.
+ */
 const callers: Record<string, string | null> = { anonymous: null };
 /** Real values the fuzzer mixes in (ids and names that exist). */
 const known: string[] = [];
+let people = 0;
 
-beforeAll(async () => {
-  await setupTestEnv();
-  b = await spawnBackend();
-  void b.exited.then((code) => (exitedEarly = code));
-  const person = await signUp(rec, b.url, "fuzz@example.test");
+async function freshCallers(): Promise<void> {
+  const n = people++;
+  const person = await signUp(rec, b.url, `fuzz-${n}@example.test`);
   callers.person = person.token;
-  await person.client.mutation(api.orgs.create, { slug: "fuzz", name: "Fuzz" });
-  await person.client.mutation(api.workspaces.create, { org: "fuzz", slug: "main", name: "Main" });
-  await person.client.mutation(api.items.put, { workspace: "fuzz/main", name: "Signal/one", data: { v: 1 } });
+  const org = `fuzz${n}`;
+  await person.client.mutation(api.orgs.create, { slug: org, name: "Fuzz" });
+  await person.client.mutation(api.workspaces.create, { org, slug: "main", name: "Main" });
+  await person.client.mutation(api.items.put, { workspace: `${org}/main`, name: "Signal/one", data: { v: 1 } });
   const pat = await person.client.mutation(api.auth.createApiToken, { name: "fuzz-pat", scopes: [] });
   rec.secret("pat", pat.token, ISSUERS.pat);
   callers.pat = pat.token;
-  const mcp = await person.client.mutation(api.auth.createApiToken, { name: "fuzz-mcp", scopes: ["fuzz=work:read,work:write"], type: "MCP" });
+  const mcp = await person.client.mutation(api.auth.createApiToken, { name: "fuzz-mcp", scopes: [`${org}=work:read,work:write`], type: "MCP" });
   rec.secret("pat", mcp.token, ISSUERS.pat);
   callers.mcp = mcp.token;
   const session = await rec.httpClient(b.url, pat.token).mutation(api.auth.createSession, { agentId: "fuzzer", ttl: 3600 });
@@ -50,7 +54,13 @@ beforeAll(async () => {
   await person.client.mutation(api.auth.revokeApiToken, { tokenId: revoked.tokenId });
   callers.revoked = revoked.token;
   const me = await person.client.query(api.users.me, {});
-  known.push(me.userId, pat.tokenId, revoked.tokenId, session.sessionId, "fuzz", "fuzz/main", "Signal/one", "Signal/*");
+  known.splice(0, known.length, me.userId, pat.tokenId, revoked.tokenId, session.sessionId, org, `${org}/main`, "Signal/one", "Signal/*");
+}
+
+beforeAll(async () => {
+  await setupTestEnv();
+  b = await spawnBackend();
+  void b.exited.then((code) => (exitedEarly = code));
 });
 
 afterAll(async () => {
@@ -225,6 +235,7 @@ function alive() {
 
 describe("fuzz", () => {
   test(`every public Convex function, malformed arguments, every caller (seed ${SEED})`, async () => {
+    await freshCallers();
     const fns = await publicFunctions();
     expect(fns.length).toBeGreaterThan(20);
     const start = rec.responses.length;
@@ -277,6 +288,8 @@ describe("fuzz", () => {
     const http = (await import("../../convex/http")).default as { getRoutes(): Array<readonly [string, string, unknown]> };
     const routes = http.getRoutes();
     expect(routes.length).toBeGreaterThan(5);
+    await freshCallers();
+    const org = known[4]!;
     const paths = new Set<string>();
     for (const [route] of routes) {
       // Prefix routes come back as "/api/*".
@@ -287,12 +300,13 @@ describe("fuzz", () => {
           "whoami",
           "pats",
           "pats/fuzz-pat",
+          "pats/fuzz-revoked",
           "pats/%2e%2e",
           "sessions",
           "sessions/refresh",
-          "workspaces/fuzz/main/items",
-          "workspaces/fuzz/main/items/Signal/one",
-          "workspaces/fuzz/main/items/%ZZ",
+          `workspaces/${org}/main/items`,
+          `workspaces/${org}/main/items/Signal/one`,
+          `workspaces/${org}/main/items/%ZZ`,
           "workspaces/nope/x/items/a/b/c",
           "tokens/introspect",
           "tokens/revoke-leaked",
@@ -356,6 +370,7 @@ describe("fuzz", () => {
   });
 
   test(`the MCP endpoint: malformed JSON-RPC, every method and tool (seed ${SEED})`, async () => {
+    await freshCallers();
     const post = async (token: string | null, payload: string) => {
       const res = await rec.fetch(`${b.siteUrl}/mcp`, {
         method: "POST",
@@ -428,6 +443,7 @@ describe("fuzz", () => {
   test("afterwards the backend still serves every kind of request", async () => {
     alive();
     const fresh = await signUp(rec, b.url, "fuzz-after@example.test");
+    expect(fresh.token).toBeTruthy();
     const pat = await fresh.client.mutation(api.auth.createApiToken, { name: "after", scopes: [] });
     rec.secret("pat", pat.token, ISSUERS.pat);
     const res = await rec.fetch(`${b.siteUrl}/api/whoami`, { headers: { authorization: `Bearer ${pat.token}` } });

@@ -124,6 +124,14 @@ describe("forged and altered tokens are refused by the backend", () => {
     }
   });
 
+  test("the same signature bytes spelled with spare bits set (non-canonical base64url)", async () => {
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = token[token.length - 1];
+    // An 86-char ES256 signature's last char carries 2 bits; +1 sets a spare bit only.
+    const variant = token.slice(0, -1) + alphabet[alphabet.indexOf(last) + 1];
+    expect(await outcome(b.httpClient(variant).query(api.auth.viewer, {}))).toBe("unauthenticated-jwt");
+  });
+
   test("signed by another key (with our kid and claims)", async () => {
     const [h, p] = token.split(".");
     const { privateKey } = await generateKeyPair("ES256");
