@@ -3,27 +3,9 @@ import { v } from "convex/values";
 import { internalMutation, query } from "./_generated/server";
 import { logAudit } from "./model/audit";
 import { authorize } from "./model/authorize";
+import { auditEventFields } from "./validators";
 
-const vActorKind = v.union(
-  v.literal("user"),
-  v.literal("pat"),
-  v.literal("agent"),
-  v.literal("anonymous"),
-  v.literal("system"),
-);
-
-const vAuditEvent = v.object({
-  _id: v.id("auditEvents"),
-  action: v.string(),
-  actorKind: vActorKind,
-  actorId: v.optional(v.string()),
-  targetType: v.optional(v.string()),
-  targetId: v.optional(v.string()),
-  ip: v.optional(v.string()),
-  userAgent: v.optional(v.string()),
-  details: v.optional(v.string()),
-  at: v.number(),
-});
+const vAuditEvent = v.object({ _id: v.id("auditEvents"), ...auditEventFields, at: v.number() });
 
 export const MAX_AUDIT_PAGE = 100;
 
@@ -41,18 +23,8 @@ export const list = query({
       .paginate({ ...args.paginationOpts, numItems });
     return {
       ...result,
-      page: result.page.map((e) => ({
-        _id: e._id,
-        action: e.action,
-        actorKind: e.actorKind,
-        actorId: e.actorId,
-        targetType: e.targetType,
-        targetId: e.targetId,
-        ip: e.ip,
-        userAgent: e.userAgent,
-        details: e.details,
-        at: e.at,
-      })),
+      // everything but whose log it is and the system creation time
+      page: result.page.map(({ userId: _userId, _creationTime: _created, ...event }) => event),
     };
   },
 });
@@ -64,17 +36,7 @@ export const list = query({
  * failed, since its writes roll back. Never pass secrets in any field.
  */
 export const record = internalMutation({
-  args: {
-    userId: v.id("users"),
-    action: v.string(),
-    actorKind: vActorKind,
-    actorId: v.optional(v.string()),
-    targetType: v.optional(v.string()),
-    targetId: v.optional(v.string()),
-    ip: v.optional(v.string()),
-    userAgent: v.optional(v.string()),
-    details: v.optional(v.string()),
-  },
+  args: { userId: v.id("users"), ...auditEventFields },
   returns: v.null(),
   handler: async (ctx, args) => {
     await logAudit(ctx, {

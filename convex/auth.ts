@@ -1,6 +1,19 @@
 import GitHub from "@auth/core/providers/github";
 import { Password } from "@convex-dev/auth/providers/Password";
 import { convexAuth } from "@convex-dev/auth/server";
+import { v } from "convex/values";
+import { internal } from "./_generated/api";
+import type { Id } from "./_generated/dataModel";
+import { action, internalMutation, internalQuery, mutation, query } from "./_generated/server";
+import * as AgentSessions from "./model/agentSessions";
+import { mutationDefinition, queryDefinition } from "./model/functions";
+import * as OAuthConnections from "./model/oauth/connections";
+import * as OAuthFlows from "./model/oauth/flows";
+import * as OAuthState from "./model/oauth/state";
+import { getPrincipal, isSignInIdentity, requirePrincipal } from "./model/principal";
+import * as Tokens from "./model/tokens";
+import * as WebSessions from "./model/webSessions";
+import { vScopeInput, vTokenType } from "./validators";
 
 // Password sign-in always; GitHub only when its OAuth app is configured.
 const providers = [
@@ -8,135 +21,149 @@ const providers = [
   ...(process.env.AUTH_GITHUB_ID && process.env.AUTH_GITHUB_SECRET ? [GitHub] : []),
 ];
 
-export const { auth, signIn, signOut, store, isAuthenticated } = convexAuth({
-  providers,
+export const { auth, signIn, store } = convexAuth({ providers });
+
+// @convex-dev/auth's signOut and isAuthenticated treat any identity as a
+// sign-in. A keyhole token (PAT or agent session) never is one: it has no
+// sign-in to end, and it does not count as signed in.
+
+/** Ends the caller's sign-in; a no-op for keyhole tokens and anonymous callers. */
+export const signOut = action({
+  args: {},
+  returns: v.null(),
+  handler: async (ctx) => {
+    const identity = await ctx.auth.getUserIdentity();
+    if (identity !== null && isSignInIdentity(identity)) {
+      await ctx.runMutation(internal.auth.store, { args: { type: "signOut" } });
+    }
+    return null;
+  },
+});
+
+/** Whether the caller is a person with a live sign-in. */
+export const isAuthenticated = query({
+  args: {},
+  returns: v.boolean(),
+  handler: async (ctx) => {
+    try {
+      return (await getPrincipal(ctx))?.kind === "user";
+    } catch {
+      return false; // an ended sign-in, or a revoked or expired token
+    }
+  },
 });
 
 // The keyhole public API (DESIGN.md, "Public API") is defined below, one
 // section per credential kind; each function is a thin wrapper over
-// convex/model/.
+// convex/model/. The functions the HTTP API calls also have an internal twin
+// (…Internal) registered from the same definition (convex/model/functions.ts).
 
-// ---- section: tokens (PATs, viewer) ---------------------------------------
-import { v as vTokens } from "convex/values";
-import { internal as internalTokens } from "./_generated/api";
-import { internalMutation as internalMutationTokens, mutation as mutationTokens, query as queryTokens } from "./_generated/server";
-import { requirePrincipal as requirePrincipalTokens } from "./model/principal";
-import * as Tokens from "./model/tokens";
-import { vScopeInput, vTokenType } from "./validators";
+// ---- tokens (PATs, viewer) ------------------------------------------------
 
-/** Creates a PAT for the signed-in person. The token text is in this result only. */
-export const createApiToken = mutationTokens({
+const createApiToken_ = mutationDefinition({
   args: {
-    name: vTokens.string(),
-    scopes: vTokens.array(vScopeInput),
-    expiresIn: vTokens.optional(vTokens.number()),
-    description: vTokens.optional(vTokens.string()),
-    type: vTokens.optional(vTokenType),
+    name: v.string(),
+    scopes: v.array(vScopeInput),
+    expiresIn: v.optional(v.number()),
+    description: v.optional(v.string()),
+    type: v.optional(vTokenType),
   },
   returns: Tokens.vCreatedToken,
   handler: async (ctx, args) => await Tokens.createToken(ctx, args),
 });
+/** Creates a PAT for the signed-in person. The token text is in this result only. */
+export const createApiToken = mutation(createApiToken_);
+export const createApiTokenInternal = internalMutation(createApiToken_);
 
-/** The caller's tokens, newest first; expired and revoked ones stay listed for audit. */
-export const listApiTokens = queryTokens({
+const listApiTokens_ = queryDefinition({
   args: {
-    status: vTokens.optional(
-      vTokens.union(
-        vTokens.literal("active"),
-        vTokens.literal("expired"),
-        vTokens.literal("revoked"),
-        vTokens.literal("all"),
-      ),
-    ),
+    status: v.optional(v.union(v.literal("active"), v.literal("expired"), v.literal("revoked"), v.literal("all"))),
   },
-  returns: vTokens.object({ tokens: vTokens.array(Tokens.vTokenInfo) }),
+  returns: v.object({ tokens: v.array(Tokens.vTokenInfo) }),
   handler: async (ctx, args) => ({ tokens: await Tokens.listTokens(ctx, args.status ?? "all") }),
 });
+/** The caller's tokens, newest first; expired and revoked ones stay listed for audit. */
+export const listApiTokens = query(listApiTokens_);
+export const listApiTokensInternal = internalQuery(listApiTokens_);
 
-/** One of the caller's tokens, with last-use details. Someone else's → not_found. */
-export const getApiToken = queryTokens({
-  args: { tokenId: vTokens.string() },
+const getApiToken_ = queryDefinition({
+  args: { tokenId: v.string() },
   returns: Tokens.vTokenDetails,
   handler: async (ctx, args) => await Tokens.getToken(ctx, args.tokenId),
 });
+/** One of the caller's tokens, with last-use details. Someone else's → not_found. */
+export const getApiToken = query(getApiToken_);
+export const getApiTokenInternal = internalQuery(getApiToken_);
 
-/** Revokes a token now; its live agent sessions end with it. Repeating it is a no-op. */
-export const revokeApiToken = mutationTokens({
-  args: { tokenId: vTokens.string() },
+const revokeApiToken_ = mutationDefinition({
+  args: { tokenId: v.string() },
   returns: Tokens.vRevokeResult,
   handler: async (ctx, args) => {
     const { more, ...result } = await Tokens.revokeToken(ctx, args.tokenId);
     if (more) {
-      await ctx.scheduler.runAfter(0, internalTokens.auth.endRevokedTokenSessions, { tokenId: result.tokenId });
+      await ctx.scheduler.runAfter(0, internal.auth.endRevokedTokenSessions, { tokenId: result.tokenId });
     }
     return result;
   },
 });
+/** Revokes a token now; its live agent sessions end with it. Repeating it is a no-op. */
+export const revokeApiToken = mutation(revokeApiToken_);
+export const revokeApiTokenInternal = internalMutation(revokeApiToken_);
 
 /** Continues ending the live child sessions of a revoked PAT, in batches. */
-export const endRevokedTokenSessions = internalMutationTokens({
-  args: { tokenId: vTokens.id("apiTokens") },
-  returns: vTokens.null(),
+export const endRevokedTokenSessions = internalMutation({
+  args: { tokenId: v.id("apiTokens") },
+  returns: v.null(),
   handler: async (ctx, args) => {
     const { more } = await Tokens.endChildSessions(ctx, args.tokenId, Date.now());
-    if (more) await ctx.scheduler.runAfter(0, internalTokens.auth.endRevokedTokenSessions, args);
+    if (more) await ctx.scheduler.runAfter(0, internal.auth.endRevokedTokenSessions, args);
     return null;
   },
 });
 
 /** Who is calling: a person, a PAT or an agent session. */
-export const viewer = queryTokens({
+export const viewer = query({
   args: {},
   returns: Tokens.vViewer,
-  handler: async (ctx) => Tokens.viewerOf(await requirePrincipalTokens(ctx)),
-});
-// ---- /section: tokens ------------------------------------------------------
-
-// ---- section: sessions (agent sessions, web sessions) ---------------------
-import { v as vSessions } from "convex/values";
-import { internal as internalSessions } from "./_generated/api";
-import {
-  action as actionSessions,
-  mutation as mutationSessions,
-  query as querySessions,
-} from "./_generated/server";
-import * as AgentSessions from "./model/agentSessions";
-import { keyholeError as keyholeErrorSessions } from "./model/errors";
-import * as WebSessions from "./model/webSessions";
-import { vScopeInput as vScopeInputSessions } from "./validators";
-
-const vSessionPair = vSessions.object({
-  token: vSessions.string(),
-  refreshToken: vSessions.string(),
-  sessionId: vSessions.id("agentSessions"),
-  expiresAt: vSessions.number(),
+  handler: async (ctx) => Tokens.viewerOf(await requirePrincipal(ctx)),
 });
 
+// ---- sessions (agent sessions, web sessions) ------------------------------
+
+const vSessionPair = v.object({
+  token: v.string(),
+  refreshToken: v.string(),
+  sessionId: v.id("agentSessions"),
+  expiresAt: v.number(),
+});
+
+const createSession_ = mutationDefinition({
+  args: {
+    agentId: v.string(),
+    ttl: v.optional(v.number()),
+    metadata: v.optional(v.any()),
+    scopes: v.optional(v.array(vScopeInput)),
+  },
+  returns: vSessionPair,
+  handler: async (ctx, args) => await AgentSessions.createAgentSession(ctx, args),
+});
 /**
  * Mints an agent session for the caller: a signed-in person (full role,
  * optionally narrowed by `scopes`) or a PAT (a child: bounded by the PAT's
  * scopes and expiry, ended with it). `ttl` in seconds, 60-86400, default 3600.
  * The token and refresh token are in this result only.
  */
-export const createSession = mutationSessions({
-  args: {
-    agentId: vSessions.string(),
-    ttl: vSessions.optional(vSessions.number()),
-    metadata: vSessions.optional(vSessions.any()),
-    scopes: vSessions.optional(vSessions.array(vScopeInputSessions)),
-  },
-  returns: vSessionPair,
-  handler: async (ctx, args) => await AgentSessions.createAgentSession(ctx, args),
-});
+export const createSession = mutation(createSession_);
+export const createSessionInternal = internalMutation(createSession_);
 
 /** Whether a session token is live; every bad token gets the same `{valid: false, ...nulls}`. */
-export const validateSession = querySessions({
-  args: { token: vSessions.string() },
-  returns: vSessions.object({
-    valid: vSessions.boolean(),
-    agentId: vSessions.union(vSessions.string(), vSessions.null()),
-    expiresAt: vSessions.union(vSessions.number(), vSessions.null()),
-    metadata: vSessions.union(vSessions.any(), vSessions.null()),
+export const validateSession = query({
+  args: { token: v.string() },
+  returns: v.object({
+    valid: v.boolean(),
+    agentId: v.union(v.string(), v.null()),
+    expiresAt: v.union(v.number(), v.null()),
+    metadata: v.union(v.any(), v.null()),
   }),
   // Possession of the token is the access check.
   handler: async (ctx, { token }) => await AgentSessions.validateAgentSession(ctx, token),
@@ -152,95 +179,75 @@ export const validateSession = querySessions({
  * internal mutation commits (and returns the refusal as a value); this action
  * then throws it.
  */
-export const refreshSession = actionSessions({
+export const refreshSession = action({
   args: {
-    refreshToken: vSessions.optional(vSessions.string()),
-    token: vSessions.optional(vSessions.string()),
-    ttl: vSessions.optional(vSessions.number()),
+    refreshToken: v.optional(v.string()),
+    token: v.optional(v.string()),
+    ttl: v.optional(v.number()),
   },
   returns: vSessionPair,
-  handler: async (ctx, args): Promise<AgentSessions.SessionPair> => {
-    let info: { ip?: string; userAgent?: string } = {};
-    try {
-      const m = await ctx.meta.getRequestMetadata();
-      info = { ip: m.ip ?? undefined, userAgent: m.userAgent?.slice(0, 256) ?? undefined };
-    } catch {
-      // no request metadata in this runtime
-    }
-    const result = await ctx.runMutation(internalSessions.sessions.rotate, { ...args, ...info });
-    if (!result.ok) throw keyholeErrorSessions(result.code, result.message);
-    return { token: result.token, refreshToken: result.refreshToken, sessionId: result.sessionId, expiresAt: result.expiresAt };
-  },
+  handler: async (ctx, args): Promise<AgentSessions.SessionPair> => await AgentSessions.refreshAgentSession(ctx, args),
 });
 
-/** Ends the session this token belongs to: it fails on its next request. */
-export const endSession = mutationSessions({
-  args: { token: vSessions.string() },
-  returns: vSessions.null(),
+const endSession_ = mutationDefinition({
+  args: { token: v.string() },
+  returns: v.null(),
   // Possession of the token is the access check.
   handler: async (ctx, { token }) => {
     await AgentSessions.endAgentSessionByToken(ctx, token);
     return null;
   },
 });
+/** Ends the session this token belongs to: it fails on its next request. */
+export const endSession = mutation(endSession_);
+export const endSessionInternal = internalMutation(endSession_);
 
-const vWebSession = vSessions.object({
-  sessionId: vSessions.id("webSessions"),
-  authSessionId: vSessions.id("authSessions"),
-  userAgent: vSessions.optional(vSessions.string()),
-  ipAddress: vSessions.optional(vSessions.string()),
-  createdAt: vSessions.number(),
-  lastActiveAt: vSessions.number(),
+const vWebSession = v.object({
+  sessionId: v.id("webSessions"),
+  authSessionId: v.id("authSessions"),
+  userAgent: v.optional(v.string()),
+  ipAddress: v.optional(v.string()),
+  createdAt: v.number(),
+  lastActiveAt: v.number(),
 });
 
 /**
  * Records device facts for the caller's current sign-in (request metadata
  * first, the arguments as fallback). Idempotent; also marks it active.
  */
-export const createWebSession = mutationSessions({
-  args: { userAgent: vSessions.optional(vSessions.string()), ipAddress: vSessions.optional(vSessions.string()) },
+export const createWebSession = mutation({
+  args: { userAgent: v.optional(v.string()), ipAddress: v.optional(v.string()) },
   returns: vWebSession,
   handler: async (ctx, args) => await WebSessions.recordWebSession(ctx, args),
 });
 
 /** Whether one of the caller's own sign-ins (webSessions or authSessions id) is live. */
-export const validateWebSession = querySessions({
-  args: { sessionId: vSessions.string() },
-  returns: vSessions.object({
-    valid: vSessions.boolean(),
-    sessionId: vSessions.union(vSessions.string(), vSessions.null()),
-    authSessionId: vSessions.union(vSessions.id("authSessions"), vSessions.null()),
-    current: vSessions.union(vSessions.boolean(), vSessions.null()),
-    userAgent: vSessions.union(vSessions.string(), vSessions.null()),
-    ipAddress: vSessions.union(vSessions.string(), vSessions.null()),
-    createdAt: vSessions.union(vSessions.number(), vSessions.null()),
-    lastActiveAt: vSessions.union(vSessions.number(), vSessions.null()),
-    expiresAt: vSessions.union(vSessions.number(), vSessions.null()),
+export const validateWebSession = query({
+  args: { sessionId: v.string() },
+  returns: v.object({
+    valid: v.boolean(),
+    sessionId: v.union(v.string(), v.null()),
+    authSessionId: v.union(v.id("authSessions"), v.null()),
+    current: v.union(v.boolean(), v.null()),
+    userAgent: v.union(v.string(), v.null()),
+    ipAddress: v.union(v.string(), v.null()),
+    createdAt: v.union(v.number(), v.null()),
+    lastActiveAt: v.union(v.number(), v.null()),
+    expiresAt: v.union(v.number(), v.null()),
   }),
   handler: async (ctx, { sessionId }) => await WebSessions.checkWebSession(ctx, sessionId),
 });
-// ---- /section: sessions ----------------------------------------------------
 
-// ---- section: oauth (connections) -----------------------------------------
-import { v as vOAuth } from "convex/values";
-import {
-  action as actionOAuth,
-  mutation as mutationOAuth,
-  query as queryOAuth,
-} from "./_generated/server";
-import type { Id as IdOAuth } from "./_generated/dataModel";
-import * as OAuthConnections from "./model/oauth/connections";
-import * as OAuthFlows from "./model/oauth/flows";
-import * as OAuthState from "./model/oauth/state";
+// ---- oauth (connections) --------------------------------------------------
 
 /**
  * Starts connecting the signed-in person's account at `provider` (github,
  * slack, oauth2). `redirectUri` must exactly match an allowlisted URI.
  * Returns where to send the browser and the single-use state (10 minutes).
  */
-export const initiateOAuth = mutationOAuth({
-  args: { provider: vOAuth.string(), scopes: vOAuth.array(vOAuth.string()), redirectUri: vOAuth.string() },
-  returns: vOAuth.object({ authUrl: vOAuth.string(), state: vOAuth.string() }),
+export const initiateOAuth = mutation({
+  args: { provider: v.string(), scopes: v.array(v.string()), redirectUri: v.string() },
+  returns: v.object({ authUrl: v.string(), state: v.string() }),
   handler: async (ctx, args) => await OAuthState.initiate(ctx, args),
 });
 
@@ -250,20 +257,20 @@ export const initiateOAuth = mutationOAuth({
  * exchanges the code, stores the tokens encrypted. An action: it calls the
  * provider, and the state's consumption must commit even when this fails.
  */
-export const completeOAuth = actionOAuth({
-  args: { provider: vOAuth.string(), code: vOAuth.string(), state: vOAuth.string() },
+export const completeOAuth = action({
+  args: { provider: v.string(), code: v.string(), state: v.string() },
   returns: OAuthConnections.vCompleted,
   handler: async (
     ctx,
     args,
-  ): Promise<{ connectionId: IdOAuth<"oauthConnections">; provider: string; scopes: string[]; expiresAt: number | null }> =>
+  ): Promise<{ connectionId: Id<"oauthConnections">; provider: string; scopes: string[]; expiresAt: number | null }> =>
     await OAuthFlows.complete(ctx, { ...args, mode: { kind: "user" } }),
 });
 
 /** The caller's connections (`connections:read`); never a token or any other secret. */
-export const listOAuthConnections = queryOAuth({
+export const listOAuthConnections = query({
   args: {},
-  returns: vOAuth.array(OAuthConnections.vConnectionInfo),
+  returns: v.array(OAuthConnections.vConnectionInfo),
   handler: async (ctx) => await OAuthConnections.listConnections(ctx),
 });
 
@@ -272,17 +279,16 @@ export const listOAuthConnections = queryOAuth({
  * provider to revoke them (best effort). Idempotent: `revoked: false` when
  * there was nothing to revoke.
  */
-export const revokeOAuth = actionOAuth({
-  args: { provider: vOAuth.string() },
-  returns: vOAuth.object({
-    revoked: vOAuth.boolean(),
-    connectionId: vOAuth.union(vOAuth.id("oauthConnections"), vOAuth.null()),
-    providerRevoked: vOAuth.union(vOAuth.boolean(), vOAuth.null()),
+export const revokeOAuth = action({
+  args: { provider: v.string() },
+  returns: v.object({
+    revoked: v.boolean(),
+    connectionId: v.union(v.id("oauthConnections"), v.null()),
+    providerRevoked: v.union(v.boolean(), v.null()),
   }),
   handler: async (
     ctx,
     args,
-  ): Promise<{ revoked: boolean; connectionId: IdOAuth<"oauthConnections"> | null; providerRevoked: boolean | null }> =>
+  ): Promise<{ revoked: boolean; connectionId: Id<"oauthConnections"> | null; providerRevoked: boolean | null }> =>
     await OAuthFlows.revoke(ctx, args.provider),
 });
-// ---- /section: oauth -------------------------------------------------------

@@ -1,5 +1,6 @@
 import { v } from "convex/values";
-import { mutation, query } from "./_generated/server";
+import { internalQuery, mutation, query } from "./_generated/server";
+import { queryDefinition } from "./model/functions";
 import * as Orgs from "./model/orgs";
 import { vRole } from "./validators";
 
@@ -10,12 +11,15 @@ export const create = mutation({
   handler: async (ctx, args) => await Orgs.createOrg(ctx, args),
 });
 
-/** The caller's organizations with their role (a token sees the ones its scopes reach). */
-export const listMine = query({
+const listMine_ = queryDefinition({
   args: {},
   returns: v.array(Orgs.vOrgSummary),
   handler: async (ctx) => await Orgs.listMyOrgs(ctx),
 });
+/** The caller's organizations with their role (a token sees the ones its scopes reach). */
+export const listMine = query(listMine_);
+/** listMine for the MCP endpoint (same definition: convex/model/functions.ts). */
+export const listMineInternal = internalQuery(listMine_);
 
 /** Members of an org (members:read). */
 export const listMembers = query({

@@ -1,7 +1,7 @@
 import { authTables } from "@convex-dev/auth/server";
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
-import { vRole, vScopeEntry, vTokenType } from "./validators";
+import { auditEventFields, vRole, vScopeEntry, vTokenType } from "./validators";
 
 export default defineSchema({
   ...authTables,
@@ -21,6 +21,8 @@ export default defineSchema({
     createdAt: v.number(),
   })
     .index("by_user_org", ["userId", "orgId"])
+    // by_org lists members in the order they joined; by_org_role finds owners.
+    // eslint-disable-next-line @convex-dev/no-duplicate-indexes
     .index("by_org", ["orgId"])
     .index("by_org_role", ["orgId", "role"]),
 
@@ -59,10 +61,9 @@ export default defineSchema({
     lastUsedIp: v.optional(v.string()),
     lastUsedUserAgent: v.optional(v.string()),
   })
-    // by_user lists newest first; by_user_name checks name uniqueness.
+    // by_user lists newest first; by_user_name_status checks name uniqueness.
     // eslint-disable-next-line @convex-dev/no-duplicate-indexes
     .index("by_user", ["userId"])
-    .index("by_user_name", ["userId", "name"])
     // status lookups: revokedAt absent = not revoked; then expiry decides
     .index("by_user_status", ["userId", "revokedAt", "expiresAt"])
     .index("by_user_name_status", ["userId", "name", "revokedAt", "expiresAt"])
@@ -133,20 +134,7 @@ export default defineSchema({
   auditEvents: defineTable({
     /** Whose audit log this belongs to (the owner of the target). */
     userId: v.id("users"),
-    action: v.string(),
-    actorKind: v.union(
-      v.literal("user"),
-      v.literal("pat"),
-      v.literal("agent"),
-      v.literal("anonymous"),
-      v.literal("system"),
-    ),
-    actorId: v.optional(v.string()),
-    targetType: v.optional(v.string()),
-    targetId: v.optional(v.string()),
-    ip: v.optional(v.string()),
-    userAgent: v.optional(v.string()),
-    details: v.optional(v.string()),
+    ...auditEventFields,
     at: v.number(),
   }).index("by_user_at", ["userId", "at"]),
 

@@ -30,3 +30,24 @@ export const vErrorCode = v.union(
   v.literal("expired"),
   v.literal("revoked"),
 );
+
+/** Who did something, in an audit event. */
+export const vActorKind = v.union(
+  v.literal("user"),
+  v.literal("pat"),
+  v.literal("agent"),
+  v.literal("anonymous"),
+  v.literal("system"),
+);
+
+/** An audit event's own fields (the table adds whose log it is in, `userId`, and when, `at`). */
+export const auditEventFields = {
+  action: v.string(),
+  actorKind: vActorKind,
+  actorId: v.optional(v.string()),
+  targetType: v.optional(v.string()),
+  targetId: v.optional(v.string()),
+  ip: v.optional(v.string()),
+  userAgent: v.optional(v.string()),
+  details: v.optional(v.string()),
+};

@@ -13,6 +13,21 @@ export type Flags = {
 const USAGE = `Usage: npm start -- [--port 3210] [--site-port 3211] [--host 127.0.0.1] [--data-dir .keyhole] [--web-port 5173] [--no-web] [--convex-dir convex]
 Environment: KEYHOLE_PORT, KEYHOLE_SITE_PORT, KEYHOLE_HOST, KEYHOLE_DATA_DIR, KEYHOLE_WEB_PORT`;
 
+/** parseFlags for an entry point: a bad flag prints its message and exits with status 2. */
+export function parseFlagsOrExit(argv: string[]): Flags {
+  try {
+    return parseFlags(argv);
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+}
+
+/** The flags that startBackend() takes. */
+export function backendOptions(flags: Flags): Pick<Flags, "port" | "sitePort" | "host" | "dataDir" | "convexDir"> {
+  return { port: flags.port, sitePort: flags.sitePort, host: flags.host, dataDir: flags.dataDir, convexDir: flags.convexDir };
+}
+
 export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): Flags {
   const flags: Flags = {
     port: num(env.KEYHOLE_PORT, 3210, "KEYHOLE_PORT"),

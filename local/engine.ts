@@ -180,7 +180,7 @@ export class Engine {
     }
     if (!convexGlobal) throw new Error("could not reach convex-test's state (unsupported convex-test version?)");
     const db = convexGlobal.components[""].db;
-    for (const m of ["commit", "get", "_iterateDocs", "_resolveQuerySource"]) {
+    for (const m of ["commit", "get", "_iterateDocs", "_resolveQuerySource", "paginate"]) {
       if (typeof db[m] !== "function") throw new Error(`convex-test DatabaseFake has no ${m}() (unsupported version)`);
     }
     const engine = new Engine(t, db, convexGlobal.transactionManager, schema, modules, root);
@@ -351,6 +351,18 @@ export class Engine {
       }
     };
 
+    // convex-test JSON.parses a client's cursor and crashes on garbage; refuse
+    // it the way the real backend does, as an invalid cursor.
+    const origPaginate = db.paginate;
+    db.paginate = function (opts: { cursor: unknown; endCursor?: unknown }) {
+      for (const c of [opts.cursor, opts.endCursor]) {
+        if (c !== null && c !== undefined && !isWellFormedCursor(c)) {
+          throw new Error("InvalidCursor: the pagination cursor is malformed; pass null or a continueCursor you were given");
+        }
+      }
+      return origPaginate.call(this, opts);
+    };
+
     db.commit = function (commitTs: bigint | null) {
       if (this._writes.length !== 1 || commitTs === null) return origCommit.call(this, commitTs);
       const pending = this._writes[0] as Record<string, unknown>;
@@ -512,4 +524,24 @@ export function toFunctionError(e: unknown): FunctionError {
   }
   if (e instanceof Error) return new FunctionError(`Uncaught ${e.name}: ${e.message}`, undefined);
   return new FunctionError(`Uncaught ${String(e)}`, undefined);
+}
+
+/** A cursor as convex-test writes them: "_end_cursor", or a JSON array of null / JSON-encoded values. */
+function isWellFormedCursor(c: unknown): boolean {
+  if (c === "_end_cursor") return true;
+  if (typeof c !== "string" || c.length > 65536) return false;
+  try {
+    const keys: unknown = JSON.parse(c);
+    return (
+      Array.isArray(keys) &&
+      keys.every((k) => {
+        if (k === null) return true;
+        if (typeof k !== "string") return false;
+        jsonToConvex(JSON.parse(k));
+        return true;
+      })
+    );
+  } catch {
+    return false;
+  }
 }

@@ -3,28 +3,16 @@
  * Prints one machine-readable line once ready (used by test/helpers/backend.ts):
  *   KEYHOLE_READY {"url":...,"siteUrl":...,"pid":...,"startupMs":...}
  */
-import { parseFlags } from "./args.js";
+import { backendOptions, parseFlagsOrExit } from "./args.js";
 import { installConsoleRedaction } from "./log.js";
 import { startBackend } from "./backend.js";
 
 installConsoleRedaction();
 
-let flags;
-try {
-  flags = parseFlags(process.argv.slice(2));
-} catch (e) {
-  console.error((e as Error).message);
-  process.exit(2);
-}
+const flags = parseFlagsOrExit(process.argv.slice(2));
 
 try {
-  const backend = await startBackend({
-    port: flags.port,
-    sitePort: flags.sitePort,
-    host: flags.host,
-    dataDir: flags.dataDir,
-    convexDir: flags.convexDir,
-  });
+  const backend = await startBackend(backendOptions(flags));
   console.log(
     `KEYHOLE_READY ${JSON.stringify({ url: backend.url, siteUrl: backend.siteUrl, pid: process.pid, startupMs: backend.startupMs, dataDir: backend.dataDir })}`,
   );

@@ -11,7 +11,7 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseFlags } from "./args.js";
+import { backendOptions, parseFlagsOrExit } from "./args.js";
 import { installConsoleRedaction } from "./log.js";
 import { startBackend, type Backend } from "./backend.js";
 
@@ -71,23 +71,13 @@ function waitForPort(port: number, host: string, timeoutMs: number): Promise<boo
 
 async function main() {
   installConsoleRedaction();
-  let flags;
-  try {
-    flags = parseFlags(process.argv.slice(2));
-  } catch (e) {
-    console.error((e as Error).message);
-    process.exit(2);
-  }
+  const flags = parseFlagsOrExit(process.argv.slice(2));
   const host = flags.host === "0.0.0.0" ? "127.0.0.1" : flags.host;
   const webUrl = `http://${host}:${flags.webPort}`;
   let backend: Backend;
   try {
     backend = await startBackend({
-      port: flags.port,
-      sitePort: flags.sitePort,
-      host: flags.host,
-      dataDir: flags.dataDir,
-      convexDir: flags.convexDir,
+      ...backendOptions(flags),
       env: flags.webPort !== 5173 ? { SITE_URL: webUrl } : undefined,
     });
   } catch (e) {

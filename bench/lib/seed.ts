@@ -35,7 +35,7 @@ export interface SeedResult {
   seedMs: { users: number; tokens: number; audit: number };
 }
 
-type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Any = any;
 
 export async function seed(opts: SeedOptions): Promise<SeedResult> {
   const perUser = opts.tokensPerUser ?? 20;

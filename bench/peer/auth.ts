@@ -11,7 +11,6 @@ export type PeerStorage = "sqlite" | "memory";
 
 export interface PeerAuth {
   // Better Auth's inferred types are deep; the benchmark only calls two endpoints.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   auth: any;
   storage: PeerStorage;
   close(): void;

@@ -26,6 +26,7 @@ import type * as model_audit from "../model/audit.js";
 import type * as model_authorize from "../model/authorize.js";
 import type * as model_crypto from "../model/crypto.js";
 import type * as model_errors from "../model/errors.js";
+import type * as model_functions from "../model/functions.js";
 import type * as model_http_api from "../model/http/api.js";
 import type * as model_http_authn from "../model/http/authn.js";
 import type * as model_http_common from "../model/http/common.js";
@@ -79,6 +80,7 @@ declare const fullApi: ApiFromModules<{
   "model/authorize": typeof model_authorize;
   "model/crypto": typeof model_crypto;
   "model/errors": typeof model_errors;
+  "model/functions": typeof model_functions;
   "model/http/api": typeof model_http_api;
   "model/http/authn": typeof model_http_authn;
   "model/http/common": typeof model_http_common;

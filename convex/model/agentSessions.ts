@@ -13,13 +13,14 @@
  * (revokeApiToken, endReason "parent_revoked"). The check side lives in
  * principal.ts: a row with `endedAt` is revoked, `expiresAt <= now` expired.
  */
+import { internal } from "../_generated/api";
 import type { Doc, Id } from "../_generated/dataModel";
-import type { MutationCtx, QueryCtx } from "../_generated/server";
+import type { ActionCtx, MutationCtx, QueryCtx } from "../_generated/server";
 import { actorOf, logAudit, type AuditActor } from "./audit";
 import { authorize } from "./authorize";
 import { keyholeError, type ErrorCode } from "./errors";
 import { signKeyholeToken, TOKEN_PREFIX } from "./keys";
-import { recordUse, requirePrincipal, requireUser, tokenStatus } from "./principal";
+import { recordUse, requestInfo, requirePrincipal, requireUser, tokenStatus } from "./principal";
 import { sha256Hex, randomToken } from "./crypto";
 import { enforce, LIMITS } from "./rateLimit";
 import type { ScopeInput } from "./scopes";
@@ -285,7 +286,7 @@ const fail = (code: ErrorCode, message: string): RotateResult => ({ ok: false, c
  * Presenting a credential of a row that was already refreshed is reuse: the
  * whole family is ended ("reuse_detected") and audited. That write must
  * commit, so this never throws for a refusal: it returns `{ok: false}` and
- * the public action (auth:refreshSession) turns that into the error.
+ * refreshAgentSession (below) turns that into the error.
  */
 export async function rotateAgentSession(ctx: MutationCtx, args: RotateArgs): Promise<RotateResult> {
   if ((args.refreshToken === undefined) === (args.token === undefined)) {
@@ -383,6 +384,21 @@ export async function rotateAgentSession(ctx: MutationCtx, args: RotateArgs): Pr
 
 function clampTtl(s: number): number {
   return Math.min(TTL_MAX_S, Math.max(TTL_MIN_S, s));
+}
+
+/**
+ * refreshSession, from an action (auth:refreshSession) or an HTTP action
+ * (POST /api/sessions/refresh): runs the rotation in its own transaction
+ * (internal sessions:rotate), which commits even a reuse revocation, then
+ * throws the refusal it reports, or returns the new pair.
+ */
+export async function refreshAgentSession(
+  ctx: Pick<ActionCtx, "runMutation" | "meta">,
+  args: { refreshToken?: string; token?: string; ttl?: number },
+): Promise<SessionPair> {
+  const result = await ctx.runMutation(internal.sessions.rotate, { ...args, ...(await requestInfo(ctx)) });
+  if (!result.ok) throw keyholeError(result.code, result.message);
+  return { token: result.token, refreshToken: result.refreshToken, sessionId: result.sessionId, expiresAt: result.expiresAt };
 }
 
 // --- end -------------------------------------------------------------------

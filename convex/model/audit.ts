@@ -1,10 +1,12 @@
 /** Audit events: who did what to which credential, from where. Never secrets. */
+import type { Infer } from "convex/values";
 import type { Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import type { Principal } from "./principal";
 import { requestInfo } from "./principal";
+import type { vActorKind } from "../validators";
 
-export type AuditActor = { kind: "user" | "pat" | "agent" | "anonymous" | "system"; id?: string };
+export type AuditActor = { kind: Infer<typeof vActorKind>; id?: string };
 
 export function actorOf(p: Principal | null): AuditActor {
   if (p === null) return { kind: "anonymous" };

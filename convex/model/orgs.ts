@@ -156,13 +156,17 @@ async function findUserByEmail(ctx: QueryCtx, email: string): Promise<Doc<"users
   return null;
 }
 
-/** 0, 1 or 2: enough to know whether someone is the last owner. */
-async function countOwners(ctx: QueryCtx, orgId: Id<"orgs">): Promise<number> {
+/** An org keeps at least one owner: refuses to demote or remove the last one. */
+async function keepAnOwner(ctx: QueryCtx, resource: Resource, target: Doc<"memberships">): Promise<void> {
+  if (target.role !== "owner") return;
+  // 0, 1 or 2: enough to know whether the target is the last owner.
   const owners = await ctx.db
     .query("memberships")
-    .withIndex("by_org_role", (q) => q.eq("orgId", orgId).eq("role", "owner"))
+    .withIndex("by_org_role", (q) => q.eq("orgId", resource.org._id).eq("role", "owner"))
     .take(2);
-  return owners.length;
+  if (owners.length <= 1) {
+    throw keyholeError("conflict", `"${resource.org.slug}" needs at least one owner: make someone else owner first`);
+  }
 }
 
 export async function addMember(ctx: MutationCtx, args: { org: string; email: string; role: Role }) {
@@ -203,9 +207,7 @@ export async function setRole(ctx: MutationCtx, args: { org: string; userId: Id<
     const extra = permissionForRole(role);
     if (extra) await authorize(ctx, extra, resource);
   }
-  if (target.role === "owner" && (await countOwners(ctx, resource.org._id)) <= 1) {
-    throw keyholeError("conflict", `"${resource.org.slug}" needs at least one owner: make someone else owner first`);
-  }
+  await keepAnOwner(ctx, resource, target);
   await ctx.db.patch("memberships", target._id, { role: args.role });
   await auditMembers(ctx, principal, resource, "member.role_changed", args.userId, `from=${target.role} to=${args.role}`);
   return null;
@@ -224,9 +226,7 @@ export async function removeMember(ctx: MutationCtx, args: { org: string; userId
     const extra = permissionForRole(target.role);
     if (extra) await authorize(ctx, extra, resource);
   }
-  if (target.role === "owner" && (await countOwners(ctx, resource.org._id)) <= 1) {
-    throw keyholeError("conflict", `"${resource.org.slug}" needs at least one owner: make someone else owner first`);
-  }
+  await keepAnOwner(ctx, resource, target);
   await ctx.db.delete("memberships", target._id);
   await auditMembers(ctx, principal, resource, self ? "member.left" : "member.removed", args.userId, `role=${target.role}`);
   return null;

@@ -90,11 +90,16 @@ export async function requireUser(ctx: ReadCtx, action = "do this"): Promise<Use
   return p;
 }
 
+/** A sign-in through @convex-dev/auth (its JWTs are issued by the site URL). */
+export function isSignInIdentity(identity: UserIdentity): boolean {
+  return identity.issuer === siteUrl();
+}
+
 async function resolvePrincipal(ctx: ReadCtx): Promise<Principal | null> {
   const identity = await ctx.auth.getUserIdentity();
   if (identity === null) return null;
   if (identity.issuer === keyholeIssuer()) return await keyholePrincipal(ctx, identity);
-  if (identity.issuer === siteUrl()) return await signInPrincipal(ctx, identity);
+  if (isSignInIdentity(identity)) return await signInPrincipal(ctx, identity);
   throw keyholeError("unauthenticated", "credential not recognized");
 }
 
@@ -136,8 +141,11 @@ async function keyholePrincipal(ctx: ReadCtx, identity: UserIdentity): Promise<P
 
 export type RequestInfo = { ip?: string; userAgent?: string };
 
-/** IP and user agent of the current request (mutations and actions only). */
-export async function requestInfo(ctx: Pick<MutationCtx, "meta">): Promise<RequestInfo> {
+/**
+ * IP and user agent of the current request (mutations, actions and HTTP
+ * actions; functions they run see the same request). Empty when unknown.
+ */
+export async function requestInfo(ctx: { meta: Pick<MutationCtx["meta"], "getRequestMetadata"> }): Promise<RequestInfo> {
   try {
     const m = await ctx.meta.getRequestMetadata();
     return { ip: m.ip ?? undefined, userAgent: m.userAgent?.slice(0, 256) ?? undefined };

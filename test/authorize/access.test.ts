@@ -10,7 +10,8 @@ import * as itemsModule from "../../convex/items";
 import * as orgsModule from "../../convex/orgs";
 import * as usersModule from "../../convex/users";
 import * as workspacesModule from "../../convex/workspaces";
-import { codeOf, patFor, world } from "../tokens/fixtures";
+import { codeOf } from "../helpers/errors";
+import { patFor, world } from "../tokens/fixtures";
 
 type W = Awaited<ReturnType<typeof world>>;
 type Caller = { query: any; mutation: any };

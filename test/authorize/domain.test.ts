@@ -1,7 +1,8 @@
 // The domain authorize() guards: orgs and roles, members, workspaces, items.
 import { describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
-import { codeOf, messageOf, patFor, world } from "../tokens/fixtures";
+import { codeOf, messageOf } from "../helpers/errors";
+import { patFor, world } from "../tokens/fixtures";
 
 describe("organizations", () => {
   test("the creator becomes owner; slugs are validated and unique", async () => {

@@ -2,7 +2,8 @@
 // functions that rely on it (convex-test).
 import { describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
-import { agentSessionFor, codeOf, messageOf, patFor, world } from "../tokens/fixtures";
+import { codeOf, messageOf } from "../helpers/errors";
+import { agentSessionFor, patFor, world } from "../tokens/fixtures";
 
 const site = "acme/site";
 const read = (as: { query: any }, name = "notes") => as.query(api.items.get, { workspace: site, name });

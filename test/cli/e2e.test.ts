@@ -6,9 +6,9 @@ import { ConvexHttpClient } from "convex/browser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+import { PASSWORD, passwordSignUp } from "../helpers/signup";
 import { makeHome, type CliResult } from "./run";
 
-const PASSWORD = "correct horse battery";
 const DAY_MS = 86_400_000;
 
 let b: SpawnedBackend;
@@ -90,7 +90,7 @@ describe("login / whoami / logout", () => {
 
   it("login --url signs in to an account created elsewhere", async () => {
     const email = uniqueEmail();
-    await client().action(api.auth.signIn, { provider: "password", params: { email, password: PASSWORD, flow: "signUp" } });
+    await passwordSignUp(b, email);
     const h = home();
     // --url instead of KEYHOLE_URL; the stored login remembers it for later commands
     ok(await h.run(["login", "--url", b.url, "--email", email], { input: `${PASSWORD}\n`, env: { KEYHOLE_URL: undefined } }));
@@ -101,7 +101,7 @@ describe("login / whoami / logout", () => {
 
   it("a wrong password fails with one line and stores nothing", async () => {
     const email = uniqueEmail();
-    await client().action(api.auth.signIn, { provider: "password", params: { email, password: PASSWORD, flow: "signUp" } });
+    await passwordSignUp(b, email);
     const h = home();
     const r = await h.run(["login", "--email", email], { input: "not the password\n" });
     expect(r.code).toBe(1);

@@ -1,23 +1,16 @@
 // Shared setup for the HTTP API and MCP end-to-end tests: a spawned embedded
-// backend, password sign-up, fetch wrappers, and keyhole JWTs signed with the
+// backend, password sign-up (test/helpers/signup.ts), fetch wrappers, and keyhole JWTs signed with the
 // backend's own key (for "unknown" and "expired" tokens no API would mint).
 import fs from "node:fs";
 import path from "node:path";
 import { importJWK, SignJWT, type JWK } from "jose";
-import { api } from "../../convex/_generated/api";
 import { keyIdOf } from "../../convex/model/keys";
 import type { SpawnedBackend } from "../helpers/backend";
-
-export const PASSWORD = "correct horse battery staple 42";
+import { passwordSignUp } from "../helpers/signup";
 
 /** Signs up through @convex-dev/auth's password provider; returns the sign-in JWT. */
 export async function signUp(b: SpawnedBackend, email: string): Promise<string> {
-  const res = (await b.httpClient().action(api.auth.signIn, {
-    provider: "password",
-    params: { email, password: PASSWORD, flow: "signUp" },
-  })) as { tokens?: { token: string } | null };
-  if (!res.tokens?.token) throw new Error("sign-up returned no token");
-  return res.tokens.token;
+  return (await passwordSignUp(b, email)).token;
 }
 
 export type Reply = { status: number; headers: Headers; text: string; json: any };

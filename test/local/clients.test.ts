@@ -4,6 +4,7 @@ import { ConvexError } from "convex/values";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+import { passwordSignUp } from "../helpers/signup";
 
 let b: SpawnedBackend;
 beforeAll(async () => {
@@ -16,11 +17,7 @@ afterAll(async () => {
 let n = 0;
 async function signUp(): Promise<{ email: string; token: string; refreshToken: string }> {
   const email = `user${++n}-${Date.now()}@example.com`;
-  const res = (await b.httpClient().action(api.auth.signIn, {
-    provider: "password",
-    params: { email, password: "correct horse battery", flow: "signUp" },
-  })) as { tokens: { token: string; refreshToken: string } };
-  return { email, ...res.tokens };
+  return { email, ...(await passwordSignUp(b, email)) };
 }
 
 function until<T>(pred: (v: T) => boolean, timeoutMs = 10_000) {
@@ -112,8 +109,11 @@ describe("ConvexHttpClient", () => {
     const { SignJWT, importPKCS8 } = await import("jose");
     const env = JSON.parse(fs.readFileSync(path.join(b.dataDir, "env.json"), "utf8")) as Record<string, string>;
     const key = await importPKCS8(env.JWT_PRIVATE_KEY!, "RS256");
+    // The subject of a real, live sign-in, so only the expiry differs.
+    const { token: signedIn } = await passwordSignUp(b, "expiry@example.com");
+    const sub = (JSON.parse(Buffer.from(signedIn.split(".")[1], "base64url").toString()) as { sub: string }).sub;
     const now = Math.floor(Date.now() / 1000);
-    const expired = await new SignJWT({ sub: "u|s" })
+    const expired = await new SignJWT({ sub })
       .setProtectedHeader({ alg: "RS256" })
       .setIssuer(b.siteUrl)
       .setAudience("convex")
@@ -122,7 +122,7 @@ describe("ConvexHttpClient", () => {
       .sign(key);
     await expect(b.httpClient(expired).query(api.auth.isAuthenticated, {})).rejects.toThrow(/expired/i);
     // The same key with a valid expiry works, so it is the expiry that was refused.
-    const valid = await new SignJWT({ sub: "u|s" })
+    const valid = await new SignJWT({ sub })
       .setProtectedHeader({ alg: "RS256" })
       .setIssuer(b.siteUrl)
       .setAudience("convex")

@@ -5,10 +5,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { anyApi } from "convex/server";
-import type { ConvexHttpClient } from "convex/browser";
 import { afterEach, describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+import { passwordSignUp } from "../helpers/signup";
 
 const started: SpawnedBackend[] = [];
 afterEach(async () => {
@@ -34,12 +34,8 @@ async function crash(b: SpawnedBackend) {
   expect(await b.exited).toBe("SIGKILL");
 }
 
-async function signUp(http: ConvexHttpClient) {
-  const res = (await http.action(api.auth.signIn, {
-    provider: "password",
-    params: { email: `d-${Date.now()}-${Math.random()}@example.com`, password: "correct horse battery", flow: "signUp" },
-  })) as { tokens: { token: string } };
-  return res.tokens.token;
+async function signUp(b: SpawnedBackend) {
+  return (await passwordSignUp(b, `d-${Date.now()}-${Math.random()}@example.com`)).token;
 }
 
 function snapshotDocs(dataDir: string, table: string) {
@@ -58,7 +54,7 @@ const idCounter = (id: string) => Number(/^[0-9]+/.exec(id)![0]);
 describe("durability", () => {
   test("kill -9 after N acknowledged mutations: all N are there after restart", async () => {
     const b = await start();
-    const token = await signUp(b.httpClient());
+    const token = await signUp(b);
     const http = b.httpClient(token);
     const N = 25;
     const ids: string[] = [];
@@ -99,7 +95,7 @@ describe("durability", () => {
 
   test("commit timestamps keep increasing across restarts", async () => {
     const b = await start();
-    const token = await signUp(b.httpClient());
+    const token = await signUp(b);
     const tsOf = async (url: string) => {
       const r = await fetch(`${url}/api/query_ts`, { method: "POST" });
       return Buffer.from(((await r.json()) as { ts: string }).ts, "base64").readBigUInt64LE();
@@ -116,7 +112,7 @@ describe("durability", () => {
 
   test("a torn last journal record is dropped, everything before it kept", async () => {
     const b = await start();
-    const token = await signUp(b.httpClient());
+    const token = await signUp(b);
     const http = b.httpClient(token);
     for (let i = 0; i < 5; i++) await http.mutation(api.orgs.create, { slug: `t${i}`, name: `T ${i}` });
     await crash(b);
@@ -144,7 +140,7 @@ describe("durability", () => {
 
   test("garbage appended to the journal (bad checksum) does not stop the start", async () => {
     const b = await start();
-    const token = await signUp(b.httpClient());
+    const token = await signUp(b);
     await b.httpClient(token).mutation(api.orgs.create, { slug: "g0", name: "G" });
     await crash(b);
     fs.appendFileSync(path.join(b.dataDir, "journal.log"), 'deadbeef {"ts":"1","n":1,"c":1,"w":[]}\n\u0000\u0000garbage');

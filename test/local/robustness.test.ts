@@ -55,6 +55,20 @@ describe("malformed HTTP requests", () => {
     await stillServing();
   });
 
+  test("a malformed pagination cursor → InvalidCursor, not a crash", async () => {
+    const { tokens } = (await b.httpClient().action(api.auth.signIn, {
+      provider: "password",
+      params: { email: "cursor@example.com", password: "correct horse battery", flow: "signUp" },
+    })) as { tokens: { token: string } };
+    const me = b.httpClient(tokens.token);
+    for (const cursor of ["♸", "[1]", '["{\\"$integer\\":7}"]', "{}"]) {
+      await expect(me.query(api.audit.list, { paginationOpts: { numItems: 5, cursor } })).rejects.toThrow(/InvalidCursor/);
+    }
+    const first = await me.query(api.audit.list, { paginationOpts: { numItems: 5, cursor: null } });
+    expect(first.isDone).toBe(true);
+    await stillServing();
+  });
+
   test("body over 8 MiB → 413, API and site", async () => {
     const big = new Uint8Array(9 * 1024 * 1024).fill(0x20);
     const r = await post("/api/mutation", big);

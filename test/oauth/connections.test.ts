@@ -18,6 +18,7 @@ import {
   CLIENT_SECRET,
   connectionRows,
   deadPort,
+  expectError,
   insertAgentSession,
   insertPat,
   startMockProvider,
@@ -46,17 +47,6 @@ afterEach(() => {
   mock.service.removeAllListeners();
   process.env.KEYHOLE_ENCRYPTION_KEYS = savedKeys;
 });
-
-async function expectError(p: Promise<unknown>, code: string, message?: RegExp) {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err, "expected the call to fail").not.toBeNull();
-  const data = (err as { data?: { code?: string; message?: string } }).data;
-  expect(data?.code).toBe(code);
-  if (message) expect(data?.message).toMatch(message);
-}
 
 /** Connects `email` to the mock provider; returns the tokens the provider issued. */
 async function connect(email: string) {

@@ -6,6 +6,7 @@ import type { IncomingMessage } from "node:http";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+import { passwordSignUp } from "../helpers/signup";
 import { CLIENT_ID, CLIENT_SECRET, clearOAuthEnv, startMockProvider } from "./helpers";
 
 let mock: Awaited<ReturnType<typeof startMockProvider>>;
@@ -37,10 +38,7 @@ afterAll(async () => {
 
 test("connect through the callback route, vend to a PAT with refresh, revoke", async () => {
   // Sign up (a real @convex-dev/auth password sign-in).
-  const signUp = (await b.httpClient().action(api.auth.signIn, {
-    provider: "password",
-    params: { email: `oauth-${Date.now()}@example.com`, password: "correct horse battery", flow: "signUp" },
-  })) as { tokens: { token: string } };
+  const signUp = { tokens: await passwordSignUp(b, `oauth-${Date.now()}@example.com`) };
   const person = b.httpClient(signUp.tokens.token);
 
   // The provider issues a short-lived token, so the first vend must refresh it.

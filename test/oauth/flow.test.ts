@@ -10,6 +10,7 @@ import {
   clearOAuthEnv,
   connectionRows,
   deadPort,
+  expectError,
   insertPat,
   startMockProvider,
 } from "./helpers";
@@ -41,18 +42,6 @@ async function startMockProviderEnvAgain() {
   process.env.KEYHOLE_OAUTH_REDIRECT_URIS = APP_REDIRECT;
   delete process.env.KEYHOLE_GITHUB_CLIENT_ID;
   delete process.env.KEYHOLE_GITHUB_CLIENT_SECRET;
-}
-
-async function expectError(p: Promise<unknown>, code: string, message?: RegExp) {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err, "expected the call to fail").not.toBeNull();
-  const data = (err as { data?: { code?: string; message?: string } }).data;
-  expect(data?.code).toBe(code);
-  if (message) expect(data?.message).toMatch(message);
-  return data!;
 }
 
 describe("happy path", () => {

@@ -6,6 +6,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { OAuth2Server } from "oauth2-mock-server";
 import type { Id } from "../../convex/_generated/dataModel";
+import { expect } from "vitest";
 import type { TestConvex } from "../helpers/convex";
 
 export const APP_REDIRECT = "http://127.0.0.1:5173/connections/callback";
@@ -16,6 +17,19 @@ const OAUTH_ENV_PREFIXES = ["KEYHOLE_OAUTH2_", "KEYHOLE_GITHUB_", "KEYHOLE_SLACK
 
 export function clearOAuthEnv(): void {
   for (const k of Object.keys(process.env)) if (OAUTH_ENV_PREFIXES.some((p) => k.startsWith(p))) delete process.env[k];
+}
+
+/** Asserts that `p` fails with a keyhole error `code` (and a message matching `message`); returns its data. */
+export async function expectError(p: Promise<unknown>, code: string, message?: RegExp) {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err, "expected the call to fail").not.toBeNull();
+  const data = (err as { data?: { code?: string; message?: string } }).data;
+  expect(data?.code).toBe(code);
+  if (message) expect(data?.message).toMatch(message);
+  return data!;
 }
 
 /** The mock server as the `oauth2` provider. */

@@ -6,7 +6,7 @@ import { api } from "../../convex/_generated/api";
 import { aadFor, decryptSecret } from "../../convex/model/oauth/encryption";
 import { configuredProviders, requireProvider } from "../../convex/model/oauth/providers";
 import { makeTest, signIn, type TestConvex } from "../helpers/convex";
-import { APP_REDIRECT, auditActions, clearOAuthEnv, connectionRows, startStub, type Recorded } from "./helpers";
+import { APP_REDIRECT, auditActions, clearOAuthEnv, connectionRows, expectError, startStub, type Recorded } from "./helpers";
 
 let t: TestConvex;
 let gh: Awaited<ReturnType<typeof startStub>>;
@@ -62,16 +62,6 @@ afterEach(() => {
   gh.requests.length = 0;
   slack.requests.length = 0;
 });
-
-async function expectError(p: Promise<unknown>, code: string, message?: RegExp) {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  const data = (err as { data?: { code?: string; message?: string } } | null)?.data;
-  expect(data?.code).toBe(code);
-  if (message) expect(data?.message).toMatch(message);
-}
 
 describe("GitHub", () => {
   test("connects: PKCE + JSON token answer with comma scopes, identity from /user", async () => {

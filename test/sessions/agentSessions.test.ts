@@ -1,25 +1,14 @@
 // Agent sessions, function level (convex-test): create / validate / refresh /
 // end, reuse detection, PAT children, expiry with a controlled clock.
-import { ConvexError } from "convex/values";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { signKeyholeToken } from "../../convex/model/keys";
 import { LIMITS } from "../../convex/model/rateLimit";
 import { asToken, makeTest, signIn, type TestConvex } from "../helpers/convex";
+import { errorOf } from "../helpers/errors";
 
 const INVALID = { valid: false, agentId: null, expiresAt: null, metadata: null };
-
-/** The `{code, message}` of a ConvexError thrown by `p`. */
-async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConvexError);
-    return (e as ConvexError<{ code: string; message: string }>).data;
-  }
-  throw new Error("expected an error, got a result");
-}
 
 async function setup() {
   const t = await makeTest();

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+import { codeOf as outcome } from "../helpers/errors";
+import { passwordSignIn, passwordSignUp } from "../helpers/signup";
 
 let b: SpawnedBackend;
 beforeAll(async () => {
@@ -17,34 +19,10 @@ afterAll(async () => {
 });
 
 let n = 0;
-const PASSWORD = "correct horse battery";
 
 async function signUp(): Promise<{ email: string; token: string; refreshToken: string }> {
   const email = `s${++n}-${Date.now()}@example.com`;
-  const res = (await b.httpClient().action(api.auth.signIn, {
-    provider: "password",
-    params: { email, password: PASSWORD, flow: "signUp" },
-  })) as { tokens: { token: string; refreshToken: string } };
-  return { email, ...res.tokens };
-}
-
-async function signInAgain(email: string): Promise<{ token: string; refreshToken: string }> {
-  const res = (await b.httpClient().action(api.auth.signIn, {
-    provider: "password",
-    params: { email, password: PASSWORD, flow: "signIn" },
-  })) as { tokens: { token: string; refreshToken: string } };
-  return res.tokens;
-}
-
-/** The error code of a refused call (ConvexError data), or "ok". */
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    if (e instanceof ConvexError) return (e.data as { code: string }).code;
-    throw e;
-  }
+  return { email, ...(await passwordSignUp(b, email)) };
 }
 
 function clientWith(token: string): ConvexHttpClient {
@@ -213,7 +191,7 @@ describe("agent sessions with real clients", () => {
 describe("web sessions with real clients", () => {
   test("device list and sign-out-others: the signed-out client's next call fails", async () => {
     const first = await signUp();
-    const second = await signInAgain(first.email);
+    const second = await passwordSignIn(b, first.email);
     const laptop = clientWith(first.token);
     const phone = clientWith(second.token);
 
@@ -269,7 +247,7 @@ describe("web sessions with real clients", () => {
 
   test("sign out one device by id", async () => {
     const first = await signUp();
-    const second = await signInAgain(first.email);
+    const second = await passwordSignIn(b, first.email);
     const laptop = clientWith(first.token);
     const phone = clientWith(second.token);
     const rec2 = await phone.mutation(api.auth.createWebSession, {});

@@ -1,20 +1,10 @@
 // Web sessions (devices), function level (convex-test): record device facts
 // for the current sign-in, validate, list, sign out one / all others.
-import { ConvexError } from "convex/values";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { asToken, asUser, makeTest, signIn, type TestConvex } from "../helpers/convex";
-
-async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConvexError);
-    return (e as ConvexError<{ code: string; message: string }>).data;
-  }
-  throw new Error("expected an error, got a result");
-}
+import { errorOf } from "../helpers/errors";
 
 /** Another sign-in of the same person (another device), with two refresh tokens. */
 async function anotherSignIn(t: TestConvex, userId: Id<"users">, expiresInMs = 30 * 86400_000) {

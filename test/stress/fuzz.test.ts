@@ -222,7 +222,7 @@ function unacceptable(r: Captured): boolean {
     }
   })();
   // Convex's own refusals of a malformed call (as the real backend words them).
-  if (/Validator error|Could not find public function|ArgumentValidationError|^Trying to execute \S+ as \w+, but it is defined as \w+\.$/.test(msg)) return false;
+  if (/Validator error|InvalidCursor|Could not find public function|ArgumentValidationError|^Trying to execute \S+ as \w+, but it is defined as \w+\.$/.test(msg)) return false;
   if (LIBRARY_FUNCTIONS.has(r.label) && /^Uncaught Error: /.test(msg)) return false;
   return true;
 }

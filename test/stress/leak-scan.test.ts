@@ -235,6 +235,28 @@ async function workload() {
   await alice.client.mutation(api.sessions.signOutOtherDevices, {});
 }
 
+test("the scanner itself: it finds a planted secret, a JWT by its signature alone, and respects the issuing response", () => {
+  const jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwYXQ6MSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmUtMTIzNDU2";
+  const capture = {
+    file: "synthetic",
+    secrets: [
+      { kind: "pat" as const, value: jwt, allowed: ["auth:createApiToken"] },
+      { kind: "agent-refresh" as const, value: "refresh-secret-value-0123456789", allowed: [] },
+    ],
+    responses: [
+      { label: "auth:createApiToken", status: 200, text: `{"token":"${jwt}"}` },
+      { label: "auth:listApiTokens", status: 200, text: `{"sig":"${jwt.split(".")[2]}"}` },
+      { label: "GET /api/whoami", status: 200, text: "{}" },
+    ],
+    logs: ["[keyhole] refresh failed for refresh-secret-value-0123456789"],
+  };
+  const leaks = findLeaks([capture]);
+  expect(leaks.map((l) => `${l.kind} in ${l.where}`).sort()).toEqual([
+    "agent-refresh in log of synthetic",
+    "pat in response to auth:listApiTokens (200) in synthetic",
+  ]);
+});
+
 test("no secret the suite issued appears in any log line or any other response", () => {
   const captures = loadCaptures();
   const secrets = captures.flatMap((c) => c.secrets);

@@ -8,6 +8,8 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+import { codeOf } from "../helpers/errors";
+import { passwordSignUp } from "../helpers/signup";
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const flipAt = (token: string, i: number) =>
@@ -20,20 +22,14 @@ let alice: ConvexHttpClient;
 const clients: ConvexClient[] = [];
 
 async function signUp(email: string): Promise<ConvexHttpClient> {
-  const res = (await b.httpClient().action(api.auth.signIn, {
-    provider: "password",
-    params: { email, password: "correct horse battery staple", flow: "signUp" },
-  })) as { tokens: { token: string } };
-  return b.httpClient(res.tokens.token);
+  return b.httpClient((await passwordSignUp(b, email)).token);
 }
 
 /** The keyhole error code of a failed call; "unauthenticated-jwt" when the backend refused the JWT itself. */
 async function outcome(p: Promise<unknown>): Promise<string> {
   try {
-    await p;
-    return "ok";
+    return await codeOf(p);
   } catch (e) {
-    if (e instanceof ConvexError) return (e.data as { code: string }).code;
     if (/Unauthenticated/.test(String(e))) return "unauthenticated-jwt";
     throw e;
   }
@@ -51,6 +47,27 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) await c.close();
   await b?.stop();
+});
+
+describe("a PAT is never an interactive sign-in", () => {
+  test("isAuthenticated is false for a PAT; signOut with a PAT ends nothing", async () => {
+    const { token } = await alice.mutation(api.auth.createApiToken, { name: "not-a-person", scopes: [] });
+    const pat = b.httpClient(token);
+    expect(await alice.query(api.auth.isAuthenticated, {})).toBe(true);
+    expect(await pat.query(api.auth.isAuthenticated, {})).toBe(false);
+    expect(await pat.action(api.auth.signOut, {})).toBeNull();
+    // Neither the PAT nor its owner's sign-in was touched.
+    expect(await pat.query(api.auth.viewer, {})).toMatchObject({ kind: "pat" });
+    expect(await alice.query(api.auth.viewer, {})).toMatchObject({ kind: "user" });
+  });
+
+  test("signOut by a person ends that sign-in: its next call fails", async () => {
+    const bob = await signUp("bob-signout@example.com");
+    expect(await bob.query(api.auth.isAuthenticated, {})).toBe(true);
+    await bob.action(api.auth.signOut, {});
+    expect(await bob.query(api.auth.isAuthenticated, {})).toBe(false);
+    expect(await outcome(bob.query(api.auth.viewer, {}))).toBe("unauthenticated");
+  });
 });
 
 describe("ConvexHttpClient with a PAT", () => {
@@ -209,6 +226,7 @@ describe("ConvexClient subscription authenticated by a PAT", () => {
     await alice.mutation(api.items.put, { workspace: "acme/site", name: "Signal/temp-1", data: { celsius: 99 } });
     await new Promise((r) => setTimeout(r, 300));
     expect(values.length).toBe(valuesAtRevoke);
-    expect(values.some((v) => JSON.stringify(v).includes("99"))).toBe(false);
+    // (the data, not any "99" inside an id or a timestamp)
+    expect(values.some((v) => JSON.stringify(v).includes('"celsius":99'))).toBe(false);
   });
 });

@@ -1,34 +1,10 @@
 // Shared setup for the token and authorize() tests: a small world of people,
-// orgs, workspaces and items, plus helpers to mint tokens and read error codes.
-import { ConvexError } from "convex/values";
+// orgs, workspaces and items, plus helpers to mint tokens. (Error codes and
+// messages: test/helpers/errors.ts.)
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import type { ScopeInput } from "../../convex/model/scopes";
 import { asToken, makeTest, signIn, type TestConvex } from "../helpers/convex";
-
-/** The error code a call fails with, or "ok" when it succeeds. */
-export async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ConvexError && typeof e.data === "object" && e.data !== null && "code" in e.data) {
-      return String((e.data as { code: unknown }).code);
-    }
-    throw e;
-  }
-  return "ok";
-}
-
-/** The message of a keyhole error (throws when the call succeeds). */
-export async function messageOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ConvexError) return String((e.data as { message?: unknown }).message);
-    throw e;
-  }
-  throw new Error("expected the call to fail");
-}
 
 export type Person = Awaited<ReturnType<typeof signIn>>;
 

@@ -6,7 +6,8 @@ import { api, internal } from "../../convex/_generated/api";
 import { base64url } from "../../convex/model/crypto";
 import { keyIdOf, TOKEN_PREFIX, verifyKeyholeToken, type PublicJwk } from "../../convex/model/keys";
 import { asToken } from "../helpers/convex";
-import { codeOf, patFor, world } from "./fixtures";
+import { codeOf } from "../helpers/errors";
+import { patFor, world } from "./fixtures";
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const enc = (o: unknown) => base64url(new TextEncoder().encode(JSON.stringify(o)));

@@ -6,7 +6,8 @@ import { sha256Hex } from "../../convex/model/crypto";
 import { TOKEN_PREFIX, verifyKeyholeToken } from "../../convex/model/keys";
 import { LIMITS } from "../../convex/model/rateLimit";
 import { asToken, makeTest, signIn } from "../helpers/convex";
-import { agentSessionFor, codeOf, messageOf, patFor, world } from "./fixtures";
+import { codeOf, messageOf } from "../helpers/errors";
+import { agentSessionFor, patFor, world } from "./fixtures";
 
 afterEach(() => {
   vi.useRealTimers();

@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { afterAll, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+import { passwordSignUp } from "../helpers/signup";
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, "..", "..");
@@ -35,10 +36,7 @@ function rotate() {
 
 test("rotating the embedded backend's signing key keeps old tokens valid", async () => {
   live = await spawnBackend({ dataDir });
-  const res = (await live.httpClient().action(api.auth.signIn, {
-    provider: "password",
-    params: { email: "rot@example.com", password: "correct horse battery staple", flow: "signUp" },
-  })) as { tokens: { token: string } };
+  const res = { tokens: await passwordSignUp(live, "rot@example.com") };
   const person = live.httpClient(res.tokens.token);
   const old = await person.mutation(api.auth.createApiToken, { name: "old", scopes: [], expiresIn: 7 * 86400 });
   expect(await live.httpClient(old.token).query(api.auth.viewer, {})).toMatchObject({ tokenId: old.tokenId });

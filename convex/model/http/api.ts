@@ -2,7 +2,8 @@
  * The JSON HTTP API under /api/ on the site URL.
  *
  * Every route authenticates with `Authorization: Bearer <token>` (guard.ts)
- * and then calls the PUBLIC Convex functions as the caller, so the one
+ * and then runs, as the caller, the internal twins of the public Convex
+ * functions (same definitions: convex/model/functions.ts), so the one
  * authorize() decides access exactly as it does for every other client.
  * Errors have one shape, `{error: {code, message}}`:
  *   400 malformed (and any credential in the URL) · 401 missing / invalid /
@@ -22,8 +23,9 @@
  */
 import type { HttpRouter, RoutableMethod } from "convex/server";
 import { z } from "zod";
-import { api, internal } from "../../_generated/api";
+import { internal } from "../../_generated/api";
 import { type ActionCtx, httpAction } from "../../_generated/server";
+import { refreshAgentSession } from "../agentSessions";
 import {
   corsHeaders,
   credentialInUrl,
@@ -93,20 +95,20 @@ const whoami: Handler = async (ctx, req) => {
 const listPats: Handler = async (ctx, req, _p, url) => {
   await authenticate(ctx, req);
   const status = parseWith(zStatus, url.searchParams.get("status") ?? undefined);
-  const out = await ctx.runQuery(api.auth.listApiTokens, { status });
+  const out = await ctx.runQuery(internal.auth.listApiTokensInternal, { status });
   return jsonResponse(200, out);
 };
 
 const createPat: Handler = async (ctx, req) => {
   await authenticate(ctx, req);
   const body = parseWith(zCreatePat, await readBody(req));
-  const created = await ctx.runMutation(api.auth.createApiToken, body);
+  const created = await ctx.runMutation(internal.auth.createApiTokenInternal, body);
   return jsonResponse(201, created);
 };
 
 /** The caller's token called `name`: the active one, else the newest. */
 async function patByName(ctx: ActionCtx, name: string, activeOnly: boolean) {
-  const { tokens } = await ctx.runQuery(api.auth.listApiTokens, { status: activeOnly ? "active" : "all" });
+  const { tokens } = await ctx.runQuery(internal.auth.listApiTokensInternal, { status: activeOnly ? "active" : "all" });
   const same = tokens.filter((t) => t.name === name);
   const found = same.find((t) => t.status === "active") ?? same[0];
   if (!found) throw new HttpError(404, "not_found", `no ${activeOnly ? "active " : ""}token named "${name.slice(0, 64)}"`);
@@ -116,19 +118,19 @@ async function patByName(ctx: ActionCtx, name: string, activeOnly: boolean) {
 const getPat: Handler = async (ctx, req, p) => {
   await authenticate(ctx, req);
   const found = await patByName(ctx, p.name, false);
-  return jsonResponse(200, await ctx.runQuery(api.auth.getApiToken, { tokenId: found._id }));
+  return jsonResponse(200, await ctx.runQuery(internal.auth.getApiTokenInternal, { tokenId: found._id }));
 };
 
 const revokePat: Handler = async (ctx, req, p) => {
   await authenticate(ctx, req);
   const found = await patByName(ctx, p.name, true);
-  return jsonResponse(200, await ctx.runMutation(api.auth.revokeApiToken, { tokenId: found._id }));
+  return jsonResponse(200, await ctx.runMutation(internal.auth.revokeApiTokenInternal, { tokenId: found._id }));
 };
 
 const createSession: Handler = async (ctx, req) => {
   await authenticate(ctx, req);
   const body = parseWith(zCreateSession, await readBody(req));
-  const created = await ctx.runMutation(api.auth.createSession, body);
+  const created = await ctx.runMutation(internal.auth.createSessionInternal, body);
   return jsonResponse(201, created);
 };
 
@@ -140,11 +142,11 @@ const createSession: Handler = async (ctx, req) => {
 const refreshSession: Handler = async (ctx, req) => {
   const body = parseWith(zRefresh, await readBody(req));
   if (body.refreshToken !== undefined) {
-    const pair = await ctx.runAction(api.auth.refreshSession, { refreshToken: body.refreshToken, ttl: body.ttl });
+    const pair = await refreshAgentSession(ctx, { refreshToken: body.refreshToken, ttl: body.ttl });
     return jsonResponse(200, pair);
   }
   const { token } = await authenticate(ctx, req);
-  const pair = await ctx.runAction(api.auth.refreshSession, { token, ttl: body.ttl });
+  const pair = await refreshAgentSession(ctx, { token, ttl: body.ttl });
   return jsonResponse(200, pair);
 };
 
@@ -153,7 +155,7 @@ const endSession: Handler = async (ctx, req) => {
   if (who.kind !== "agent") {
     throw new HttpError(400, "invalid_argument", "DELETE /api/sessions ends the agent session whose token you present");
   }
-  await ctx.runMutation(api.auth.endSession, { token });
+  await ctx.runMutation(internal.auth.endSessionInternal, { token });
   return jsonResponse(200, { ended: true, sessionId: who.sessionId });
 };
 
@@ -164,7 +166,7 @@ const listItems: Handler = async (ctx, req, p, url) => {
   const numItems = parseWith(zLimit, url.searchParams.get("limit") ?? undefined);
   const cursor = url.searchParams.get("cursor");
   if (cursor !== null && cursor.length > 2048) throw new HttpError(400, "invalid_argument", "cursor is malformed");
-  const page = await ctx.runQuery(api.items.list, {
+  const page = await ctx.runQuery(internal.items.listInternal, {
     workspace: workspaceOf(p),
     paginationOpts: { numItems, cursor: cursor || null },
   });
@@ -173,7 +175,7 @@ const listItems: Handler = async (ctx, req, p, url) => {
 
 const getItem: Handler = async (ctx, req, p) => {
   await authenticate(ctx, req);
-  const item = await ctx.runQuery(api.items.get, { workspace: workspaceOf(p), name: p.name });
+  const item = await ctx.runQuery(internal.items.getInternal, { workspace: workspaceOf(p), name: p.name });
   if (item === null) throw new HttpError(404, "not_found", `no item "${p.name}" in ${workspaceOf(p)}`);
   return jsonResponse(200, item);
 };
@@ -182,13 +184,13 @@ const putItem: Handler = async (ctx, req, p) => {
   await authenticate(ctx, req);
   const body = parseWith(zPutItem, await readBody(req));
   checkConvexValue(body.data);
-  const id = await ctx.runMutation(api.items.put, { workspace: workspaceOf(p), name: p.name, data: body.data });
+  const id = await ctx.runMutation(internal.items.putInternal, { workspace: workspaceOf(p), name: p.name, data: body.data });
   return jsonResponse(200, { _id: id, name: p.name });
 };
 
 const deleteItem: Handler = async (ctx, req, p) => {
   await authenticate(ctx, req);
-  const removed = await ctx.runMutation(api.items.remove, { workspace: workspaceOf(p), name: p.name });
+  const removed = await ctx.runMutation(internal.items.removeInternal, { workspace: workspaceOf(p), name: p.name });
   if (!removed) throw new HttpError(404, "not_found", `no item "${p.name}" in ${workspaceOf(p)}`);
   return jsonResponse(200, { deleted: true, name: p.name });
 };

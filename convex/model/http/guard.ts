@@ -2,7 +2,7 @@
  * Authenticating one HTTP request (API or MCP), in the HTTP action.
  *
  * Convex hands an HTTP action the identity of a valid `Authorization: Bearer
- * <jwt>` and runs ctx.runQuery/runMutation/runAction as that identity. So:
+ * <jwt>` and runs ctx.runQuery/runMutation as that identity. So:
  * no header → 401 "missing"; a header but no identity (forged, malformed,
  * expired JWT) → we check the token ourselves only to count the failure
  * against its id and tell its owner, then 401; an identity → the internal

@@ -26,9 +26,10 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { jsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js";
 import type { HttpRouter } from "convex/server";
 import { z } from "zod";
-import { api } from "../../_generated/api";
+import { internal } from "../../_generated/api";
 import { type ActionCtx, httpAction } from "../../_generated/server";
 import { isKeyholeError } from "../errors";
+import { vend } from "../oauth/flows";
 import { siteUrl } from "../keys";
 import { type Permission, PERMISSIONS } from "../permissions";
 import type { Who } from "./authn";
@@ -95,7 +96,7 @@ export const TOOLS: ToolDef[] = [
     run: async ({ ctx, who }) => {
       // Orgs the credential may read (org:read), plus the ones its scopes name
       // (a token scoped to "acme/site=workspace:read" has no org:read).
-      const orgs: { org: string; name?: string; role?: string }[] = (await ctx.runQuery(api.orgs.listMine, {})).map(
+      const orgs: { org: string; name?: string; role?: string }[] = (await ctx.runQuery(internal.orgs.listMineInternal, {})).map(
         (o) => ({ org: o.slug, name: o.name, role: o.role }),
       );
       for (const e of [...(who.scopes ?? []), ...(who.parentScopes ?? [])]) {
@@ -105,7 +106,7 @@ export const TOOLS: ToolDef[] = [
       const out = [];
       for (const o of orgs.slice(0, 50)) {
         try {
-          const workspaces = await ctx.runQuery(api.workspaces.list, { org: o.org });
+          const workspaces = await ctx.runQuery(internal.workspaces.listInternal, { org: o.org });
           out.push({ ...o, workspaces: workspaces.map((w) => ({ slug: w.slug, name: w.name })) });
         } catch (e) {
           // an org this credential may not read workspaces of is left out
@@ -126,7 +127,7 @@ export const TOOLS: ToolDef[] = [
     },
     readOnly: true,
     run: async ({ ctx }, a) => {
-      const page = await ctx.runQuery(api.items.list, {
+      const page = await ctx.runQuery(internal.items.listInternal, {
         workspace: a.workspace as string,
         paginationOpts: { numItems: (a.limit as number | undefined) ?? 50, cursor: (a.cursor as string | undefined) ?? null },
       });
@@ -140,7 +141,7 @@ export const TOOLS: ToolDef[] = [
     inputSchema: { workspace: zWorkspace, name: zItemName },
     readOnly: true,
     run: async ({ ctx }, a) => {
-      const item = await ctx.runQuery(api.items.get, { workspace: a.workspace as string, name: a.name as string });
+      const item = await ctx.runQuery(internal.items.getInternal, { workspace: a.workspace as string, name: a.name as string });
       if (item === null) throw new ToolFailure(`not_found: no item "${String(a.name)}" in ${String(a.workspace)}`);
       return item;
     },
@@ -153,7 +154,7 @@ export const TOOLS: ToolDef[] = [
     readOnly: false,
     run: async ({ ctx }, a) => {
       if (a.data === undefined) throw new ToolFailure("invalid_argument: data is required");
-      const id = await ctx.runMutation(api.items.put, { workspace: a.workspace as string, name: a.name as string, data: a.data });
+      const id = await ctx.runMutation(internal.items.putInternal, { workspace: a.workspace as string, name: a.name as string, data: a.data });
       return { _id: id, name: a.name };
     },
   },
@@ -165,7 +166,7 @@ export const TOOLS: ToolDef[] = [
     readOnly: false,
     destructive: true,
     run: async ({ ctx }, a) => {
-      const removed = await ctx.runMutation(api.items.remove, { workspace: a.workspace as string, name: a.name as string });
+      const removed = await ctx.runMutation(internal.items.removeInternal, { workspace: a.workspace as string, name: a.name as string });
       if (!removed) throw new ToolFailure(`not_found: no item "${String(a.name)}" in ${String(a.workspace)}`);
       return { deleted: true, name: a.name };
     },
@@ -177,7 +178,7 @@ export const TOOLS: ToolDef[] = [
       "A fresh access token for one of your OAuth connections (e.g. github), to call that provider's API. Audited.",
     inputSchema: { provider: z.string().min(1).max(64).describe('the provider, e.g. "github"') },
     readOnly: true,
-    run: async ({ ctx }, a) => await ctx.runAction(api.oauth.getConnectionToken, { provider: a.provider as string }),
+    run: async ({ ctx }, a) => await vend(ctx, a.provider as string),
   },
 ];
 

@@ -9,7 +9,7 @@ import { internal } from "../../_generated/api";
 import type { Id } from "../../_generated/dataModel";
 import type { ActionCtx } from "../../_generated/server";
 import { sha256Hex } from "../crypto";
-import type { RequestInfo } from "../principal";
+import { requestInfo, type RequestInfo } from "../principal";
 import { keyholeError, type ErrorCode } from "../errors";
 import {
   exchangeCode,
@@ -78,7 +78,7 @@ export async function tryComplete(
   if (args.state.length === 0 || args.state.length > MAX_STATE_LENGTH) {
     return { ok: false, reason: "invalid_request", error: keyholeError("invalid_argument", "state is missing or malformed") };
   }
-  const info = args.info ?? (await actionRequestInfo(ctx));
+  const info = args.info ?? (await requestInfo(ctx));
   const consumed = await ctx.runMutation(internal.oauth.consumeState, {
     stateHash: await sha256Hex(args.state),
     provider: cfg.id,
@@ -130,16 +130,6 @@ export async function complete(
   return outcome.result;
 }
 
-/** IP and user agent of the request that started this action, for audit entries. */
-export async function actionRequestInfo(ctx: Pick<ActionCtx, "meta">): Promise<RequestInfo> {
-  try {
-    const m = await ctx.meta.getRequestMetadata();
-    return { ip: m.ip ?? undefined, userAgent: m.userAgent?.slice(0, 256) ?? undefined };
-  } catch {
-    return {};
-  }
-}
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -149,7 +139,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export async function vend(ctx: ActionCtx, provider: string): Promise<Infer<typeof vVendedToken>> {
   const id = requireProviderId(provider);
-  const info = await actionRequestInfo(ctx);
+  const info = await requestInfo(ctx);
   for (let i = 0; i <= WAIT_STEPS; i++) {
     const step = await ctx.runMutation(internal.oauth.beginVend, { provider: id, info });
     if (step.kind === "token") return step.token;
@@ -195,7 +185,7 @@ export async function revoke(
   provider: string,
 ): Promise<{ revoked: boolean; connectionId: Id<"oauthConnections"> | null; providerRevoked: boolean | null }> {
   const id = requireProviderId(provider);
-  const taken = await ctx.runMutation(internal.oauth.takeForRevoke, { provider: id, info: await actionRequestInfo(ctx) });
+  const taken = await ctx.runMutation(internal.oauth.takeForRevoke, { provider: id, info: await requestInfo(ctx) });
   if (taken === null) return { revoked: false, connectionId: null, providerRevoked: null };
   let cfg: ProviderConfig | null = null;
   try {

@@ -20,6 +20,15 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
   );
 }
 
+/** A form's error message, announced to screen readers; nothing when there is none. */
+export function FormError({ children }: { children: string | null }) {
+  return children ? (
+    <p className="form-error" role="alert">
+      {children}
+    </p>
+  ) : null;
+}
+
 export function ErrorNotice({ error, title = "Couldn't load this", onRetry }: { error: unknown; title?: string; onRetry?: () => void }) {
   return (
     <div className="state state-error" role="alert">

@@ -2,7 +2,7 @@ import { useAction, useMutation } from "convex/react";
 import type { FunctionReturnType } from "convex/server";
 import { useEffect, useId, useState } from "react";
 import { api } from "../api";
-import { Badge, ConfirmDialog, Empty, ErrorNotice, Loading } from "../components/ui";
+import { Badge, ConfirmDialog, Empty, ErrorNotice, FormError, Loading } from "../components/ui";
 import { errorMessage } from "../lib/errors";
 import { useLive } from "../lib/live";
 import { ago, absoluteTime, useNow } from "../lib/time";
@@ -112,11 +112,7 @@ export function ConnectionsPanel() {
           </button>
         </p>
       ) : null}
-      {actionError ? (
-        <p className="form-error" role="alert">
-          {actionError}
-        </p>
-      ) : null}
+      <FormError>{actionError}</FormError>
 
       <h2 className="section-h">Connected accounts</h2>
       {connections.status === "loading" ? <Loading label="Loading connections…" /> : null}

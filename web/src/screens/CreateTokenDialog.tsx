@@ -3,7 +3,7 @@ import { useId, useMemo, useState, type FormEvent } from "react";
 import { normalizeScopes, ScopeError, type ScopeEntry } from "../../../convex/model/scopes";
 import { api } from "../api";
 import { ScopeChips } from "../components/scopes";
-import { CopyButton, Dialog, Loading } from "../components/ui";
+import { CopyButton, Dialog, FormError, Loading } from "../components/ui";
 import { describeError } from "../lib/errors";
 import { useLive, useLiveMany } from "../lib/live";
 import { grantablePermissions, PERMISSION_HELP, type Role } from "../lib/permissions";
@@ -343,11 +343,7 @@ function CreateForm({
         </button>
       </fieldset>
 
-      {serverError ? (
-        <p className="form-error" role="alert">
-          {serverError}
-        </p>
-      ) : null}
+      <FormError>{serverError}</FormError>
       {submitted && !valid ? (
         <p className="form-error" role="alert">
           Fix the highlighted fields.

@@ -3,7 +3,7 @@ import { useEffect, useId, useState, type FormEvent } from "react";
 import type { Id } from "../../../convex/_generated/dataModel";
 import { isSlug } from "../../../convex/model/scopes";
 import { api } from "../api";
-import { Badge, ConfirmDialog, Empty, LiveView } from "../components/ui";
+import { Badge, ConfirmDialog, Empty, FormError, LiveView } from "../components/ui";
 import { errorMessage } from "../lib/errors";
 import { useLive } from "../lib/live";
 import { ROLE_PERMISSIONS, type Role } from "../lib/permissions";
@@ -18,6 +18,32 @@ function slugify(name: string): string {
     .replace(/[^a-z0-9]+/g, "-")
     .replace(/^-+|-+$/g, "")
     .slice(0, 63);
+}
+
+/**
+ * A form's submit cycle: show field errors from the first attempt on, stop
+ * while `invalid`, run `action` (which resets the fields), show its error.
+ */
+function useFormSubmit(invalid: boolean, action: () => Promise<void>) {
+  const [submitted, setSubmitted] = useState(false);
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  async function onSubmit(e: FormEvent) {
+    e.preventDefault();
+    setSubmitted(true);
+    if (invalid) return;
+    setPending(true);
+    setError(null);
+    try {
+      await action();
+      setSubmitted(false);
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setPending(false);
+    }
+  }
+  return { submitted, pending, error, setError, onSubmit };
 }
 
 export function OrgsPanel() {
@@ -69,36 +95,21 @@ function CreateOrgForm({ onCreated }: { onCreated: (slug: string) => void }) {
   const [name, setName] = useState("");
   const [slug, setSlug] = useState("");
   const [slugEdited, setSlugEdited] = useState(false);
-  const [submitted, setSubmitted] = useState(false);
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const nameId = useId();
   const slugId = useId();
   const effectiveSlug = slugEdited ? slug : slugify(name);
   const nameError = name.trim().length === 0 ? "Give it a name." : name.length > 64 ? "At most 64 characters." : null;
   const slugError = isSlug(effectiveSlug) ? null : SLUG_HINT;
+  const { submitted, pending, error, onSubmit } = useFormSubmit(!!(nameError || slugError), async () => {
+    await create({ slug: effectiveSlug, name: name.trim() });
+    onCreated(effectiveSlug);
+    setName("");
+    setSlug("");
+    setSlugEdited(false);
+  });
 
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setSubmitted(true);
-    if (nameError || slugError) return;
-    setPending(true);
-    setError(null);
-    try {
-      await create({ slug: effectiveSlug, name: name.trim() });
-      onCreated(effectiveSlug);
-      setName("");
-      setSlug("");
-      setSlugEdited(false);
-      setSubmitted(false);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setPending(false);
-    }
-  }
   return (
-    <form className="card form-card" onSubmit={submit} noValidate aria-labelledby={`${nameId}-h`}>
+    <form className="card form-card" onSubmit={onSubmit} noValidate aria-labelledby={`${nameId}-h`}>
       <h2 id={`${nameId}-h`} className="section-h">
         New organization
       </h2>
@@ -126,11 +137,7 @@ function CreateOrgForm({ onCreated }: { onCreated: (slug: string) => void }) {
           </p>
         </div>
       </div>
-      {error ? (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError>{error}</FormError>
       <button type="submit" className="btn btn-primary" disabled={pending}>
         {pending ? "Creating…" : "Create organization"}
       </button>
@@ -158,29 +165,13 @@ function Workspaces({ org, canCreate }: { org: string; canCreate: boolean }) {
   const workspaces = useLive(api.workspaces.list, { org });
   const create = useMutation(api.workspaces.create);
   const [name, setName] = useState("");
-  const [submitted, setSubmitted] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [pending, setPending] = useState(false);
   const inputId = useId();
   const slug = slugify(name);
   const invalid = !isSlug(slug);
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setSubmitted(true);
-    if (invalid) return;
-    setPending(true);
-    setError(null);
-    try {
-      await create({ org, slug, name: name.trim() });
-      setName("");
-      setSubmitted(false);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setPending(false);
-    }
-  }
+  const { submitted, pending, error, onSubmit } = useFormSubmit(invalid, async () => {
+    await create({ org, slug, name: name.trim() });
+    setName("");
+  });
 
   return (
     <article className="card" aria-labelledby={`${inputId}-h`}>
@@ -206,7 +197,7 @@ function Workspaces({ org, canCreate }: { org: string; canCreate: boolean }) {
         }
       </LiveView>
       {canCreate ? (
-        <form className="inline-form" onSubmit={submit} noValidate>
+        <form className="inline-form" onSubmit={onSubmit} noValidate>
           <div className="field">
             <label htmlFor={inputId}>New workspace</label>
             <input
@@ -224,11 +215,7 @@ function Workspaces({ org, canCreate }: { org: string; canCreate: boolean }) {
           </button>
         </form>
       ) : null}
-      {error ? (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError>{error}</FormError>
     </article>
   );
 }
@@ -239,45 +226,31 @@ function Members({ org, canManage, myRole }: { org: string; canManage: boolean; 
   const setRole = useMutation(api.orgs.setRole);
   const addMember = useMutation(api.orgs.addMember);
   const removeMember = useMutation(api.orgs.removeMember);
-  const [error, setError] = useState<string | null>(null);
   const [removing, setRemoving] = useState<{ userId: Id<"users">; label: string } | null>(null);
   const [email, setEmail] = useState("");
   const [newRole, setNewRole] = useState<Role>("member");
-  const [pending, setPending] = useState(false);
-  const [submitted, setSubmitted] = useState(false);
   const ids = { h: useId(), email: useId(), role: useId() };
   const myId = me.status === "ready" ? me.data.userId : null;
   // Admins cannot hand out or take away ownership; owners can.
   const assignable = myRole === "owner" ? ROLES : ROLES.filter((r) => r !== "owner");
   const emailInvalid = !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim());
-
-  async function add(e: FormEvent) {
-    e.preventDefault();
-    setSubmitted(true);
-    if (emailInvalid) return;
-    setPending(true);
-    setError(null);
-    try {
-      await addMember({ org, email: email.trim(), role: newRole });
-      setEmail("");
-      setSubmitted(false);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setPending(false);
-    }
-  }
+  // One error line for the add form and the role selects.
+  const { submitted, pending, error, setError, onSubmit } = useFormSubmit(emailInvalid, async () => {
+    await addMember({ org, email: email.trim(), role: newRole });
+    setEmail("");
+  });
+  const roleOptions = assignable.map((r) => (
+    <option key={r} value={r}>
+      {r}
+    </option>
+  ));
 
   return (
     <article className="card" aria-labelledby={ids.h}>
       <h3 id={ids.h} className="section-h">
         Members
       </h3>
-      {error ? (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError>{error}</FormError>
       <LiveView live={members} loadingLabel="Loading members…" errorTitle="Couldn't load members">
         {(list) => (
           <ul className="rows">
@@ -309,11 +282,7 @@ function Members({ org, canManage, myRole }: { org: string; canManage: boolean; 
                           }
                         }}
                       >
-                        {assignable.map((r) => (
-                          <option key={r} value={r}>
-                            {r}
-                          </option>
-                        ))}
+                        {roleOptions}
                       </select>
                       <button
                         type="button"
@@ -334,7 +303,7 @@ function Members({ org, canManage, myRole }: { org: string; canManage: boolean; 
         )}
       </LiveView>
       {canManage ? (
-        <form className="inline-form" onSubmit={add} noValidate>
+        <form className="inline-form" onSubmit={onSubmit} noValidate>
           <div className="field">
             <label htmlFor={ids.email}>Add a member by email</label>
             <input
@@ -350,11 +319,7 @@ function Members({ org, canManage, myRole }: { org: string; canManage: boolean; 
           <div className="field">
             <label htmlFor={ids.role}>Role</label>
             <select id={ids.role} value={newRole} onChange={(e) => setNewRole(e.target.value as Role)}>
-              {assignable.map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
+              {roleOptions}
             </select>
           </div>
           <button type="submit" className="btn" disabled={pending}>
