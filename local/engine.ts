@@ -127,6 +127,7 @@ type AnyFn = ((...a: unknown[]) => unknown) & {
   isAction?: boolean;
   isPublic?: boolean;
   isInternal?: boolean;
+  exportArgs?: () => string;
 };
 
 type Any = any;
@@ -429,7 +430,7 @@ export class Engine {
   }
 
   /** Resolves a client-callable function; throws FunctionError like the real backend. */
-  async resolvePublic(udfPath: string, kind: UdfKind | "any"): Promise<{ udfPath: string; kind: UdfKind }> {
+  async resolvePublic(udfPath: string, kind: UdfKind | "any"): Promise<{ udfPath: string; kind: UdfKind; argsValidator?: string }> {
     if (typeof udfPath !== "string" || udfPath.length === 0 || udfPath.length > 1024) {
       throw new FunctionError("Invalid function path", undefined, 400);
     }
@@ -452,7 +453,7 @@ export class Engine {
         undefined,
       );
     }
-    return { udfPath: c.udfPath, kind: actual };
+    return { udfPath: c.udfPath, kind: actual, argsValidator: fn.exportArgs?.() };
   }
 
   /**
@@ -467,6 +468,14 @@ export class Engine {
     readSet?: ReadSet,
   ): Promise<{ value: Value; kind: UdfKind }> {
     const fn = await this.resolvePublic(udfPath, kind);
+    const misplacedNull = fn.argsValidator ? nullWhereObjectExpected(JSON.parse(fn.argsValidator), args, "") : null;
+    if (misplacedNull !== null) {
+      // convex-test's validator crashes on null where an object is expected.
+      throw new FunctionError(
+        `ArgumentValidationError: Value does not match validator.\nPath: ${misplacedNull}\nValue: null\nValidator: v.object(...)`,
+        undefined,
+      );
+    }
     const path = { componentPath: "", udfPath: fn.udfPath };
     const a = this.accessor(opts);
     try {
@@ -544,4 +553,25 @@ function isWellFormedCursor(c: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+type ValidatorJson = { type: string; value?: Record<string, { fieldType: ValidatorJson }> | ValidatorJson };
+
+/** The path of a null where the validator wants an object (nested objects and arrays), else null. */
+function nullWhereObjectExpected(validator: ValidatorJson, value: unknown, path: string): string | null {
+  if (validator.type === "object" && validator.value) {
+    if (value === null) return path || ".";
+    if (typeof value !== "object" || Array.isArray(value)) return null;
+    const fields = validator.value as Record<string, { fieldType: ValidatorJson }>;
+    for (const [k, { fieldType }] of Object.entries(fields)) {
+      const found = nullWhereObjectExpected(fieldType, (value as Record<string, unknown>)[k], `${path}.${k}`);
+      if (found !== null) return found;
+    }
+  } else if (validator.type === "array" && Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nullWhereObjectExpected(validator.value as ValidatorJson, value[i], `${path}[${i}]`);
+      if (found !== null) return found;
+    }
+  }
+  return null;
 }

@@ -55,7 +55,7 @@ describe("malformed HTTP requests", () => {
     await stillServing();
   });
 
-  test("a malformed pagination cursor → InvalidCursor, not a crash", async () => {
+  test("a malformed pagination cursor → InvalidCursor, null options → argument error, not a crash", async () => {
     const { tokens } = (await b.httpClient().action(api.auth.signIn, {
       provider: "password",
       params: { email: "cursor@example.com", password: "correct horse battery", flow: "signUp" },
@@ -64,6 +64,8 @@ describe("malformed HTTP requests", () => {
     for (const cursor of ["♸", "[1]", '["{\\"$integer\\":7}"]', "{}"]) {
       await expect(me.query(api.audit.list, { paginationOpts: { numItems: 5, cursor } })).rejects.toThrow(/InvalidCursor/);
     }
+    // null where an object is expected is an argument error too (convex-test alone would crash).
+    await expect(me.query(api.audit.list, { paginationOpts: null } as never)).rejects.toThrow(/ArgumentValidationError/);
     const first = await me.query(api.audit.list, { paginationOpts: { numItems: 5, cursor: null } });
     expect(first.isDone).toBe(true);
     await stillServing();
