@@ -7,14 +7,13 @@
 import { v } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
 import * as Authn from "./model/http/authn";
-import { isPermission } from "./model/permissions";
+import { vPermission } from "./validators";
 
 /** Who is calling, last use recorded; or a counted, audited failure. */
 export const authenticate = internalMutation({
-  args: { permissions: v.optional(v.array(v.string())) },
+  args: { permissions: v.optional(v.array(vPermission)) },
   returns: Authn.vAuthOutcome,
-  handler: async (ctx, args) =>
-    await Authn.authenticateRequest(ctx, { permissions: args.permissions?.filter(isPermission) }),
+  handler: async (ctx, args) => await Authn.authenticateRequest(ctx, { permissions: args.permissions }),
 });
 
 /** A request whose bearer token no identity vouched for (forged, malformed, expired). */

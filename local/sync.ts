@@ -20,6 +20,7 @@
  *   in-flight and completed mutations after a reconnect, and gets the
  *   recorded outcome instead of a second execution.
  */
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, WebSocket, type RawData } from "ws";
@@ -165,7 +166,7 @@ class Connection {
     private readonly ip: string | null,
     private readonly userAgent: string | null,
   ) {
-    this.sessionId = `anon-${Math.random().toString(36).slice(2)}`;
+    this.sessionId = `anon-${randomUUID()}`;
     ws.on("message", (data, isBinary) => this.receive(data, isBinary));
     ws.on("error", () => {
       /* 'close' follows */

@@ -6,6 +6,7 @@
 // stdout/stderr. Tests register every secret they are issued, with the
 // responses that may legitimately carry it (the one that issued it). At the
 // end each file saves its capture; leak-scan.test.ts searches them all.
+import { ERROR_CODES } from "../../convex/model/errors";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -269,16 +270,7 @@ export function codeOf(e: unknown): string | null {
   return null;
 }
 
-export const USER_CODES = new Set([
-  "unauthenticated",
-  "forbidden",
-  "invalid_argument",
-  "not_found",
-  "conflict",
-  "rate_limited",
-  "expired",
-  "revoked",
-]);
+export const USER_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
 
 /**
  * Server errors among recorded responses: any status >= 500 except the
