@@ -3,6 +3,7 @@ import { v } from "convex/values";
 import { internalMutation, query } from "./_generated/server";
 import { logAudit } from "./model/audit";
 import { authorize } from "./model/authorize";
+import { withCursor } from "./model/errors";
 import { auditEventFields } from "./validators";
 
 const vAuditEvent = v.object({ _id: v.id("auditEvents"), ...auditEventFields, at: v.number() });
@@ -16,11 +17,13 @@ export const list = query({
   handler: async (ctx, args) => {
     const p = await authorize(ctx, "tokens:read");
     const numItems = Math.max(1, Math.min(Math.floor(args.paginationOpts.numItems) || 1, MAX_AUDIT_PAGE));
-    const result = await ctx.db
-      .query("auditEvents")
-      .withIndex("by_user_at", (q) => q.eq("userId", p.userId))
-      .order("desc")
-      .paginate({ ...args.paginationOpts, numItems });
+    const result = await withCursor(args.paginationOpts.cursor, () =>
+      ctx.db
+        .query("auditEvents")
+        .withIndex("by_user_at", (q) => q.eq("userId", p.userId))
+        .order("desc")
+        .paginate({ ...args.paginationOpts, numItems }),
+    );
     return {
       ...result,
       // everything but whose log it is and the system creation time

@@ -17,6 +17,7 @@ const PATTERNS: RegExp[] = [
   /"d"\s*:\s*"[A-Za-z0-9_-]+"/g, // private JWK members
   /\bk\d+:[A-Za-z0-9+/]{40,}={0,2}/g, // encryption keys
   /\b(Bearer|Convex)\s+[A-Za-z0-9._~+/=-]{16,}/gi, // Authorization values
+  /\bkhr_[A-Za-z0-9_-]{20,}/g, // agent-session refresh tokens
 ];
 
 export function redact(line: string): string {

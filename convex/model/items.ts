@@ -9,7 +9,7 @@ import { v } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { authorizePath } from "./authorize";
-import { keyholeError } from "./errors";
+import { keyholeError, withCursor } from "./errors";
 import { scopeSets } from "./principal";
 import { scopesAllow, type Target } from "./scopes";
 
@@ -121,10 +121,12 @@ export async function listItems(
 ): Promise<PaginationResult<Item>> {
   const { principal, resource } = await authorizePath(ctx, "work:read", requireWorkspacePath(args.workspace));
   const numItems = Math.max(1, Math.min(Math.floor(args.paginationOpts.numItems) || 1, MAX_PAGE_SIZE));
-  const result = await ctx.db
-    .query("items")
-    .withIndex("by_workspace_name", (q) => q.eq("workspaceId", resource.workspace!._id))
-    .paginate({ ...args.paginationOpts, numItems });
+  const result = await withCursor(args.paginationOpts.cursor, () =>
+    ctx.db
+      .query("items")
+      .withIndex("by_workspace_name", (q) => q.eq("workspaceId", resource.workspace!._id))
+      .paginate({ ...args.paginationOpts, numItems }),
+  );
   const target: Target = { org: resource.org.slug, workspace: resource.workspace!.slug };
   const sets = scopeSets(principal);
   return {

@@ -136,6 +136,14 @@ async function keyholePrincipal(ctx: ReadCtx, identity: UserIdentity): Promise<P
   if (session === null) throw keyholeError("unauthenticated", "credential not recognized");
   if (session.endedAt !== undefined) throw keyholeError("revoked", "this agent session has ended");
   if (session.expiresAt <= now) throw keyholeError("expired", "this agent session has expired");
+  if (session.parentTokenId !== undefined) {
+    // revokeApiToken / a leak report end children in batches (the rest in a
+    // scheduled mutation): the parent's record decides now, for every child.
+    const parent = await ctx.db.get("apiTokens", session.parentTokenId);
+    const status = parent === null ? "revoked" : tokenStatus(parent, now);
+    if (status === "revoked") throw keyholeError("revoked", "the PAT this agent session came from has been revoked");
+    if (status === "expired") throw keyholeError("expired", "the PAT this agent session came from has expired");
+  }
   return { kind: "agent", userId: session.userId, sessionId: session._id, session };
 }
 

@@ -178,6 +178,23 @@ describe("items", () => {
     expect(big.page).toHaveLength(12);
   });
 
+  test("a malformed pagination cursor is invalid_argument (items and audit log), not a crash", async () => {
+    const { alice } = await world();
+    for (const cursor of ["garbage", "%%%", "{", "[1,2"]) {
+      expect(
+        await codeOf(alice.as.query(api.items.list, { workspace: "acme/site", paginationOpts: { numItems: 5, cursor } })),
+      ).toBe("invalid_argument");
+      expect(await codeOf(alice.as.query(api.audit.list, { paginationOpts: { numItems: 5, cursor } }))).toBe(
+        "invalid_argument",
+      );
+    }
+    // access is still checked first: a stranger learns nothing from a bad cursor
+    const { mallory } = await world();
+    expect(
+      await codeOf(mallory.as.query(api.items.list, { workspace: "acme/site", paginationOpts: { numItems: 5, cursor: "x" } })),
+    ).toBe("forbidden");
+  });
+
   test("viewers read but don't write; members write", async () => {
     const { bob, carol } = await world();
     expect(await codeOf(bob.as.query(api.items.get, { workspace: "acme/site", name: "notes" }))).toBe("ok");

@@ -272,6 +272,10 @@ describe("items", () => {
     });
     expect(page2.json.items).toHaveLength(1);
     expect([page1.json.items[0].name, page2.json.items[0].name].sort()).toEqual(["Signal/temp-1", "Signal/temp-2"]);
+    // a cursor that is not one this API handed out is bad input (400), not a server error
+    const badCursor = await call(b, "GET", "/api/workspaces/acme/site/items?limit=1&cursor=not-a-cursor", { token: readPat.token });
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.json.error.code).toBe("invalid_argument");
 
     const del = await call(b, "DELETE", "/api/workspaces/acme/site/items/Signal/temp-2", { token: rwPat.token });
     expect(del.status).toBe(200);

@@ -217,6 +217,21 @@ describe("PAT children", () => {
     expect(await t.query(api.auth.validateSession, { token: s.token })).toEqual(INVALID);
     expect((await errorOf(t.action(api.auth.refreshSession, { refreshToken: s.refreshToken }))).code).toBe("revoked");
   });
+
+  test("a child's token is refused as a credential once its PAT is revoked, before the children are ended", async () => {
+    const { t, alice } = await setup();
+    const pat = await alice.as.mutation(api.auth.createApiToken, { name: "p", scopes: [] });
+    const s = await asToken(t, "pat", pat.tokenId).mutation(api.auth.createSession, { agentId: "a" });
+    const asChild = asToken(t, "agent", s.sessionId);
+    expect((await asChild.query(api.auth.viewer, {})).kind).toBe("agent");
+    // A revocation whose batched child clean-up (endRevokedTokenSessions) has not run yet:
+    // the child's own row is still live, only the PAT's record says revoked.
+    await t.run(async (ctx) => await ctx.db.patch("apiTokens", pat.tokenId, { revokedAt: Date.now() }));
+    expect((await row(t, s.sessionId))!.endedAt).toBeUndefined();
+    expect((await errorOf(asChild.query(api.auth.viewer, {}))).code).toBe("revoked");
+    expect((await errorOf(asChild.query(api.sessions.listAgentSessions, {}))).code).toBe("revoked");
+    expect((await errorOf(asChild.mutation(api.auth.createSession, { agentId: "b" }))).code).toBe("revoked");
+  });
 });
 
 describe("validateSession", () => {
