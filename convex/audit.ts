@@ -1,35 +1,16 @@
 import { paginationOptsValidator, paginationResultValidator } from "convex/server";
 import { v } from "convex/values";
 import { internalMutation, query } from "./_generated/server";
-import { logAudit } from "./model/audit";
-import { authorize } from "./model/authorize";
-import { withCursor } from "./model/errors";
+import { listAuditEvents, logAudit } from "./model/audit";
 import { auditEventFields } from "./validators";
 
 const vAuditEvent = v.object({ _id: v.id("auditEvents"), ...auditEventFields, at: v.number() });
-
-export const MAX_AUDIT_PAGE = 100;
 
 /** The caller's own audit log, newest first (a token needs tokens:read). */
 export const list = query({
   args: { paginationOpts: paginationOptsValidator },
   returns: paginationResultValidator(vAuditEvent),
-  handler: async (ctx, args) => {
-    const p = await authorize(ctx, "tokens:read");
-    const numItems = Math.max(1, Math.min(Math.floor(args.paginationOpts.numItems) || 1, MAX_AUDIT_PAGE));
-    const result = await withCursor(args.paginationOpts.cursor, () =>
-      ctx.db
-        .query("auditEvents")
-        .withIndex("by_user_at", (q) => q.eq("userId", p.userId))
-        .order("desc")
-        .paginate({ ...args.paginationOpts, numItems }),
-    );
-    return {
-      ...result,
-      // everything but whose log it is and the system creation time
-      page: result.page.map(({ userId: _userId, _creationTime: _created, ...event }) => event),
-    };
-  },
+  handler: async (ctx, args) => await listAuditEvents(ctx, args.paginationOpts),
 });
 
 /**

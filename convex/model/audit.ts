@@ -1,7 +1,10 @@
 /** Audit events: who did what to which credential, from where. Never secrets. */
 import type { Infer } from "convex/values";
 import type { Id } from "../_generated/dataModel";
-import type { MutationCtx } from "../_generated/server";
+import type { PaginationOptions } from "convex/server";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { authorize } from "./authorize";
+import { readPage } from "./pagination";
 import type { Principal } from "./principal";
 import { requestInfo } from "./principal";
 import type { vActorKind } from "../validators";
@@ -46,4 +49,23 @@ export async function logAudit(
     userAgent: info.userAgent,
     at: Date.now(),
   });
+}
+
+export const MAX_AUDIT_PAGE = 100;
+
+/** A page of the caller's own audit log, newest first (a token needs tokens:read). */
+export async function listAuditEvents(ctx: QueryCtx, paginationOpts: PaginationOptions) {
+  const p = await authorize(ctx, "tokens:read");
+  const result = await readPage(paginationOpts, MAX_AUDIT_PAGE, (opts) =>
+    ctx.db
+      .query("auditEvents")
+      .withIndex("by_user_at", (q) => q.eq("userId", p.userId))
+      .order("desc")
+      .paginate(opts),
+  );
+  return {
+    ...result,
+    // everything but whose log it is and the system creation time
+    page: result.page.map(({ userId: _userId, _creationTime: _created, ...event }) => event),
+  };
 }

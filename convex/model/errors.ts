@@ -29,20 +29,3 @@ export function isKeyholeError(e: unknown): e is ConvexError<KeyholeErrorData> {
   );
 }
 
-/**
- * Runs a paginated read. A cursor the runtime cannot parse (not one this
- * deployment handed out) is bad input, so it becomes `invalid_argument`
- * instead of a system error (a 500 on the HTTP API). Failures of a
- * first-page read (null cursor) and ConvexErrors pass through unchanged.
- */
-export async function withCursor<T>(cursor: string | null, read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (e) {
-    if (cursor === null || e instanceof ConvexError) throw e;
-    throw keyholeError(
-      "invalid_argument",
-      "paginationOpts.cursor is malformed: pass null for the first page, then the continueCursor of the previous page",
-    );
-  }
-}

@@ -9,7 +9,8 @@ import { v } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { authorizePath } from "./authorize";
-import { keyholeError, withCursor } from "./errors";
+import { keyholeError } from "./errors";
+import { readPage } from "./pagination";
 import { scopeSets } from "./principal";
 import { scopesAllow, type Target } from "./scopes";
 
@@ -120,12 +121,11 @@ export async function listItems(
   args: { workspace: string; paginationOpts: PaginationOptions },
 ): Promise<PaginationResult<Item>> {
   const { principal, resource } = await authorizePath(ctx, "work:read", requireWorkspacePath(args.workspace));
-  const numItems = Math.max(1, Math.min(Math.floor(args.paginationOpts.numItems) || 1, MAX_PAGE_SIZE));
-  const result = await withCursor(args.paginationOpts.cursor, () =>
+  const result = await readPage(args.paginationOpts, MAX_PAGE_SIZE, (opts) =>
     ctx.db
       .query("items")
       .withIndex("by_workspace_name", (q) => q.eq("workspaceId", resource.workspace!._id))
-      .paginate({ ...args.paginationOpts, numItems }),
+      .paginate(opts),
   );
   const target: Target = { org: resource.org.slug, workspace: resource.workspace!.slug };
   const sets = scopeSets(principal);

@@ -29,3 +29,14 @@ export async function passwordSignUp(b: Pick<SpawnedBackend, "httpClient">, emai
 export async function passwordSignIn(b: Pick<SpawnedBackend, "httpClient">, email: string): Promise<SignInTokens> {
   return await password(b, email, "signIn");
 }
+
+let fresh = 0;
+
+/** Signs up a new account with a unique address (`<prefix><n>-<time>@example.com`). */
+export async function signUpFresh(
+  b: Pick<SpawnedBackend, "httpClient">,
+  prefix = "user",
+): Promise<SignInTokens & { email: string }> {
+  const email = `${prefix}${++fresh}-${Date.now()}@example.com`;
+  return { email, ...(await passwordSignUp(b, email)) };
+}

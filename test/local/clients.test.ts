@@ -4,7 +4,7 @@ import { ConvexError } from "convex/values";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
-import { passwordSignUp } from "../helpers/signup";
+import { passwordSignUp, signUpFresh } from "../helpers/signup";
 
 let b: SpawnedBackend;
 beforeAll(async () => {
@@ -14,11 +14,7 @@ afterAll(async () => {
   await b?.stop();
 });
 
-let n = 0;
-async function signUp(): Promise<{ email: string; token: string; refreshToken: string }> {
-  const email = `user${++n}-${Date.now()}@example.com`;
-  return { email, ...(await passwordSignUp(b, email)) };
-}
+const signUp = () => signUpFresh(b, "user");
 
 function until<T>(pred: (v: T) => boolean, timeoutMs = 10_000) {
   let resolve!: (v: T) => void;

@@ -8,7 +8,7 @@ import WebSocket from "ws";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
 import { codeOf as outcome } from "../helpers/errors";
-import { passwordSignIn, passwordSignUp } from "../helpers/signup";
+import { passwordSignIn, signUpFresh } from "../helpers/signup";
 
 let b: SpawnedBackend;
 beforeAll(async () => {
@@ -18,12 +18,8 @@ afterAll(async () => {
   await b?.stop();
 });
 
-let n = 0;
-
-async function signUp(): Promise<{ email: string; token: string; refreshToken: string }> {
-  const email = `s${++n}-${Date.now()}@example.com`;
-  return { email, ...(await passwordSignUp(b, email)) };
-}
+const signUp = () => signUpFresh(b, "s");
+let orgs = 0;
 
 function clientWith(token: string): ConvexHttpClient {
   const c = new ConvexHttpClient(b.url, { logger: false });
@@ -35,7 +31,7 @@ function clientWith(token: string): ConvexHttpClient {
 async function personWithPat() {
   const me = await signUp();
   const person = clientWith(me.token);
-  const org = `o${n}-${Date.now().toString(36)}`;
+  const org = `o${++orgs}-${Date.now().toString(36)}`;
   await person.mutation(api.orgs.create, { slug: org, name: "Acme" });
   await person.mutation(api.workspaces.create, { org, slug: "site", name: "Site" });
   const workspace = `${org}/site`;
