@@ -48,8 +48,15 @@ export async function personWithOrg(b: SpawnedBackend, prefix = "oauth"): Promis
   return { email, token, org };
 }
 
+function placeholderDashboard(): { dir: string; cleanup: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keyhole-web-stub-"));
+  fs.writeFileSync(path.join(dir, "index.html"), "<!doctype html><title>keyhole</title>");
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
 export async function startStack(opts: { browser?: boolean; env?: Record<string, string> } = {}): Promise<Stack> {
-  const build = await buildDashboard();
+  // Without a browser nothing renders the dashboard: a placeholder page stands in for the build.
+  const build = opts.browser ? await buildDashboard() : placeholderDashboard();
   let convexUrl = "http://127.0.0.1:1";
   const web = await serveDashboard(build.dir, () => ({ convexUrl }));
   const backend = await spawnBackend({ env: { SITE_URL: web.url, ...opts.env } });

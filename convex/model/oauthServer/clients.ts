@@ -232,14 +232,15 @@ export type ClientAuth = Infer<typeof vClientAuth>;
 
 /**
  * Client authentication (RFC 6749 §2.3): a confidential client must present
- * its secret with the method it registered; a public client (registered with
+ * its secret (HTTP Basic or in the form); a public client (registered with
  * `none`, or a metadata-document URL) only names itself. Null = refused.
  */
 export async function authenticateClient(ctx: QueryCtx, auth: ClientAuth): Promise<{ clientId: string } | null> {
   const c = await clientById(ctx, auth.clientId);
   if (c === null) return null;
   if (c.secretHash === undefined) return auth.secret === undefined ? { clientId: c.clientId } : null;
-  if (auth.secret === undefined || auth.method !== c.authMethod) return null;
+  // Either secret-presenting method is accepted (both carry the same secret; clients differ in which they pick).
+  if (auth.secret === undefined || auth.method === "none") return null;
   return constantTimeEqual(await sha256Hex(auth.secret), c.secretHash) ? { clientId: c.clientId } : null;
 }
 
