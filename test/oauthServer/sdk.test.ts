@@ -10,6 +10,7 @@ import { type OAuthClientProvider, UnauthorizedError } from "@modelcontextprotoc
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { PASSWORD } from "../helpers/signup";
 import { approve, callbackServer, metadataServer, postForm, selfSignedCert, type Stack, startStack, WAIT } from "./stack";
 
 /** An in-memory OAuthClientProvider, as an app would write one. */
@@ -210,5 +211,32 @@ describe("MCP SDK client, Client ID Metadata Document", { timeout: 120_000 }, ()
     );
     expect(results.sort()).toEqual(["ok", "unauthorized"]);
     await client.close().catch(() => {});
+  });
+});
+
+describe("consent when signed out", { timeout: 120_000 }, () => {
+  test("the consent link asks to sign in first, then shows the request; Deny returns access_denied", async () => {
+    const provider = new TestProvider(cb.url);
+    const transport = new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider });
+    await expect(new Client({ name: "t", version: "1" }).connect(transport)).rejects.toThrow(UnauthorizedError);
+    const fresh = await stack.browser!.newContext();
+    try {
+      const page = await fresh.newPage();
+      await page.goto(provider.authorizationUrls.at(-1)!.toString());
+      await page.getByText("An app asks to connect to keyhole: sign in to review it.").waitFor(WAIT);
+      await page.getByLabel("Email").fill(stack.person.email);
+      await page.getByLabel("Password").fill(PASSWORD);
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await page.getByRole("heading", { name: "Allow SDK Test Client to use keyhole?" }).waitFor(WAIT);
+      await page.getByText("unverified").waitFor(WAIT);
+      const back = cb.next();
+      await page.getByRole("button", { name: "Deny", exact: true }).click();
+      const params = await back;
+      expect(params.get("error")).toBe("access_denied");
+      expect(params.get("state")).toBe(provider.sentState);
+      expect(params.get("code")).toBeNull();
+    } finally {
+      await fresh.close();
+    }
   });
 });

@@ -105,6 +105,8 @@ export async function approve(
   if (choice.place !== undefined) await page.getByLabel("Where it may act").selectOption(choice.place);
   for (const p of choice.uncheck ?? []) await page.locator(`input[type=checkbox][name="${p}"]`).uncheck();
   await page.getByRole("button", { name: choice.deny ? "Deny" : "Allow", exact: true }).click();
+  // The dashboard sends the browser back to the client: wait until it has left the consent screen.
+  await page.waitForURL((u) => !u.hash.startsWith("#/consent"), WAIT);
 }
 
 /** A loopback redirect URI that records what the authorization server sends back. */
