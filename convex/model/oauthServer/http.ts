@@ -18,7 +18,7 @@ import { z } from "zod";
 import { internal } from "../../_generated/api";
 import { type ActionCtx, httpAction } from "../../_generated/server";
 import { HttpError, readBodyText } from "../http/common";
-import { handleAuthorize } from "./authorize";
+import { errorPage, handleAuthorize } from "./authorize";
 import type { ClientAuth } from "./clients";
 import {
   AUTHORIZE_PATH,
@@ -180,13 +180,17 @@ async function registerEndpoint(ctx: ActionCtx, req: Request): Promise<Response>
   return oauthJson(201, out.client);
 }
 
-/** Wraps an endpoint: an unexpected failure is a generic `server_error`, never a stack trace. */
+/**
+ * Wraps an endpoint: an unexpected failure is a generic `server_error` (a page
+ * for the browser-facing authorization endpoint), never a stack trace.
+ */
 function guarded(name: string, fn: (ctx: ActionCtx, req: Request) => Promise<Response>) {
   return httpAction(async (ctx, req) => {
     try {
       return await fn(ctx, req);
     } catch (e) {
       console.error(`keyhole oauth ${name}: internal error (${e instanceof Error ? e.name : typeof e})`);
+      if (name === "authorize") return errorPage(500, "Something went wrong", "keyhole could not handle this request.");
       return oauthError(500, "server_error", "internal error");
     }
   });
