@@ -33,7 +33,11 @@ function grantableAt(r: Request, place: string): Set<string> {
 const PERSONAL = ["connections:read", "connections:use", "tokens:read"];
 
 export function ConsentScreen({ requestId }: { requestId: string }) {
-  const live = useLive(api.oauthServer.consentRequest, { request: requestId });
+  // Once answered, the request is gone (the live query would turn into an
+  // error): show where the browser is going instead. An app with its own
+  // scheme (cursor://…) opens without this page navigating away.
+  const [leaving, setLeaving] = useState<{ to: string; approved: boolean } | null>(null);
+  const live = useLive(api.oauthServer.consentRequest, leaving ? "skip" : { request: requestId });
   useEffect(() => {
     document.title = "Connect an app · keyhole";
   }, []);
@@ -43,15 +47,32 @@ export function ConsentScreen({ requestId }: { requestId: string }) {
         <p className="brand brand-lg" aria-hidden="true">
           <span className="brand-mark" /> keyhole
         </p>
-        <LiveView live={live} loadingLabel="Loading the request…" errorTitle="This request can't be shown">
-          {(r) => <ConsentForm r={r} requestId={requestId} />}
-        </LiveView>
+        {leaving ? (
+          <div role="status">
+            <h1>{leaving.approved ? "Access allowed" : "Access denied"}</h1>
+            <p>
+              Returning to the app… If nothing happens, <a href={leaving.to}>continue</a>, or close this window.
+            </p>
+          </div>
+        ) : (
+          <LiveView live={live} loadingLabel="Loading the request…" errorTitle="This request can't be shown">
+            {(r) => <ConsentForm r={r} requestId={requestId} onDecided={setLeaving} />}
+          </LiveView>
+        )}
       </div>
     </main>
   );
 }
 
-function ConsentForm({ r, requestId }: { r: Request; requestId: string }) {
+function ConsentForm({
+  r,
+  requestId,
+  onDecided,
+}: {
+  r: Request;
+  requestId: string;
+  onDecided: (d: { to: string; approved: boolean }) => void;
+}) {
   const decide = useMutation(api.oauthServer.decideConsent);
   const options = useMemo(() => places(r), [r]);
   const [place, setPlace] = useState(options.length > 1 ? options[1].value : "");
@@ -72,6 +93,7 @@ function ConsentForm({ r, requestId }: { r: Request; requestId: string }) {
         resource: place === "" ? null : place,
         permissions: (approve ? chosen : []) as Permission[],
       });
+      onDecided({ to: redirectTo, approved: approve });
       window.location.assign(redirectTo);
     } catch (e) {
       setError(errorMessage(e));
