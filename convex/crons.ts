@@ -18,4 +18,11 @@ crons.daily(
   {},
 );
 
+crons.interval(
+  "reap unused OAuth clients, expired authorization requests and codes, old grants",
+  { hours: 1 },
+  internal.oauthServer.reap,
+  {},
+);
+
 export default crons;

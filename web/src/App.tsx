@@ -7,7 +7,9 @@ import { isSignedOutError } from "./lib/errors";
 import { useLive } from "./lib/live";
 import { AuditPanel } from "./screens/AuditPanel";
 import { AuthScreen } from "./screens/AuthScreen";
+import { ConnectedAppsPanel } from "./screens/ConnectedAppsPanel";
 import { ConnectionsPanel } from "./screens/ConnectionsPanel";
+import { ConsentScreen, consentRequestId } from "./screens/ConsentScreen";
 import { DevicesPanel } from "./screens/DevicesPanel";
 import { OrgsPanel } from "./screens/OrgsPanel";
 import { SessionsPanel } from "./screens/SessionsPanel";
@@ -18,6 +20,7 @@ const TABS = [
   { id: "sessions", label: "Agent sessions" },
   { id: "devices", label: "Devices" },
   { id: "connections", label: "Connections" },
+  { id: "apps", label: "Connected apps" },
   { id: "orgs", label: "Organizations" },
   { id: "audit", label: "Audit log" },
 ] as const;
@@ -48,7 +51,12 @@ export function App() {
       </main>
     );
   }
-  if (!isAuthenticated) return <AuthScreen notice={notice} />;
+  // An app asking for access (keyhole's OAuth authorization endpoint sent the browser here).
+  const consent = window.location.hash.startsWith("#/consent") ? consentRequestId() : null;
+  if (!isAuthenticated) {
+    return <AuthScreen notice={consent !== null ? "An app asks to connect to keyhole: sign in to review it." : notice} />;
+  }
+  if (consent !== null) return <ConsentScreen requestId={consent} />;
   return <Dashboard onSignedOut={setNotice} />;
 }
 
@@ -160,6 +168,7 @@ function Dashboard({ onSignedOut }: { onSignedOut: (notice: string | null) => vo
           {tab === "sessions" ? <SessionsPanel /> : null}
           {tab === "devices" ? <DevicesPanel /> : null}
           {tab === "connections" ? <ConnectionsPanel /> : null}
+          {tab === "apps" ? <ConnectedAppsPanel /> : null}
           {tab === "orgs" ? <OrgsPanel /> : null}
           {tab === "audit" ? <AuditPanel /> : null}
         </ErrorBoundary>
