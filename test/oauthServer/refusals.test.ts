@@ -12,11 +12,11 @@ const HOSTS_HOOK = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixt
 const REDIRECT = "http://127.0.0.1:9/callback";
 
 let stack: Stack;
-let tls: ReturnType<typeof selfSignedCert>;
+let tls: Awaited<ReturnType<typeof selfSignedCert>>;
 let docs: Awaited<ReturnType<typeof metadataServer>>;
 
 beforeAll(async () => {
-  tls = selfSignedCert();
+  tls = await selfSignedCert();
   docs = await metadataServer(tls, (origin) => ({
     "/moved.json": { redirectTo: `${origin}/elsewhere.json` },
     "/elsewhere.json": { client_id: `${origin}/moved.json`, redirect_uris: [REDIRECT] },

@@ -65,11 +65,11 @@ class TestProvider implements OAuthClientProvider {
 
 let stack: Stack;
 let cb: Awaited<ReturnType<typeof callbackServer>>;
-let tls: ReturnType<typeof selfSignedCert>;
+let tls: Awaited<ReturnType<typeof selfSignedCert>>;
 let docs: Awaited<ReturnType<typeof metadataServer>>;
 
 beforeAll(async () => {
-  tls = selfSignedCert();
+  tls = await selfSignedCert();
   cb = await callbackServer();
   docs = await metadataServer(tls, (origin) => ({
     "/mcp-client.json": {

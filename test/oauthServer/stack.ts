@@ -8,7 +8,6 @@
  * `callbackServer()` is the client's loopback redirect URI; `approve()` drives
  * Chromium from an authorization URL through the consent screen.
  */
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
@@ -16,6 +15,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
+import { generate } from "selfsigned";
 import { api } from "../../convex/_generated/api";
 import { buildDashboard, launchChromium, serveDashboard } from "../browser/harness";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
@@ -142,22 +142,22 @@ export async function callbackServer(): Promise<{ url: string; next: () => Promi
   };
 }
 
-/** A self-signed certificate for 127.0.0.1 (openssl), for an https test server; `caFile` goes in NODE_EXTRA_CA_CERTS. */
-export function selfSignedCert(): { key: string; cert: string; caFile: string; cleanup: () => void } {
+/**
+ * A self-signed certificate for 127.0.0.1 (made in-process by `selfsigned`:
+ * no openssl binary needed), for an https test server; `caFile` goes in
+ * NODE_EXTRA_CA_CERTS.
+ */
+export async function selfSignedCert(): Promise<{ key: string; cert: string; caFile: string; cleanup: () => void }> {
+  const pems = await generate([{ name: "commonName", value: "127.0.0.1" }], {
+    keyType: "ec",
+    algorithm: "sha256",
+    notAfterDate: new Date(Date.now() + 86_400_000),
+    extensions: [{ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] }],
+  });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keyhole-cert-"));
-  const keyFile = path.join(dir, "key.pem");
   const caFile = path.join(dir, "cert.pem");
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-    "-keyout", keyFile, "-out", caFile,
-  ], { stdio: "ignore" });
-  return {
-    key: fs.readFileSync(keyFile, "utf8"),
-    cert: fs.readFileSync(caFile, "utf8"),
-    caFile,
-    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
-  };
+  fs.writeFileSync(caFile, pems.cert);
+  return { key: pems.private, cert: pems.cert, caFile, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** An https server on 127.0.0.1 serving client metadata documents; counts fetches per path. */
