@@ -13,6 +13,7 @@ import { keyholeError } from "./errors";
 import { readPage } from "./pagination";
 import { scopeSets } from "./principal";
 import { scopesAllow, type Target } from "./scopes";
+import { MAX_ARRAY_LENGTH, MAX_KEY_LENGTH, MAX_OBJECT_FIELDS, MAX_VALUE_NESTING, whyNotStorable } from "./storable";
 
 export const ITEM_NAME = /^[A-Za-z0-9_.\-/]{1,200}$/;
 export const MAX_ITEM_BYTES = 64 * 1024;
@@ -42,55 +43,6 @@ export function validateItemName(name: string): string {
   return name;
 }
 
-// What a Convex document can hold (get-convex/convex-backend:
-// crates/sync_types/src/identifier.rs check_valid_field_name, and the
-// `convex` package's values/value.ts validateObjectField; crates/value/src/
-// object.rs MAX_OBJECT_FIELDS, array.rs MAX_ARRAY_LEN, size.rs MAX_NESTING).
-export const MAX_KEY_LENGTH = 1024;
-export const MAX_OBJECT_FIELDS = 1024;
-export const MAX_ARRAY_LENGTH = 8192;
-/** The item document is one level around `data`; Convex allows 64 in all. */
-export const MAX_DATA_NESTING = 63;
-
-/** Why Convex cannot store this object key, or null when it can. Never quotes the key. */
-function badKey(k: string): string | null {
-  if (k.startsWith("$")) return `an object key starts with "$"`;
-  if (k.length > MAX_KEY_LENGTH) return `an object key is ${k.length} characters long`;
-  for (let i = 0; i < k.length; i++) {
-    const code = k.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e) {
-      const hex = (k.codePointAt(i) ?? code).toString(16).toUpperCase().padStart(4, "0");
-      return `an object key holds U+${hex} at position ${i}`;
-    }
-  }
-  return null;
-}
-
-/** Why `x` is not plain JSON Convex can store, or null; `depth` = levels of arrays/objects around it. */
-function badValue(x: unknown, depth: number): string | null {
-  if (x === null || typeof x === "boolean" || typeof x === "string") return null;
-  if (typeof x === "number") return Number.isFinite(x) ? null : "NaN and Infinity are not JSON";
-  if (depth >= MAX_DATA_NESTING) return `it is nested more than ${MAX_DATA_NESTING} levels deep`;
-  if (Array.isArray(x)) {
-    if (x.length > MAX_ARRAY_LENGTH) return `an array has ${x.length} elements`;
-    for (const y of x) {
-      const why = badValue(y, depth + 1);
-      if (why !== null) return why;
-    }
-    return null;
-  }
-  if (typeof x !== "object" || Object.getPrototypeOf(x) !== Object.prototype) {
-    return "only null, booleans, numbers, strings, arrays and plain objects are JSON";
-  }
-  const entries = Object.entries(x as Record<string, unknown>);
-  if (entries.length > MAX_OBJECT_FIELDS) return `an object has ${entries.length} fields`;
-  for (const [k, y] of entries) {
-    const why = badKey(k) ?? badValue(y, depth + 1);
-    if (why !== null) return why;
-  }
-  return null;
-}
-
 /**
  * Plain JSON that Convex can store, at most 64 KB encoded; otherwise
  * `invalid_argument` saying what to change. Every surface runs this before
@@ -98,13 +50,13 @@ function badValue(x: unknown, depth: number): string | null {
  * whose argument encoding would otherwise fail with a bare Error).
  */
 export function validateItemData(data: unknown): unknown {
-  const why = data === undefined ? "it is missing" : badValue(data, 0);
+  const why = data === undefined ? "it is missing" : whyNotStorable(data);
   if (why !== null) {
     throw keyholeError(
       "invalid_argument",
       `item data cannot be stored: ${why}. Item data is plain JSON whose object keys are printable ASCII ` +
         `(no control characters), at most ${MAX_KEY_LENGTH} characters and not starting with "$"; at most ` +
-        `${MAX_DATA_NESTING} levels deep, ${MAX_ARRAY_LENGTH} elements an array and ${MAX_OBJECT_FIELDS} fields an object`,
+        `${MAX_VALUE_NESTING} levels deep, ${MAX_ARRAY_LENGTH} elements an array and ${MAX_OBJECT_FIELDS} fields an object`,
     );
   }
   const bytes = new TextEncoder().encode(JSON.stringify(data)).length;

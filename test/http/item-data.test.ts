@@ -107,6 +107,15 @@ describe("HTTP API", () => {
   });
 });
 
+describe("HTTP API: agent session metadata (the same rule)", () => {
+  test.each(BAD_KEYS)("POST /api/sessions with metadata holding %s: 400 invalid_argument", async (_what, data) => {
+    const r = await call(b, "POST", "/api/sessions", { token: pat, body: { agentId: "a", metadata: { m: data } } });
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe("invalid_argument");
+    expect(r.json.error.message).toMatch(/^metadata/);
+  });
+});
+
 describe("MCP", () => {
   let id = 0;
   async function putItem(data: unknown) {

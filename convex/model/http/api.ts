@@ -27,6 +27,7 @@ import { internal } from "../../_generated/api";
 import { type ActionCtx, httpAction } from "../../_generated/server";
 import { refreshAgentSession } from "../agentSessions";
 import { validateItemData } from "../items";
+import { whyNotStorable } from "../storable";
 import {
   corsHeaders,
   credentialInUrl,
@@ -131,6 +132,8 @@ const revokePat: Handler = async (ctx, req, p) => {
 const createSession: Handler = async (ctx, req) => {
   await authenticate(ctx, req);
   const body = parseWith(zCreateSession, await readBody(req));
+  const why = body.metadata === undefined ? null : whyNotStorable(body.metadata);
+  if (why !== null) throw new HttpError(400, "invalid_argument", `metadata cannot be stored: ${why}`);
   const created = await ctx.runMutation(internal.auth.createSessionInternal, body);
   return jsonResponse(201, created);
 };
