@@ -5,16 +5,10 @@
  * Header: {"alg":"ES256","kid":"kh-<thumbprint>","typ":"JWT"}. Its first 24
  * bytes never change, so every keyhole token starts with TOKEN_PREFIX and a
  * secret scanner can match it; anyone can check a found token against the
- * public JWKS at `${CONVEX_SITE_URL}/keyhole/jwks.json`.
+ * public JWKS at `${CONVEX_SITE_URL}/keyhole/jwks.json`. The one verifier of
+ * token text is in http/verify.ts.
  */
-import {
-  calculateJwkThumbprint,
-  createLocalJWKSet,
-  importJWK,
-  jwtVerify,
-  SignJWT,
-  type JWK,
-} from "jose";
+import { calculateJwkThumbprint, importJWK, SignJWT, type JWK } from "jose";
 import { base64url } from "./crypto";
 
 export const KEYHOLE_AUDIENCE = "keyhole";
@@ -101,40 +95,4 @@ export async function signKeyholeToken(opts: {
 export function parseKeyholeSubject(subject: string): { kind: TokenKind; id: string } | null {
   const m = /^(pat|agent):([A-Za-z0-9_]{1,64})$/.exec(subject);
   return m ? { kind: m[1] as TokenKind, id: m[2] } : null;
-}
-
-/**
- * An ES256 signature is 64 bytes: exactly 86 base64url chars whose last one
- * carries 2 bits, so it must be one of A, Q, g, w. Base64 decoders (jose's
- * included) ignore the 4 spare bits, which would let 4 spellings of one token
- * verify; this makes any change to any character of a token fail.
- */
-export function hasCanonicalSignature(token: string): boolean {
-  const parts = token.split(".");
-  return parts.length === 3 && /^[A-Za-z0-9_-]{85}[AQgw]$/.test(parts[2]);
-}
-
-/**
- * Verifies a keyhole token against the given public keys (current and
- * retired), pinned to ES256, our issuer and audience. Null when it is not a
- * valid keyhole token, for whatever reason (never says which).
- */
-export async function verifyKeyholeToken(
-  token: string,
-  keys: PublicJwk[],
-): Promise<{ kind: TokenKind; id: string; expiresAt: number } | null> {
-  if (!token.startsWith(TOKEN_PREFIX) || token.length > 4096 || !hasCanonicalSignature(token)) return null;
-  try {
-    const { payload } = await jwtVerify(token, createLocalJWKSet({ keys }), {
-      algorithms: ["ES256"],
-      issuer: keyholeIssuer(),
-      audience: KEYHOLE_AUDIENCE,
-      requiredClaims: ["sub", "exp", "jti"],
-    });
-    const sub = parseKeyholeSubject(String(payload.sub));
-    if (!sub || payload.jti !== sub.id || payload.kind !== sub.kind) return null;
-    return { ...sub, expiresAt: (payload.exp as number) * 1000 };
-  } catch {
-    return null;
-  }
 }

@@ -3,7 +3,8 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { sha256Hex } from "../../convex/model/crypto";
-import { TOKEN_PREFIX, verifyKeyholeToken } from "../../convex/model/keys";
+import { verifyKeyholeToken } from "../../convex/model/http/verify";
+import { TOKEN_PREFIX } from "../../convex/model/keys";
 import { LIMITS } from "../../convex/model/rateLimit";
 import { asToken, makeTest, signIn } from "../helpers/convex";
 import { codeOf, messageOf } from "../helpers/errors";
@@ -35,7 +36,14 @@ describe("createApiToken", () => {
     // The JWT's exp and the record agree to the second; jti is the row id.
     const jwks = (await (await t.fetch("/keyhole/jwks.json")).json()) as { keys: never[] };
     const verified = await verifyKeyholeToken(created.token, jwks.keys);
-    expect(verified).toEqual({ kind: "pat", id: created.tokenId, expiresAt: created.expiresAt });
+    expect(verified).toEqual({
+      kind: "pat",
+      id: created.tokenId,
+      expiresAt: created.expiresAt,
+      expired: false,
+      keyId: row!.keyId,
+      tokenHash: row!.tokenHash,
+    });
   });
 
   test("the token text appears in no table, list result, error or audit event", async () => {
