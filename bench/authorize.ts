@@ -19,7 +19,7 @@ import type { Id } from "../convex/_generated/dataModel";
 import { authorize, resolveResource } from "../convex/model/authorize";
 import schema from "../convex/schema";
 import { buildModuleMap } from "../local/modules";
-import { setupTestEnv, TEST_SITE_URL } from "../test/helpers/env";
+import { setupTestEnv, TEST_ISSUER, TEST_SITE_URL } from "../test/helpers/env";
 import { formatTable, fmt, writeResult, type BenchRow } from "./lib/report";
 import { round } from "./lib/stats";
 
@@ -128,8 +128,8 @@ const fixture = await t.run(async (ctx) => {
   return { alice, authSession, pat, session };
 });
 
-const asPat = t.withIdentity({ issuer: `${TEST_SITE_URL}/keyhole`, subject: `pat:${fixture.pat}` });
-const asAgent = t.withIdentity({ issuer: `${TEST_SITE_URL}/keyhole`, subject: `agent:${fixture.session}` });
+const asPat = t.withIdentity({ issuer: TEST_ISSUER, subject: `pat:${fixture.pat}` });
+const asAgent = t.withIdentity({ issuer: TEST_ISSUER, subject: `agent:${fixture.session}` });
 const asUser = t.withIdentity({ issuer: TEST_SITE_URL, subject: `${fixture.alice}|${fixture.authSession}` });
 
 /** Grows apiTokens to `n` rows (plus the measured one), one owner per 20 tokens. */

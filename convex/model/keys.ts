@@ -10,6 +10,7 @@
  */
 import { calculateJwkThumbprint, importJWK, SignJWT, type JWK } from "jose";
 import { base64url } from "./crypto";
+import { keyholeIssuer } from "./issuer";
 
 export const KEYHOLE_AUDIENCE = "keyhole";
 // Exactly 24 bytes (`{"alg":"ES256","kid":"kh`) → 32 base64url chars with no partial last
@@ -18,15 +19,7 @@ export const TOKEN_PREFIX = base64url(new TextEncoder().encode('{"alg":"ES256","
 
 export type TokenKind = "pat" | "agent";
 
-export function siteUrl(): string {
-  const url = process.env.CONVEX_SITE_URL;
-  if (!url) throw new Error("CONVEX_SITE_URL is not set");
-  return url.replace(/\/+$/, "");
-}
-
-export function keyholeIssuer(): string {
-  return `${siteUrl()}/keyhole`;
-}
+export { keyholeIssuer, siteUrl } from "./issuer";
 
 export type PublicJwk = JWK & { kid: string };
 

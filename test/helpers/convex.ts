@@ -4,7 +4,7 @@
 import { convexTest } from "convex-test";
 import type { Id } from "../../convex/_generated/dataModel";
 import schema from "../../convex/schema";
-import { setupTestEnv, TEST_SITE_URL } from "./env";
+import { setupTestEnv, TEST_ISSUER, TEST_SITE_URL } from "./env";
 
 export const modules = import.meta.glob("../../convex/**/*.*s");
 
@@ -34,5 +34,5 @@ export function asUser(t: TestConvex, userId: Id<"users">, sessionId: Id<"authSe
 
 /** An accessor presenting a keyhole token (PAT or agent session) by its record id. */
 export function asToken(t: TestConvex, kind: "pat" | "agent", id: string) {
-  return t.withIdentity({ issuer: `${TEST_SITE_URL}/keyhole`, subject: `${kind}:${id}` });
+  return t.withIdentity({ issuer: TEST_ISSUER, subject: `${kind}:${id}` });
 }

@@ -8,6 +8,7 @@ import { inspect } from "../../convex/model/http/guard";
 import { verifyKeyholeToken } from "../../convex/model/http/verify";
 import { keyIdOf, TOKEN_PREFIX, type PublicJwk } from "../../convex/model/keys";
 import { asToken } from "../helpers/convex";
+import { TEST_ISSUER } from "../helpers/env";
 import { codeOf } from "../helpers/errors";
 import { patFor, world } from "./fixtures";
 
@@ -44,7 +45,7 @@ describe("token format", () => {
       expect(token.startsWith(TOKEN_PREFIX)).toBe(true);
       const [header, payload] = token.split(".").map((s, i) => (i < 2 ? dec(s) : s));
       expect(header).toEqual({ alg: "ES256", kid: expect.stringMatching(/^kh-/), typ: "JWT" });
-      expect(payload).toMatchObject({ kind: "pat", sub: `pat:${payload.jti}`, iss: "http://127.0.0.1:3211/keyhole", aud: "keyhole" });
+      expect(payload).toMatchObject({ kind: "pat", sub: `pat:${payload.jti}`, iss: TEST_ISSUER, aud: "keyhole" });
     }
   });
 });
