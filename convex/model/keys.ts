@@ -9,7 +9,7 @@
  * token text is in http/verify.ts.
  */
 import { calculateJwkThumbprint, importJWK, SignJWT, type JWK } from "jose";
-import { base64url } from "./crypto";
+import { base64url, randomToken, sha256Hex } from "./crypto";
 import { keyholeIssuer } from "./issuer";
 
 export const KEYHOLE_AUDIENCE = "keyhole";
@@ -65,14 +65,25 @@ export async function currentSigningKey(): Promise<SigningKey> {
   return await cached.key;
 }
 
+/** The claim that binds a token record to the one token signed for it (keyTrust.ts). */
+export const BINDING_CLAIM = "bnd";
+
+/**
+ * Signs a keyhole token for record `id`. Besides the public claims it carries
+ * a fresh random `bnd` secret; the caller stores `bindingHash` (its SHA-256)
+ * and `keyId` on the record, which binds the record to this token and so to
+ * the key that signed it: a token forged with any key for this record —
+ * lacking `bnd` — is refused (keyTrust.ts).
+ */
 export async function signKeyholeToken(opts: {
   kind: TokenKind;
   id: string;
   expiresAt: number;
   now: number;
-}): Promise<{ token: string; keyId: string }> {
+}): Promise<{ token: string; keyId: string; bindingHash: string }> {
   const key = await currentSigningKey();
-  const token = await new SignJWT({ kind: opts.kind })
+  const binding = randomToken(16);
+  const token = await new SignJWT({ kind: opts.kind, [BINDING_CLAIM]: binding })
     .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "JWT" })
     .setSubject(`${opts.kind}:${opts.id}`)
     .setJti(opts.id)
@@ -81,7 +92,7 @@ export async function signKeyholeToken(opts: {
     .setIssuedAt(Math.floor(opts.now / 1000))
     .setExpirationTime(Math.floor(opts.expiresAt / 1000))
     .sign(key.privateKey);
-  return { token, keyId: key.kid };
+  return { token, keyId: key.kid, bindingHash: await sha256Hex(binding) };
 }
 
 /** Splits a keyhole subject `pat:<id>` / `agent:<id>`. */
