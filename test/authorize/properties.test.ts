@@ -12,13 +12,16 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, test } from "vitest";
 import type { Id } from "../../convex/_generated/dataModel";
 import { authorize } from "../../convex/model/authorize";
-import { keyholeIssuer } from "../../convex/model/keys";
+import { keyholeIssuer, keyIdOf } from "../../convex/model/keys";
 import { PERMISSIONS, PERSONAL_PERMISSIONS, ROLES, roleGrants, type Permission, type Role } from "../../convex/model/permissions";
 import { normalizeScopes, type ScopeEntry } from "../../convex/model/scopes";
 import { setupTestEnv } from "../helpers/env";
 
+/** The signing key's id: the fake token row is one the current key signed (no retired-key lookup). */
+let currentKid = "";
 beforeAll(async () => {
   await setupTestEnv();
+  currentKid = await keyIdOf(JSON.parse(process.env.KEYHOLE_SIGNING_KEY!));
 });
 
 const ORGS = ["acme", "beta"] as const;
@@ -79,7 +82,7 @@ function fakeCtx(c: Case, org: string) {
     type: "PAT",
     scopes: c.scopeSets[0],
     tokenHash: "h",
-    keyId: "k",
+    keyId: currentKid,
     createdAt: now,
     expiresAt: now + 3600_000,
   };
