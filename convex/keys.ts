@@ -198,8 +198,10 @@ export const revokeKey = internalMutation({
     } else if (existing.compromisedAt === undefined) {
       await ctx.db.patch("retiredSigningKeys", existing._id, { notAfter: now, compromisedAt: now, compromiseReason: reason });
     }
-    const batch = await revokeBatchOfKey(ctx, keyId, null, (tokenId) => endChildrenLater(ctx, tokenId));
-    if (batch.cursor !== null) await ctx.scheduler.runAfter(0, internal.keys.revokeTokensOfKey, { keyId, cursor: batch.cursor });
+    const batch = await revokeBatchOfKey(ctx, { keyId, since: now, cursor: null }, (id) => endChildrenLater(ctx, id));
+    if (batch.cursor !== null) {
+      await ctx.scheduler.runAfter(0, internal.keys.revokeTokensOfKey, { keyId, since: now, cursor: batch.cursor });
+    }
     return { keyId, tokensRevoked: batch.tokensRevoked, sessionsEnded: batch.sessionsEnded, more: batch.cursor !== null };
   },
 });
@@ -211,12 +213,12 @@ async function endChildrenLater(ctx: MutationCtx, tokenId: Id<"apiTokens">) {
 
 /** Continues an emergency retirement (keys:revokeKey) batch by batch. */
 export const revokeTokensOfKey = internalMutation({
-  args: { keyId: v.string(), cursor: v.string() },
+  args: { keyId: v.string(), since: v.number(), cursor: v.string() },
   returns: v.null(),
   handler: async (ctx, args) => {
-    const batch = await revokeBatchOfKey(ctx, args.keyId, args.cursor, (tokenId) => endChildrenLater(ctx, tokenId));
+    const batch = await revokeBatchOfKey(ctx, args, (id) => endChildrenLater(ctx, id));
     if (batch.cursor !== null) {
-      await ctx.scheduler.runAfter(0, internal.keys.revokeTokensOfKey, { keyId: args.keyId, cursor: batch.cursor });
+      await ctx.scheduler.runAfter(0, internal.keys.revokeTokensOfKey, { ...args, cursor: batch.cursor });
     }
     return null;
   },

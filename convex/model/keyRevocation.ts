@@ -22,14 +22,15 @@ export const KEY_REVOKE_SESSION_BATCH = 256;
  */
 export async function revokeBatchOfKey(
   ctx: MutationCtx,
-  keyId: string,
-  cursor: string | null,
+  batch: { keyId: string; since: number; cursor: string | null },
   endChildren: (tokenId: Id<"apiTokens">) => Promise<void>,
 ): Promise<{ tokensRevoked: number; sessionsEnded: number; cursor: string | null }> {
+  const { keyId, since, cursor } = batch;
   const now = Date.now();
+  // `since` (when the retirement began) stays fixed, so every batch pages the same query.
   const page = await ctx.db
     .query("apiTokens")
-    .withIndex("by_key_expiry", (q) => q.eq("keyId", keyId).gt("expiresAt", now))
+    .withIndex("by_key_expiry", (q) => q.eq("keyId", keyId).gt("expiresAt", since))
     .paginate({ cursor, numItems: KEY_REVOKE_TOKEN_BATCH });
   let tokensRevoked = 0;
   for (const t of page.page) {

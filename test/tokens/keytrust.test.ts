@@ -148,6 +148,37 @@ describe("emergency retirement (keys:revokeKey)", () => {
     expect(listed.find((k) => k.keyId === r.keyId)).toMatchObject({ compromised: true, live: false });
   });
 
+  test("past one batch, the rest of the key's PATs are revoked by scheduled continuations", async () => {
+    const { t, alice } = await world();
+    const oldJwk = await rotate(t);
+    const oldKid = await keyIdOf(oldJwk);
+    const now = Date.now();
+    await t.run(async (ctx) => {
+      for (let i = 0; i < 150; i++) {
+        await ctx.db.insert("apiTokens", {
+          userId: alice.userId,
+          name: `bulk${i}`,
+          type: "PAT",
+          scopes: [],
+          tokenHash: `h${i}`,
+          keyId: oldKid,
+          createdAt: now,
+          expiresAt: now + 86400_000 + i,
+        });
+      }
+    });
+    const r = await t.mutation(internal.keys.revokeKey, { keyId: oldKid });
+    expect(r).toMatchObject({ tokensRevoked: 64, more: true });
+    await t.finishAllScheduledFunctions(() => {});
+    const live = await t.run(
+      async (ctx) =>
+        (await ctx.db.query("apiTokens").withIndex("by_key_expiry", (q) => q.eq("keyId", oldKid)).collect()).filter(
+          (x) => x.revokedAt === undefined,
+        ).length,
+    );
+    expect(live).toBe(0);
+  });
+
   test("the current signing key cannot be revoked (switch to a new one first); unknown input is invalid_argument", async () => {
     const { t } = await world();
     const current = JSON.parse(process.env.KEYHOLE_SIGNING_KEY!) as Record<string, unknown>;
