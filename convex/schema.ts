@@ -53,6 +53,12 @@ export default defineSchema({
     tokenHash: v.string(),
     /** Thumbprint of the key that signed it (for key rotation). */
     keyId: v.string(),
+    /**
+     * SHA-256 (hex) of the token's secret `bnd` claim: binds the record to
+     * the one token signed for it (model/keyTrust.ts). Absent on records
+     * from before binding existed.
+     */
+    bindingHash: v.optional(v.string()),
     createdAt: v.number(),
     expiresAt: v.number(),
     revokedAt: v.optional(v.number()),
@@ -87,6 +93,9 @@ export default defineSchema({
     /** SHA-256 (hex) of the session token and of its refresh token. */
     tokenHash: v.string(),
     refreshHash: v.string(),
+    /** The key that signed the session token, and the hash of its `bnd` claim (model/keyTrust.ts). */
+    keyId: v.optional(v.string()),
+    bindingHash: v.optional(v.string()),
     createdAt: v.number(),
     expiresAt: v.number(),
     familyExpiresAt: v.number(),
@@ -107,7 +116,9 @@ export default defineSchema({
     .index("by_token_hash", ["tokenHash"])
     .index("by_user_agent", ["userId", "agentId", "endedAt"])
     // purge: rows of families past their absolute lifetime are dead for good
-    .index("by_family_expiry", ["familyExpiresAt"]),
+    .index("by_family_expiry", ["familyExpiresAt"])
+    // live sessions a signing key signed (ended when the key is revoked)
+    .index("by_key_live", ["keyId", "endedAt"]),
 
   /** Device facts for a sign-in (an @convex-dev/auth session). */
   webSessions: defineTable({
@@ -128,6 +139,12 @@ export default defineSchema({
     retiredAt: v.number(),
     /** The last expiry of a token this key signed: drop from the JWKS after. */
     notAfter: v.number(),
+    /**
+     * Set by an emergency retirement (keys:revokeKey): the key is out of the
+     * JWKS and every token it signed is refused at once. Never cleared.
+     */
+    compromisedAt: v.optional(v.number()),
+    compromiseReason: v.optional(v.string()),
   }).index("by_key", ["keyId"]),
 
   // --- audit and abuse ----------------------------------------------------

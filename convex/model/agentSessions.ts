@@ -219,11 +219,13 @@ async function issue(
   expiresAt: number,
   now: number,
 ): Promise<SessionPair> {
-  const { token } = await signKeyholeToken({ kind: "agent", id: sessionId, expiresAt, now });
+  const { token, keyId, bindingHash } = await signKeyholeToken({ kind: "agent", id: sessionId, expiresAt, now });
   const refreshToken = REFRESH_PREFIX + randomToken(32);
   await ctx.db.patch("agentSessions", sessionId, {
     tokenHash: await sha256Hex(token),
     refreshHash: await sha256Hex(refreshToken),
+    keyId,
+    bindingHash,
   });
   return { token, refreshToken, sessionId, expiresAt };
 }

@@ -9,6 +9,7 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { keyholeError } from "./errors";
 import { keyholeIssuer, parseKeyholeSubject, siteUrl } from "./keys";
+import { checkTokenTrust } from "./keyTrust";
 import type { ScopeEntry } from "./scopes";
 
 export type UserPrincipal = {
@@ -126,6 +127,7 @@ async function keyholePrincipal(ctx: ReadCtx, identity: UserIdentity): Promise<P
     const tokenId = ctx.db.normalizeId("apiTokens", sub.id);
     const token = tokenId ? await ctx.db.get("apiTokens", tokenId) : null;
     if (token === null) throw keyholeError("unauthenticated", "credential not recognized");
+    await checkTokenTrust(ctx, identity, token); // bound to this record, key not compromised
     const status = tokenStatus(token, now);
     if (status === "revoked") throw keyholeError("revoked", "this token has been revoked");
     if (status === "expired") throw keyholeError("expired", "this token has expired");
@@ -134,6 +136,7 @@ async function keyholePrincipal(ctx: ReadCtx, identity: UserIdentity): Promise<P
   const sessionId = ctx.db.normalizeId("agentSessions", sub.id);
   const session = sessionId ? await ctx.db.get("agentSessions", sessionId) : null;
   if (session === null) throw keyholeError("unauthenticated", "credential not recognized");
+  await checkTokenTrust(ctx, identity, session);
   if (session.endedAt !== undefined) throw keyholeError("revoked", "this agent session has ended");
   if (session.expiresAt <= now) throw keyholeError("expired", "this agent session has expired");
   if (session.parentTokenId !== undefined) {

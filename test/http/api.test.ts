@@ -338,7 +338,7 @@ describe("introspection (RFC 7662)", () => {
       sub: `pat:${readPat.tokenId}`,
       jti: readPat.tokenId,
       aud: "keyhole",
-      iss: `${b.siteUrl}/keyhole`,
+      iss: backendEnv(b).KEYHOLE_ISSUER,
       username: "alice@example.com",
     });
     expect(self.json.exp).toBeGreaterThan(Date.now() / 1000);

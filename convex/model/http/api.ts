@@ -26,6 +26,8 @@ import { z } from "zod";
 import { internal } from "../../_generated/api";
 import { type ActionCtx, httpAction } from "../../_generated/server";
 import { refreshAgentSession } from "../agentSessions";
+import { validateItemData } from "../items";
+import { whyNotStorable } from "../storable";
 import {
   corsHeaders,
   credentialInUrl,
@@ -154,6 +156,8 @@ const revokePat: Handler = async (ctx, req, p) => {
 const createSession: Handler = async (ctx, req) => {
   await authenticateApi(ctx, req);
   const body = parseWith(zCreateSession, await readBody(req));
+  const why = body.metadata === undefined ? null : whyNotStorable(body.metadata);
+  if (why !== null) throw new HttpError(400, "invalid_argument", `metadata cannot be stored: ${why}`);
   const created = await ctx.runMutation(internal.auth.createSessionInternal, body);
   return jsonResponse(201, created);
 };
@@ -207,7 +211,7 @@ const getItem: Handler = async (ctx, req, p) => {
 const putItem: Handler = async (ctx, req, p) => {
   await authenticateApi(ctx, req);
   const body = parseWith(zPutItem, await readBody(req));
-  checkConvexValue(body.data);
+  validateItemData(body.data); // before the mutation's argument encoding could fail on it
   const id = await ctx.runMutation(internal.items.putInternal, { workspace: workspaceOf(p), name: p.name, data: body.data });
   return jsonResponse(200, { _id: id, name: p.name });
 };
@@ -260,20 +264,6 @@ const revokeLeaked: Handler = async (ctx, req) => {
   }
   return jsonResponse(202, LEAK_ANSWER);
 };
-
-/** Convex values reject object keys that start with "$"; say so as a 400 instead of failing the call. */
-function checkConvexValue(x: unknown, depth = 0): void {
-  if (depth > 64) throw new HttpError(400, "invalid_argument", "data is nested too deeply");
-  if (Array.isArray(x)) return x.forEach((y) => checkConvexValue(y, depth + 1));
-  if (x !== null && typeof x === "object") {
-    for (const [k, y] of Object.entries(x)) {
-      if (k.startsWith("$") || k.length === 0) {
-        throw new HttpError(400, "invalid_argument", `data: object keys must be non-empty and must not start with "$"`);
-      }
-      checkConvexValue(y, depth + 1);
-    }
-  }
-}
 
 // --- routing ----------------------------------------------------------------------
 

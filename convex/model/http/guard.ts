@@ -11,11 +11,11 @@
  */
 import { internal } from "../../_generated/api";
 import type { ActionCtx } from "../../_generated/server";
-import { type PublicJwk, TOKEN_PREFIX } from "../keys";
+import type { PublicJwk } from "../keys";
 import type { Permission } from "../permissions";
 import type { Who } from "./authn";
 import { bearerOf, invalidCredential, missingCredential, tooManyFailures } from "./common";
-import { inspectKeyholeToken, type InspectedToken } from "./verify";
+import { isCanonicalKeyholeToken, verifyKeyholeToken, type VerifiedToken } from "./verify";
 
 export type Authenticated = { who: Who; permissions?: Permission[]; token: string };
 
@@ -25,9 +25,9 @@ export async function loadKeys(ctx: Pick<ActionCtx, "runQuery">): Promise<Public
 }
 
 /** Verifies a keyhole token's signature (expired still recognized); null when it is not ours. */
-export async function inspect(ctx: Pick<ActionCtx, "runQuery">, token: string): Promise<InspectedToken | null> {
-  if (!token.startsWith(TOKEN_PREFIX) || token.length > 4096) return null; // not ours: no key lookup
-  return await inspectKeyholeToken(token, await loadKeys(ctx));
+export async function inspect(ctx: Pick<ActionCtx, "runQuery">, token: string): Promise<VerifiedToken | null> {
+  if (!isCanonicalKeyholeToken(token)) return null; // not ours: no key lookup
+  return await verifyKeyholeToken(token, await loadKeys(ctx));
 }
 
 /**

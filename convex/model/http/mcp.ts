@@ -32,6 +32,7 @@ import { z } from "zod";
 import { internal } from "../../_generated/api";
 import { type ActionCtx, httpAction } from "../../_generated/server";
 import { isKeyholeError } from "../errors";
+import { validateItemData } from "../items";
 import { vend } from "../oauth/flows";
 import { DEFAULT_SCOPES, resourceMetadataUrl, resourceUrl } from "../oauthServer/config";
 import type { Permission } from "../permissions";
@@ -156,6 +157,7 @@ export const TOOLS: ToolDef[] = [
     readOnly: false,
     run: async ({ ctx }, a) => {
       if (a.data === undefined) throw new ToolFailure("invalid_argument: data is required");
+      validateItemData(a.data); // before the mutation's argument encoding could fail on it
       const id = await ctx.runMutation(internal.items.putInternal, { workspace: a.workspace as string, name: a.name as string, data: a.data });
       return { _id: id, name: a.name };
     },
