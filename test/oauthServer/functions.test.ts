@@ -6,7 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
 import { REFRESH_GRACE_MS, UNUSED_CLIENT_TTL_MS } from "../../convex/model/oauthServer/config";
-import { makeTest, signIn, type TestConvex } from "../helpers/convex";
+import { asBearer, makeTest, signIn, type TestConvex } from "../helpers/convex";
 import { TEST_SITE_URL } from "../helpers/env";
 
 const REDIRECT = "http://127.0.0.1:7777/cb";
@@ -154,7 +154,7 @@ describe("consent", () => {
     const clientId = await registerPublic(t);
     const requestId = await request(t, clientId, pkce().challenge);
     const pat = await alice.as.mutation(api.auth.createApiToken, { name: "p", scopes: [] });
-    const asPat = t.withIdentity({ issuer: `${TEST_SITE_URL}/keyhole`, subject: `pat:${pat.tokenId}` });
+    const asPat = asBearer(t, pat.token);
     await expect(asPat.query(api.oauthServer.consentRequest, { request: requestId })).rejects.toMatchObject({ data: { code: "forbidden" } });
     await expect(t.query(api.oauthServer.consentRequest, { request: requestId })).rejects.toMatchObject({ data: { code: "unauthenticated" } });
   });
