@@ -5,6 +5,7 @@ import { v } from "convex/values";
 import { internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { action, internalMutation, internalQuery, mutation, query } from "./_generated/server";
+import * as AgentRefresh from "./model/agentRefresh";
 import * as AgentSessions from "./model/agentSessions";
 import { mutationDefinition, queryDefinition } from "./model/functions";
 import * as OAuthConnections from "./model/oauth/connections";
@@ -169,25 +170,28 @@ export const validateSession = query({
   handler: async (ctx, { token }) => await AgentSessions.validateAgentSession(ctx, token),
 });
 
-/**
- * Rotates a session: pass the refresh token, or the current unexpired session
- * token. The old pair stops working at once; a new pair comes back. Replaying
- * an already-used credential revokes the whole session family.
- *
- * An action on purpose: the reuse revocation must commit even though the
- * caller gets an error, and a mutation that throws rolls its writes back. The
- * internal mutation commits (and returns the refusal as a value); this action
- * then throws it.
- */
-export const refreshSession = action({
+const refreshSession_ = mutationDefinition({
   args: {
     refreshToken: v.optional(v.string()),
     token: v.optional(v.string()),
     ttl: v.optional(v.number()),
   },
-  returns: vSessionPair,
-  handler: async (ctx, args): Promise<AgentSessions.SessionPair> => await AgentSessions.refreshAgentSession(ctx, args),
+  returns: AgentRefresh.vRefreshResult,
+  // Possession of the refresh token (or of the live session token) is the access check.
+  handler: async (ctx, args) => await AgentRefresh.refreshAgentSession(ctx, args),
 });
+/**
+ * Refreshes an agent session (a mutation: `client.mutation(api.auth.refreshSession, …)`).
+ * `{refreshToken, ttl?}` rotates the pair and ends every other live token of
+ * the session; `{token, ttl?}` (the current, unexpired session token) returns
+ * a new session token only, never a refresh token, expiring no later than the
+ * one presented. Result: `{ok: true, token, refreshToken?, sessionId, expiresAt}`
+ * or `{ok: false, code: "unauthenticated"|"revoked"|"expired", message}` —
+ * a refusal is returned, not thrown, so that a replay's revocation of the
+ * whole session family commits.
+ */
+export const refreshSession = mutation(refreshSession_);
+export const refreshSessionInternal = internalMutation(refreshSession_);
 
 const endSession_ = mutationDefinition({
   args: { token: v.string() },

@@ -86,7 +86,10 @@ export default defineSchema({
     metadata: v.optional(v.any()),
     /** SHA-256 (hex) of the session token and of its refresh token. */
     tokenHash: v.string(),
+    /** "" when the row holds no refresh token (minted from a session token, or moved on). */
     refreshHash: v.string(),
+    /** The ttl (s) the session was established with: the cap for refreshes by session token. */
+    ttl: v.optional(v.number()),
     createdAt: v.number(),
     expiresAt: v.number(),
     familyExpiresAt: v.number(),
