@@ -218,9 +218,11 @@ const vWebSession = v.object({
 /**
  * Records device facts for the caller's current sign-in (request metadata
  * first, the arguments as fallback). Idempotent; also marks it active.
+ * `userId`, as the seed passes it, must be the caller's own: anyone else's
+ * is `forbidden` (a web session is never recorded for someone else).
  */
 export const createWebSession = mutation({
-  args: { userAgent: v.optional(v.string()), ipAddress: v.optional(v.string()) },
+  args: { userId: v.optional(v.string()), userAgent: v.optional(v.string()), ipAddress: v.optional(v.string()) },
   returns: vWebSession,
   handler: async (ctx, args) => await WebSessions.recordWebSession(ctx, args),
 });
