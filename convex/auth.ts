@@ -8,6 +8,7 @@ import { action, internalMutation, internalQuery, mutation, query } from "./_gen
 import * as AgentRefresh from "./model/agentRefresh";
 import * as AgentSessions from "./model/agentSessions";
 import { mutationDefinition, queryDefinition } from "./model/functions";
+import * as OAuthComplete from "./model/oauth/complete";
 import * as OAuthConnections from "./model/oauth/connections";
 import * as OAuthFlows from "./model/oauth/flows";
 import * as OAuthState from "./model/oauth/state";
@@ -258,19 +259,19 @@ export const initiateOAuth = mutation({
 });
 
 /**
- * Finishes the flow with the provider's `code`: consumes `state` (same person,
- * same provider, unexpired, unused — consumed whatever happens next),
- * exchanges the code, stores the tokens encrypted. An action: it calls the
- * provider, and the state's consumption must commit even when this fails.
+ * Finishes the flow with the provider's `code` (a mutation, as the seed calls
+ * it). Checks and consumes `state` (same person, same provider, unexpired,
+ * unused), records the connection as `pending` and schedules the code
+ * exchange; returns `{connectionId, provider, scopes, expiresAt}` at once
+ * (`scopes` as requested, `expiresAt` null until the provider answers). The
+ * outcome shows on the connection record, live (listOAuthConnections):
+ * `status: "active"` with the granted scopes and expiry, or `attempt.status:
+ * "failed"` with `{code, message}`. A refused state throws and consumes nothing.
  */
-export const completeOAuth = action({
+export const completeOAuth = mutation({
   args: { provider: v.string(), code: v.string(), state: v.string() },
   returns: OAuthConnections.vCompleted,
-  handler: async (
-    ctx,
-    args,
-  ): Promise<{ connectionId: Id<"oauthConnections">; provider: string; scopes: string[]; expiresAt: number | null }> =>
-    await OAuthFlows.complete(ctx, { ...args, mode: { kind: "user" } }),
+  handler: async (ctx, args) => await OAuthComplete.beginComplete(ctx, args),
 });
 
 /** The caller's connections (`connections:read`); never a token or any other secret. */

@@ -39,6 +39,7 @@ import type * as model_http_verify from "../model/http/verify.js";
 import type * as model_items from "../model/items.js";
 import type * as model_keys from "../model/keys.js";
 import type * as model_liveness from "../model/liveness.js";
+import type * as model_oauth_complete from "../model/oauth/complete.js";
 import type * as model_oauth_connections from "../model/oauth/connections.js";
 import type * as model_oauth_encryption from "../model/oauth/encryption.js";
 import type * as model_oauth_exchange from "../model/oauth/exchange.js";
@@ -96,6 +97,7 @@ declare const fullApi: ApiFromModules<{
   "model/items": typeof model_items;
   "model/keys": typeof model_keys;
   "model/liveness": typeof model_liveness;
+  "model/oauth/complete": typeof model_oauth_complete;
   "model/oauth/connections": typeof model_oauth_connections;
   "model/oauth/encryption": typeof model_oauth_encryption;
   "model/oauth/exchange": typeof model_oauth_exchange;

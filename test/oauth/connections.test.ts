@@ -11,6 +11,7 @@ import { aadFor, decryptSecret } from "../../convex/model/oauth/encryption";
 import { asToken, makeTest, signIn, type TestConvex } from "../helpers/convex";
 import {
   APP_REDIRECT,
+  completeOAuth,
   auditActions,
   authorizeAt,
   clearOAuthEnv,
@@ -58,7 +59,7 @@ async function connect(email: string) {
   });
   const { authUrl, state } = await who.as.mutation(api.auth.initiateOAuth, { provider: "oauth2", scopes: [], redirectUri: APP_REDIRECT });
   const back = await authorizeAt(authUrl);
-  const done = await who.as.action(api.auth.completeOAuth, { provider: "oauth2", code: back.code!, state });
+  const done = await completeOAuth(t, who.as, { provider: "oauth2", code: back.code!, state });
   return { ...who, connectionId: done.connectionId, issued: issued as { access: string; refresh: string } };
 }
 
@@ -234,7 +235,7 @@ describe("listOAuthConnections", () => {
     const list = await alice.as.query(api.auth.listOAuthConnections, {});
     expect(list).toHaveLength(1);
     expect(Object.keys(list[0]).sort()).toEqual(
-      ["_id", "accountId", "accountLogin", "canRefresh", "createdAt", "expiresAt", "lastRefreshedAt", "lastUsedAt", "provider", "scopes", "status", "updatedAt"].sort(),
+      ["_id", "accountId", "accountLogin", "attempt", "canRefresh", "createdAt", "expiresAt", "lastRefreshedAt", "lastUsedAt", "provider", "scopes", "status", "updatedAt"].sort(),
     );
     const text = JSON.stringify(list);
     const row = (await connectionRows(t, alice.userId))[0];

@@ -211,10 +211,20 @@ async function workload() {
   const atProvider2 = await fetch(init2.authUrl, { redirect: "manual" });
   const back2 = new URL(atProvider2.headers.get("location")!);
   rec.secret("oauth-code", back2.searchParams.get("code"));
-  await alice.client.action(api.auth.completeOAuth, { provider: "oauth2", code: back2.searchParams.get("code")!, state: back2.searchParams.get("state")! });
+  const done = await alice.client.mutation(api.auth.completeOAuth, {
+    provider: "oauth2",
+    code: back2.searchParams.get("code")!,
+    state: back2.searchParams.get("state")!,
+  });
+  // The exchange runs scheduled; the connection record shows the outcome.
+  for (let i = 0; i < 100; i++) {
+    const c = (await alice.client.query(api.auth.listOAuthConnections, {})).find((x) => x._id === done.connectionId);
+    if (c?.attempt === null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   // A replayed state and code are refused, without echoing them.
   await expect(
-    alice.client.action(api.auth.completeOAuth, { provider: "oauth2", code: back2.searchParams.get("code")!, state: back2.searchParams.get("state")! }),
+    alice.client.mutation(api.auth.completeOAuth, { provider: "oauth2", code: back2.searchParams.get("code")!, state: back2.searchParams.get("state")! }),
   ).rejects.toThrow();
   await rec.fetch(back.toString(), { redirect: "manual" }).then((r) => r.text());
   await alice.client.query(api.auth.listOAuthConnections, {});

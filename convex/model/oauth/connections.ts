@@ -35,7 +35,23 @@ export const vConnectionInfo = v.object({
   accountId: v.union(v.string(), v.null()),
   accountLogin: v.union(v.string(), v.null()),
   scopes: v.array(v.string()),
-  status: v.union(v.literal("active"), v.literal("expired"), v.literal("needs_reconnect")),
+  /** pending / failed: created by completeOAuth, no token yet (see `attempt`). */
+  status: v.union(
+    v.literal("active"),
+    v.literal("expired"),
+    v.literal("needs_reconnect"),
+    v.literal("pending"),
+    v.literal("failed"),
+  ),
+  /** The latest completeOAuth while it runs, or when it failed (then `error`); null once one succeeded. */
+  attempt: v.union(
+    v.null(),
+    v.object({
+      status: v.union(v.literal("pending"), v.literal("failed")),
+      at: v.number(),
+      error: v.union(v.null(), v.object({ code: v.string(), reason: v.string(), message: v.string() })),
+    }),
+  ),
   expiresAt: v.union(v.number(), v.null()),
   canRefresh: v.boolean(),
   createdAt: v.number(),
@@ -148,6 +164,7 @@ export async function storeConnection(
     refreshLockId: undefined,
     refreshLockUntil: undefined,
     needsReconnect: undefined,
+    attempt: undefined,
   };
   const existing = await connectionOf(ctx, args.userId, args.provider);
   let id: Id<"oauthConnections">;
@@ -178,7 +195,13 @@ export async function storeConnection(
   return { connectionId: id, provider: args.provider, scopes, expiresAt: expiresAt ?? null };
 }
 
+/** A row completeOAuth created whose exchange has not (yet) stored a token. */
+export function hasTokens(row: Doc<"oauthConnections">): boolean {
+  return row.accessToken !== "";
+}
+
 function statusOf(row: Doc<"oauthConnections">, now: number): ConnectionInfo["status"] {
+  if (!hasTokens(row)) return row.attempt?.status ?? "pending";
   if (row.needsReconnect) return "needs_reconnect";
   if (row.expiresAt !== undefined && row.expiresAt <= now && row.refreshToken === undefined) return "expired";
   return "active";
@@ -199,6 +222,7 @@ export async function listConnections(ctx: QueryCtx): Promise<ConnectionInfo[]> 
     accountLogin: r.accountLogin ?? null,
     scopes: r.scopes,
     status: statusOf(r, now),
+    attempt: r.attempt ? { status: r.attempt.status, at: r.attempt.at, error: r.attempt.error ?? null } : null,
     expiresAt: r.expiresAt ?? null,
     canRefresh: r.refreshToken !== undefined && !r.needsReconnect,
     createdAt: r.createdAt,
@@ -251,6 +275,12 @@ export async function beginVend(ctx: MutationCtx, provider: ProviderId, info?: R
   const p = await authorize(ctx, "connections:use");
   const row = await connectionOf(ctx, p.userId, provider);
   if (row === null) throw keyholeError("not_found", `no ${provider} connection: connect ${provider} first`);
+  if (!hasTokens(row)) {
+    throw keyholeError(
+      "not_found",
+      `no ${provider} connection yet (${row.attempt?.status ?? "pending"}): ${row.attempt?.status === "failed" ? `connect ${provider} again` : "wait for it to finish"}`,
+    );
+  }
   if (row.needsReconnect) {
     throw keyholeError("expired", `the ${provider} connection was rejected by ${provider} on refresh: reconnect ${provider}`);
   }
@@ -386,7 +416,7 @@ export async function takeForRevoke(
   if (row === null) return null;
   let tokens: { accessToken?: string; refreshToken?: string } = {};
   try {
-    tokens = await opened(row);
+    if (hasTokens(row)) tokens = await opened(row);
   } catch {
     tokens = {}; // unreadable tokens are still deleted; nothing to send the provider
   }
