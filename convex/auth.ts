@@ -1,5 +1,4 @@
 import GitHub from "@auth/core/providers/github";
-import { Password } from "@convex-dev/auth/providers/Password";
 import { convexAuth } from "@convex-dev/auth/server";
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
@@ -8,6 +7,7 @@ import { action, internalMutation, internalQuery, mutation, query } from "./_gen
 import * as AgentRefresh from "./model/agentRefresh";
 import * as AgentSessions from "./model/agentSessions";
 import { mutationDefinition, queryDefinition } from "./model/functions";
+import { KeyholePassword } from "./model/passwordSignIn";
 import * as OAuthComplete from "./model/oauth/complete";
 import * as OAuthConnections from "./model/oauth/connections";
 import * as OAuthFlows from "./model/oauth/flows";
@@ -17,9 +17,10 @@ import * as Tokens from "./model/tokens";
 import * as WebSessions from "./model/webSessions";
 import { vScopeInput, vTokenType } from "./validators";
 
-// Password sign-in always; GitHub only when its OAuth app is configured.
+// Password sign-in always (keyhole's hardened sign-in flow over the library's
+// provider: model/passwordSignIn.ts); GitHub only when its OAuth app is configured.
 const providers = [
-  Password,
+  KeyholePassword,
   ...(process.env.AUTH_GITHUB_ID && process.env.AUTH_GITHUB_SECRET ? [GitHub] : []),
 ];
 
