@@ -138,7 +138,7 @@ async function credentialRecord(ctx: QueryCtx, kind: TokenKind, id: string): Pro
   if (doc === null) return null;
   // A child of a revoked PAT is dead now, even before its row is ended.
   const live = await agentSessionLiveness(ctx, doc, now);
-  return { kind, doc, live: live.status === "active", revoked: doc.endedAt !== undefined };
+  return { kind, doc, live: live.status === "active", revoked: live.status === "revoked" };
 }
 
 /**
