@@ -11,6 +11,7 @@ import { KeyholePassword } from "./model/passwordSignIn";
 import * as OAuthComplete from "./model/oauth/complete";
 import * as OAuthConnections from "./model/oauth/connections";
 import * as OAuthFlows from "./model/oauth/flows";
+import * as OAuthListing from "./model/oauth/listing";
 import * as OAuthState from "./model/oauth/state";
 import { getPrincipal, isSignInIdentity, requirePrincipal } from "./model/principal";
 import * as Tokens from "./model/tokens";
@@ -278,8 +279,8 @@ export const completeOAuth = mutation({
 /** The caller's connections (`connections:read`); never a token or any other secret. */
 export const listOAuthConnections = query({
   args: {},
-  returns: v.array(OAuthConnections.vConnectionInfo),
-  handler: async (ctx) => await OAuthConnections.listConnections(ctx),
+  returns: v.array(OAuthListing.vConnectionInfo),
+  handler: async (ctx) => await OAuthListing.listConnections(ctx),
 });
 
 /**

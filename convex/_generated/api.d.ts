@@ -44,6 +44,7 @@ import type * as model_oauth_connections from "../model/oauth/connections.js";
 import type * as model_oauth_encryption from "../model/oauth/encryption.js";
 import type * as model_oauth_exchange from "../model/oauth/exchange.js";
 import type * as model_oauth_flows from "../model/oauth/flows.js";
+import type * as model_oauth_listing from "../model/oauth/listing.js";
 import type * as model_oauth_pkce from "../model/oauth/pkce.js";
 import type * as model_oauth_providers from "../model/oauth/providers.js";
 import type * as model_oauth_state from "../model/oauth/state.js";
@@ -104,6 +105,7 @@ declare const fullApi: ApiFromModules<{
   "model/oauth/encryption": typeof model_oauth_encryption;
   "model/oauth/exchange": typeof model_oauth_exchange;
   "model/oauth/flows": typeof model_oauth_flows;
+  "model/oauth/listing": typeof model_oauth_listing;
   "model/oauth/pkce": typeof model_oauth_pkce;
   "model/oauth/providers": typeof model_oauth_providers;
   "model/oauth/state": typeof model_oauth_state;
