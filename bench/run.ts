@@ -60,6 +60,7 @@ const all: Bench[] = [
   { name: "verify", run: () => runVerifyBench(quick ? { keyCounts: [1000], durationMs: 3000 } : {}) },
   script("authorize", "Reads/writes per authorize()", quick ? ["--quick"] : []),
   script("sessions", "Agent sessions", quick ? ["--n", "100"] : []),
+  script("signin", "Sign-in: unknown account vs wrong password", quick ? ["--n", "5"] : []),
   { name: "revoke-live", run: () => runRevokeLiveBench(quick ? { subscribers: [1, 10], trials: () => 3 } : {}) },
   script("local", "Embedded backend", [], quick ? { BENCH_SIZES: "1000", BENCH_ITER: "50", BENCH_LIVE_ITER: "10" } : {}),
   { name: "globs", run: () => runGlobBench() },

@@ -92,10 +92,13 @@ export default defineSchema({
     metadata: v.optional(v.any()),
     /** SHA-256 (hex) of the session token and of its refresh token. */
     tokenHash: v.string(),
+    /** "" when the row holds no refresh token (minted from a session token, or moved on). */
     refreshHash: v.string(),
     /** The key that signed the session token, and the hash of its `bnd` claim (model/keyTrust.ts). */
     keyId: v.optional(v.string()),
     bindingHash: v.optional(v.string()),
+    /** The ttl (s) the session was established with: the cap for refreshes by session token. */
+    ttl: v.optional(v.number()),
     createdAt: v.number(),
     expiresAt: v.number(),
     familyExpiresAt: v.number(),
@@ -176,6 +179,13 @@ export default defineSchema({
     verifier: v.optional(v.string()),
     /** SHA-256 of the browser-binding cookie (callback-route flows only). */
     bindingHash: v.optional(v.string()),
+    /**
+     * completeOAuth (a mutation) leaves the code and PKCE verifier here,
+     * AES-256-GCM encrypted, for the scheduled exchange; removed when it starts.
+     */
+    exchange: v.optional(v.string()),
+    /** The connection record that shows this completion's outcome. */
+    connectionId: v.optional(v.id("oauthConnections")),
     createdAt: v.number(),
     expiresAt: v.number(),
     usedAt: v.optional(v.number()),
@@ -205,6 +215,18 @@ export default defineSchema({
     refreshLockUntil: v.optional(v.number()),
     /** Set when the provider rejected the refresh token: reconnect needed. */
     needsReconnect: v.optional(v.boolean()),
+    /**
+     * A completeOAuth in progress or failed (cleared when one succeeds). A row
+     * created by it has no tokens yet (accessToken "") until the exchange
+     * succeeds.
+     */
+    attempt: v.optional(
+      v.object({
+        status: v.union(v.literal("pending"), v.literal("failed")),
+        at: v.number(),
+        error: v.optional(v.object({ code: v.string(), reason: v.string(), message: v.string() })),
+      }),
+    ),
   })
     .index("by_user_provider", ["userId", "provider"])
     .index("by_key", ["keyId"]),

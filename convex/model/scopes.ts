@@ -5,10 +5,11 @@
  * An entry is `{resource?, permissions, allowedMatches?}` with resource
  * `org/workspace`, `org`, or omitted (everything). The most specific entry
  * tier that names the target wins; `allowedMatches` globs restrict item names
- * and `[]` denies every item. An empty list of entries means "full role".
+ * and `[]` denies every item. An empty list of entries means "full role",
+ * except the named-only permissions (connections:use).
  */
 import { GLOB_SYNTAX, MAX_GLOB_LENGTH, MAX_GLOBS_PER_ENTRY, MAX_GLOBS_PER_TOKEN, matchesGlob } from "./glob";
-import { isPermission, type Permission } from "./permissions";
+import { isPermission, NAMED_ONLY_PERMISSIONS, type Permission } from "./permissions";
 
 export type ScopeEntry = {
   resource?: string;
@@ -155,7 +156,8 @@ export function scopesAllow(
   target: Target,
   itemName?: string,
 ): boolean {
-  if (entries.length === 0) return true;
+  // Full role (no entries) never includes a named-only permission (connections:use).
+  if (entries.length === 0) return !NAMED_ONLY_PERMISSIONS.has(permission);
   const granting = winningTier(entries, target).filter((e) => e.permissions.includes(permission));
   if (granting.length === 0) return false;
   if (itemName === undefined) return true;

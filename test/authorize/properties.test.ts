@@ -7,7 +7,8 @@
 //   against an independent reference model of DESIGN.md's rules);
 // - narrowing never widens: removing a permission, restricting allowedMatches,
 //   adding a second scope set (agent child of a PAT), demoting the owner or
-//   replacing "full role" by explicit scopes never allows anything new.
+//   replacing "full role" by explicit scopes never allows anything new
+//   (except connections:use, which the full role never includes).
 import fc from "fast-check";
 import { beforeAll, describe, expect, test } from "vitest";
 import type { Id } from "../../convex/_generated/dataModel";
@@ -34,9 +35,12 @@ type Request = { permission: Permission; org: string; workspace?: string; item?:
 
 // --- reference model (independent of convex/model/scopes.ts) -----------------
 
-/** DESIGN.md: [] = full role; the most specific tier naming the target decides; globs restrict items. */
+/**
+ * DESIGN.md: [] = full role, except connections:use (named only); the most
+ * specific tier naming the target decides; globs restrict items.
+ */
 function refScopes(entries: ScopeEntry[], r: { permission: string; org?: string; workspace?: string; item?: string }): boolean {
-  if (entries.length === 0) return true;
+  if (entries.length === 0) return r.permission !== "connections:use";
   const tiers: (string | undefined)[] = [];
   if (r.org && r.workspace) tiers.push(`${r.org}/${r.workspace}`);
   if (r.org) tiers.push(r.org);
@@ -288,7 +292,8 @@ describe("scope algebra (fast-check, through authorize())", () => {
         fc.asyncProperty(arbRole, arbScopes, arbRequest, async (role, s, r) => {
           const full: Case = { role, scopeSets: [[]], kind: "pat" };
           const explicit: Case = { role, scopeSets: [s], kind: "pat" };
-          if (await allowed(explicit, r)) expect(await allowed(full, r)).toBe(true);
+          // connections:use is the one exception: it applies only when named.
+          if (r.permission !== "connections:use" && (await allowed(explicit, r))) expect(await allowed(full, r)).toBe(true);
         }),
         RUNS,
       );

@@ -225,23 +225,31 @@ describe("agent sessions over HTTP", () => {
     expect((await call(b, "GET", "/api/whoami", { token: s1.token })).status).toBe(401);
     expect((await call(b, "GET", "/api/whoami", { token: s2.token })).status).toBe(200);
 
-    // refresh with the current session token as the bearer
+    // refresh with the current session token as the bearer: a session token only, no later expiry
     const r2 = await call(b, "POST", "/api/sessions/refresh", { token: s2.token, body: { ttl: 300 } });
     expect(r2.status).toBe(200);
-    const s3 = r2.json as { token: string };
+    const s3 = r2.json as { token: string; refreshToken?: string; expiresAt: number };
+    expect(s3.refreshToken).toBeUndefined();
+    expect(s3.expiresAt).toBeLessThanOrEqual((r1.json as { expiresAt: number }).expiresAt);
     expect((await call(b, "GET", "/api/whoami", { token: s2.token })).status).toBe(401);
+    expect((await call(b, "GET", "/api/whoami", { token: s3.token })).status).toBe(200);
 
-    // a used refresh token is refused (and ends the family)
+    // a used refresh token is refused with 400 invalid_grant, and the whole family ends
     const replay = await call(b, "POST", "/api/sessions/refresh", { body: { refreshToken: s1.refreshToken } });
-    expect(replay.status).toBe(401);
-    expect(replay.json).toEqual(INVALID_BODY);
+    expect(replay.status).toBe(400);
+    expect(replay.json).toEqual({ error: { code: "invalid_grant", message: expect.stringContaining("already used") } });
+    expect((await call(b, "GET", "/api/whoami", { token: s3.token })).status).toBe(401);
+    // ... and so is the family's refresh token, and a spent session token
+    expect((await call(b, "POST", "/api/sessions/refresh", { body: { refreshToken: s2.refreshToken } })).status).toBe(400);
+    expect((await call(b, "POST", "/api/sessions/refresh", { token: s2.token, body: {} })).json).toMatchObject({
+      error: { code: "invalid_grant" },
+    });
 
     const s4 = (await call(b, "POST", "/api/sessions", { token: rwPat.token, body: { agentId: "other" } })).json;
     const ended = await call(b, "DELETE", "/api/sessions", { token: s4.token });
     expect(ended.status).toBe(200);
     expect(ended.json).toEqual({ ended: true, sessionId: s4.sessionId });
     expect((await call(b, "GET", "/api/whoami", { token: s4.token })).status).toBe(401);
-    expect(s3.token).toBeTruthy();
   });
 
   test("POST /api/sessions without a credential → 401; DELETE with a PAT → 400", async () => {

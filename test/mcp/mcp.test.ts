@@ -72,11 +72,17 @@ describe("MCP with the official SDK client", () => {
   });
 
   test("tools/list shows only the tools the token may call", async () => {
-    const full = await connect((await pat("mcp-all", [])).token);
-    const all = (await full.listTools()).tools.map((t) => t.name).sort();
-    expect(all).toEqual(
-      ["delete_item", "get_connection_token", "get_item", "list_items", "list_workspaces", "put_item", "whoami"].sort(),
-    );
+    // Blank scopes and "*" are the full role, except connections:use: no get_connection_token.
+    for (const [name, scopes] of [["mcp-all", []], ["mcp-star", ["*"]]] as const) {
+      const full = await connect((await pat(name, [...scopes])).token);
+      const all = (await full.listTools()).tools.map((t) => t.name).sort();
+      expect(all).toEqual(["delete_item", "get_item", "list_items", "list_workspaces", "put_item", "whoami"].sort());
+      const denied = await failure(full.callTool({ name: "get_connection_token", arguments: { provider: "github" } }));
+      expect(denied).toMatchObject({ status: 403, rpc: { code: -32003 } });
+    }
+    // Named, it is listed next to the full role's tools.
+    const named = await connect((await pat("mcp-all-named", ["connections:use", "acme=work:read"])).token);
+    expect((await named.listTools()).tools.map((t) => t.name)).toContain("get_connection_token");
 
     const reader = await connect((await pat("mcp-reader", ["acme/site=work:read"])).token);
     expect((await reader.listTools()).tools.map((t) => t.name).sort()).toEqual(["get_item", "list_items", "whoami"]);

@@ -6,7 +6,8 @@
  * functions (same definitions: convex/model/functions.ts), so the one
  * authorize() decides access exactly as it does for every other client.
  * Errors have one shape, `{error: {code, message}}`:
- *   400 malformed (and any credential in the URL) · 401 missing / invalid /
+ *   400 malformed (and any credential in the URL; a refused refresh is 400
+ *   `invalid_grant`) · 401 missing / invalid /
  *   expired / revoked (one body for all three) · 403 insufficient scope ·
  *   404 · 405 · 409 · 413 body over MAX_BODY_BYTES · 429 + Retry-After ·
  *   500 generic.
@@ -25,15 +26,17 @@ import type { HttpRouter, RoutableMethod } from "convex/server";
 import { z } from "zod";
 import { internal } from "../../_generated/api";
 import { type ActionCtx, httpAction } from "../../_generated/server";
-import { refreshAgentSession } from "../agentSessions";
 import { validateItemData } from "../items";
 import { whyNotStorable } from "../storable";
 import {
+  bearerOf,
   corsHeaders,
   credentialInUrl,
   errorResponse,
   HttpError,
+  invalidCredential,
   jsonResponse,
+  missingCredential,
   parseWith,
   preflight,
   readBody,
@@ -164,18 +167,26 @@ const createSession: Handler = async (ctx, req) => {
 
 /**
  * With `{refreshToken}` the refresh token is the credential (no bearer needed,
- * the session token may have expired); without it, the bearer must be the
- * current, unexpired session token. Either way the old pair stops working.
+ * the session token may have expired) and the pair rotates; without it, the
+ * bearer is the current, unexpired session token and only a new session token
+ * comes back (never a refresh token, never a later expiry). A refusal
+ * (unknown, ended, replayed, expired) is 400 `invalid_grant` (RFC 6749 §5.2);
+ * a replay has then already ended the whole session family.
  */
 const refreshSession: Handler = async (ctx, req) => {
   const body = parseWith(zRefresh, await readBody(req));
-  if (body.refreshToken !== undefined) {
-    const pair = await refreshAgentSession(ctx, { refreshToken: body.refreshToken, ttl: body.ttl });
-    return jsonResponse(200, pair);
+  let args: { refreshToken: string } | { token: string };
+  if (body.refreshToken !== undefined) args = { refreshToken: body.refreshToken };
+  else {
+    const bearer = bearerOf(req);
+    if (!bearer.present) throw missingCredential();
+    if (bearer.token === null) throw invalidCredential();
+    args = { token: bearer.token };
   }
-  const { token } = await authenticateApi(ctx, req);
-  const pair = await refreshAgentSession(ctx, { token, ttl: body.ttl });
-  return jsonResponse(200, pair);
+  const result = await ctx.runMutation(internal.auth.refreshSessionInternal, { ...args, ttl: body.ttl });
+  if (!result.ok) throw new HttpError(400, "invalid_grant", result.message);
+  const { ok: _ok, ...credentials } = result;
+  return jsonResponse(200, credentials);
 };
 
 const endSession: Handler = async (ctx, req) => {

@@ -25,7 +25,8 @@ import { constantTimeEqual } from "../crypto";
 import { isKeyholeError } from "../errors";
 import { KEYHOLE_AUDIENCE, keyholeIssuer, parseKeyholeSubject, type TokenKind } from "../keys";
 import { type Permission, PERSONAL_PERMISSIONS, roleGrants } from "../permissions";
-import { getPrincipal, type Principal, recordUse, requestInfo, requirePrincipal, scopeSets, tokenStatus } from "../principal";
+import { agentSessionLiveness, patLiveness } from "../liveness";
+import { getPrincipal, type Principal, recordUse, requestInfo, requirePrincipal, scopeSets } from "../principal";
 import { consume, LIMITS } from "../rateLimit";
 import { formatScopes, parseResource, type ScopeEntry, scopesAllow } from "../scopes";
 import { audienceAllows } from "../oauthServer/grants";
@@ -127,20 +128,22 @@ type CredentialRecord =
   | { kind: "pat"; doc: Doc<"apiTokens">; live: boolean; revoked: boolean }
   | { kind: "agent"; doc: Doc<"agentSessions">; live: boolean; revoked: boolean };
 
+/** The record a presented token names, and whether it is live by the one rule (liveness.ts). */
 async function credentialRecord(ctx: QueryCtx, kind: TokenKind, id: string): Promise<CredentialRecord | null> {
   const now = Date.now();
   if (kind === "pat") {
     const tokenId = ctx.db.normalizeId("apiTokens", id);
     const doc = tokenId ? await ctx.db.get("apiTokens", tokenId) : null;
     if (doc === null) return null;
-    const status = tokenStatus(doc, now);
-    return { kind, doc, live: status === "active", revoked: status === "revoked" };
+    const live = patLiveness(doc, now);
+    return { kind, doc, live: live.status === "active", revoked: live.status === "revoked" };
   }
   const sessionId = ctx.db.normalizeId("agentSessions", id);
   const doc = sessionId ? await ctx.db.get("agentSessions", sessionId) : null;
   if (doc === null) return null;
-  const revoked = doc.endedAt !== undefined;
-  return { kind, doc, live: !revoked && doc.expiresAt > now, revoked };
+  // A child of a revoked PAT is dead now, even before its row is ended.
+  const live = await agentSessionLiveness(ctx, doc, now);
+  return { kind, doc, live: live.status === "active", revoked: live.status === "revoked" };
 }
 
 /**

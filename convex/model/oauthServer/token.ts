@@ -9,7 +9,7 @@
  *   with the consented scopes, recorded as a grant bound to client + resource.
  *
  * refresh_token — the refresh token must belong to a grant of this client.
- *   It rotates (agentSessions.rotateAgentSession, with its reuse detection).
+ *   It rotates (agentRefresh.refreshAgentSession, with its reuse detection).
  *   One exception: a refresh token rotated less than REFRESH_GRACE_MS ago is
  *   a concurrent refresh, not theft — it gets a sibling pair in the same
  *   family (at most MAX_LIVE_PER_GRANT live at once). Later reuse revokes the
@@ -21,7 +21,8 @@
 import { v, type Infer } from "convex/values";
 import type { Doc } from "../../_generated/dataModel";
 import type { MutationCtx } from "../../_generated/server";
-import { FAMILY_LIFETIME_MS, insertSessionRow, REFRESH_PREFIX, rotateAgentSession, type SessionPair } from "../agentSessions";
+import { refreshAgentSession } from "../agentRefresh";
+import { FAMILY_LIFETIME_MS, insertSessionRow, REFRESH_PREFIX, type SessionPair } from "../agentSessions";
 import { logAudit } from "../audit";
 import { constantTimeEqual, sha256Hex } from "../crypto";
 import { s256Challenge } from "../oauth/pkce";
@@ -182,13 +183,15 @@ export async function refreshGrant(ctx: MutationCtx, r: RefreshRequest): Promise
       return tokensOf(pair, grant.permissions);
     }
   }
-  const rotated = await rotateAgentSession(ctx, { refreshToken: r.refreshToken, ...(await requestInfo(ctx)) });
+  const rotated = await refreshAgentSession(ctx, { refreshToken: r.refreshToken });
   if (!rotated.ok) {
     if (rotated.code === "revoked" && row.endReason === "refreshed") {
       await ctx.db.patch("oauthGrants", grant._id, { revokedAt: now, revokedReason: "refresh_token_reused" });
     }
     return refuse("invalid_grant", rotated.code === "expired" ? "the grant reached its lifetime: authorize again" : "unknown, expired or revoked refresh token");
   }
+  // A refresh by refresh token always returns the next one (agentRefresh.ts).
+  if (rotated.refreshToken === undefined) throw new Error("refresh by refresh token returned no refresh token");
   await keepClient(ctx, client.clientId, grant.familyExpiresAt);
-  return tokensOf(rotated, grant.permissions);
+  return tokensOf({ ...rotated, refreshToken: rotated.refreshToken }, grant.permissions);
 }

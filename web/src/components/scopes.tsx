@@ -17,8 +17,11 @@ export function ScopeChips({ scopes }: { scopes: readonly ScopeEntry[] }) {
   if (scopes.length === 0) {
     return (
       <ul className="chips" aria-label="Scopes">
-        <li className="chip chip-full" title="No narrowing: everything the owner's roles allow">
-          Full role
+        <li
+          className="chip chip-full"
+          title="No narrowing: everything the owner's roles allow, except connections:use (it applies only when a scope names it)"
+        >
+          Full role <span className="chip-match">· no connections:use</span>
         </li>
       </ul>
     );

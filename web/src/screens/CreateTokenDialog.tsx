@@ -318,7 +318,9 @@ function CreateForm({
         <legend>Scopes</legend>
         {drafts.length === 0 ? (
           <p className="field-hint">
-            No scopes: the token can do <strong>everything your roles allow</strong>. Add a scope to narrow it.
+            No scopes: the token can do <strong>everything your roles allow</strong>, except getting tokens from your
+            OAuth connections (<code>connections:use</code>), which it gets only when a scope names it. Add a scope to
+            narrow it.
           </p>
         ) : null}
         {orgs.status === "loading" ? <Loading label="Loading your organizations…" /> : null}
