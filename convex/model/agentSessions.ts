@@ -269,6 +269,8 @@ export type RotateArgs = {
   ttl?: number;
   ip?: string;
   userAgent?: string;
+  /** Set only by the OAuth token endpoint: a family that is an OAuth grant rotates there and nowhere else. */
+  viaOAuthTokenEndpoint?: boolean;
 };
 
 export type RotateResult =
@@ -276,6 +278,15 @@ export type RotateResult =
   | { ok: false; code: ErrorCode; message: string };
 
 const fail = (code: ErrorCode, message: string): RotateResult => ({ ok: false, code, message });
+
+/** Whether a family is an OAuth grant (oauthServer/grants.ts; queried here to keep that module out of this one's imports). */
+async function isOAuthGrant(ctx: MutationCtx, familyId: string): Promise<boolean> {
+  const grant = await ctx.db
+    .query("oauthGrants")
+    .withIndex("by_family", (q) => q.eq("familyId", familyId))
+    .first();
+  return grant !== null;
+}
 
 /**
  * Rotates a session: ends the presented row ("refreshed") and inserts its
@@ -344,6 +355,10 @@ export async function rotateAgentSession(ctx: MutationCtx, args: RotateArgs): Pr
   }
   if (row.familyExpiresAt <= now) {
     return fail("expired", "this session reached its absolute lifetime: create a new session");
+  }
+  if (!args.viaOAuthTokenEndpoint && (await isOAuthGrant(ctx, row.familyId))) {
+    // Its refresh token is bound to the client (and its secret) and its lifetimes to the grant.
+    return fail("forbidden", "this session is an OAuth grant: the app refreshes it at the token endpoint (/oauth/token)");
   }
   if (row.parentTokenId !== undefined) {
     const parent = await ctx.db.get("apiTokens", row.parentTokenId);
