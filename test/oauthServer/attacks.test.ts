@@ -87,3 +87,21 @@ describe("an OAuth grant is refreshed only at the token endpoint", () => {
     expect(r.json.refreshToken).toBeUndefined();
   });
 });
+
+describe("a client cannot disguise its name on the consent screen", () => {
+  test("bidi overrides and control characters are removed from a registered name", async () => {
+    // U+202E RIGHT-TO-LEFT OVERRIDE renders "edualC" as "Claude" and reverses the rest of the heading.
+    const client = await register({ client_name: "\u202eedualC\u0000 \u200bhelper\u2066", redirect_uris: [REDIRECT], token_endpoint_auth_method: "none" });
+    expect(client.client_name).toBe("edualC helper");
+    const u = new URL(`${stack.site}/oauth/authorize`);
+    const params = { response_type: "code", client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: pkce().challenge, code_challenge_method: "S256" };
+    for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+    const a = await fetch(u, { redirect: "manual" });
+    const request = new URL(a.headers.get("location")!).searchParams.get("request")!;
+    const shown = await stack.backend.httpClient(stack.person.token).query(api.oauthServer.consentRequest, { request });
+    expect(shown.client.name).toBe("edualC helper");
+
+    const blank = await register({ client_name: "\u202e\u0007", redirect_uris: ["https://app.example/cb"], token_endpoint_auth_method: "none" });
+    expect(blank.client_name).toBe("app.example"); // nothing visible left: the redirect host names it
+  });
+});

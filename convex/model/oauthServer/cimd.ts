@@ -10,7 +10,7 @@
  * shared secret (`client_secret*`, `client_secret_*` auth methods).
  */
 import ipaddr from "ipaddr.js";
-import { MAX_REDIRECT_URIS, MAX_URI_CHARS, redirectUriProblem } from "./config";
+import { displayName, MAX_REDIRECT_URIS, MAX_URI_CHARS, redirectUriProblem } from "./config";
 
 /** Largest document read (the draft suggests 5 KB). */
 export const CIMD_MAX_BYTES = 5 * 1024;
@@ -103,7 +103,7 @@ export function parseCimdDocument(clientId: string, body: string): CimdClient | 
     if (problem !== null) return `redirect URI ${typeof uri === "string" ? uri.slice(0, 100) : ""} ${problem}`;
   }
   const grantTypes = Array.isArray(d.grant_types) ? d.grant_types.filter((g): g is string => typeof g === "string") : ["authorization_code"];
-  const name = typeof d.client_name === "string" && d.client_name.trim() !== "" ? d.client_name.trim().slice(0, 100) : new URL(clientId).host;
+  const name = (typeof d.client_name === "string" ? displayName(d.client_name) : "") || new URL(clientId).host;
   return {
     clientId,
     name,
