@@ -224,7 +224,8 @@ function Members({ org, canManage, myRole }: { org: string; canManage: boolean; 
   const members = useLive(api.orgs.listMembers, { org });
   const me = useLive(api.users.me, {});
   const setRole = useMutation(api.orgs.setRole);
-  const addMember = useMutation(api.orgs.addMember);
+  const invite = useMutation(api.orgs.invite);
+  const [link, setLink] = useState<string | null>(null);
   const removeMember = useMutation(api.orgs.removeMember);
   const [removing, setRemoving] = useState<{ userId: Id<"users">; label: string } | null>(null);
   const [email, setEmail] = useState("");
@@ -236,7 +237,8 @@ function Members({ org, canManage, myRole }: { org: string; canManage: boolean; 
   const emailInvalid = !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim());
   // One error line for the add form and the role selects.
   const { submitted, pending, error, setError, onSubmit } = useFormSubmit(emailInvalid, async () => {
-    await addMember({ org, email: email.trim(), role: newRole });
+    const created = await invite({ org, email: email.trim(), role: newRole });
+    setLink(created.url);
     setEmail("");
   });
   const roleOptions = assignable.map((r) => (
