@@ -141,11 +141,11 @@ export async function acceptInvite(ctx: MutationCtx, code: string) {
   await ctx.db.insert("memberships", { orgId: org._id, userId: user.userId, role: invite.role, createdAt: now });
   await ctx.db.patch("orgInvites", invite._id, { acceptedAt: now, acceptedBy: user.userId });
   const event = {
-    action: "invite.accepted",
+    action: "member.added",
     actor: actorOf(user),
     targetType: "org",
     targetId: org._id,
-    details: `org=${org.slug} role=${invite.role} user=${user.userId} invite=${invite._id}`,
+    details: `org=${org.slug} user=${user.userId} role=${invite.role} via=invite:${invite._id}`,
   };
   await logAudit(ctx, { ...event, userId: user.userId });
   if (invite.invitedBy !== user.userId) await logAudit(ctx, { ...event, userId: invite.invitedBy });
