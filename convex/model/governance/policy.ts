@@ -45,8 +45,8 @@ export function sessionFacts(s: Doc<"agentSessions">, parent: Doc<"apiTokens"> |
 
 function days(ms: number): string {
   const d = ms / DAY_MS;
-  const text = Number.isInteger(d) ? String(d) : d < 1 ? d.toFixed(2) : d.toFixed(1);
-  return `${text} day${d === 1 ? "" : "s"}`;
+  const rounded = d < 1 ? Math.round(d * 100) / 100 : Math.round(d * 10) / 10;
+  return `${rounded} day${rounded === 1 ? "" : "s"}`;
 }
 
 /** The rules of `policy` that `facts` break, each naming its rule. */
