@@ -2,6 +2,7 @@
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
 import { internalMutation } from "./_generated/server";
+import { lowercaseAccountsPage } from "./model/governance/email";
 import * as Lifecycle from "./model/governance/lifecycle";
 
 /** Expiry notices and token.expiring / token.expired webhooks, a page at a time (hourly). */
@@ -35,5 +36,21 @@ export const sweepUnusedInOrg = internalMutation({
     const { cursor } = await Lifecycle.sweepUnusedInOrgPage(ctx, args);
     if (cursor !== null) await ctx.scheduler.runAfter(0, internal.governance.sweepUnusedInOrg, { orgId: args.orgId, cursor });
     return null;
+  },
+});
+
+/**
+ * One-off migration for deployments with accounts created before e-mail
+ * addresses were lowercased: `npx convex run governance:lowercaseAccountEmails '{}'`.
+ * Runs page by page; accounts that would collide are listed in the log, not changed.
+ */
+export const lowercaseAccountEmails = internalMutation({
+  args: { cursor: v.optional(v.union(v.string(), v.null())) },
+  returns: v.object({ changed: v.number(), collisions: v.array(v.string()) }),
+  handler: async (ctx, args) => {
+    const { changed, collisions, cursor } = await lowercaseAccountsPage(ctx, args.cursor ?? null);
+    if (collisions.length > 0) console.warn(`accounts differing only in case, left unchanged: ${collisions.join(", ")}`);
+    if (cursor !== null) await ctx.scheduler.runAfter(0, internal.governance.lowercaseAccountEmails, { cursor });
+    return { changed, collisions };
   },
 });
