@@ -42,7 +42,8 @@ function pat(token: string): ConvexHttpClient {
 
 const read = { workspace: "gov/site", name: "notes" };
 
-describe("org governance from the CLI", () => {
+// Each scenario signs up through the CLI (scrypt) and runs a dozen CLI processes: slow on a shared machine.
+describe("org governance from the CLI", { timeout: 120_000 }, () => {
   it("invite → accept → org tokens → revoke-token: the member's token fails on its next call", async () => {
     const owner = await signedIn("owner@gov.test");
     const member = await signedIn("member@gov.test");

@@ -5,12 +5,12 @@
  * names, scope entries, status, times.
  */
 import type { PaginationOptions } from "convex/server";
-import type { Doc, Id } from "../../_generated/dataModel";
+import type { Doc } from "../../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { internal } from "../../_generated/api";
 import { endFamily } from "../agentSessions";
 import { actorOf, logAudit } from "../audit";
-import { authorize, authorizePath, type Resource } from "../authorize";
+import { authorize, authorizePath, type Authorized, type Resource } from "../authorize";
 import { keyholeError } from "../errors";
 import { readPage } from "../pagination";
 import { requireUser, tokenStatus } from "../principal";
@@ -156,7 +156,7 @@ export async function revokeOrgToken(ctx: MutationCtx, args: { org: string; toke
 
 async function afterRevoke(
   ctx: MutationCtx,
-  a: { org: Doc<"orgs">; principal: { userId: Id<"users"> } & Parameters<typeof actorOf>[0]; found: Found; name: string; why: string; sessionsEnded: number },
+  a: { org: Doc<"orgs">; principal: Authorized; found: Found; name: string; why: string; sessionsEnded: number },
 ) {
   const ownerId = a.found.doc.userId;
   const what = a.found.kind === "pat" ? `token "${a.name}"` : `agent session "${a.name}"`;

@@ -9,7 +9,7 @@ import { Webhook } from "standardwebhooks";
 import { internal } from "../../_generated/api";
 import type { Id } from "../../_generated/dataModel";
 import type { ActionCtx } from "../../_generated/server";
-import { aadFor, decryptSecret } from "../oauth/encryption";
+import { aadFor, decryptSecret, DecryptionError } from "../oauth/encryption";
 import { checkWebhookUrl, type Attempt } from "./webhooks";
 
 export const SEND_TIMEOUT_MS = 10_000;
@@ -28,6 +28,7 @@ async function post(url: string, headers: Record<string, string>, body: string):
 
 function describeFailure(e: unknown): string {
   if (e instanceof Error && e.name === "AbortError") return `no answer within ${SEND_TIMEOUT_MS / 1000} s`;
+  if (e instanceof DecryptionError) return "the endpoint's secret cannot be decrypted (KEYHOLE_ENCRYPTION_KEYS lacks its key)";
   const data = (e as { data?: { message?: unknown } }).data;
   if (data && typeof data.message === "string") return data.message;
   const cause = (e as { cause?: { code?: unknown } }).cause;
