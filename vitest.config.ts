@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     exclude: ["test/stress/**", "node_modules/**"],
+    // Finds (or extracts, once) the Chromium the browser tests use, and says which.
+    globalSetup: ["test/browser/globalSetup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",

@@ -1,12 +1,22 @@
 // Two kinds of JWT reach Convex functions:
-// - sign-ins from @convex-dev/auth (OIDC-style provider, issuer = site URL);
+// - sign-ins from @convex-dev/auth (RS256, issuer = site URL, audience
+//   "convex"), verified against its JWKS at /.well-known/jwks.json. A
+//   customJwt provider instead of the OIDC-style `{domain, applicationID}`:
+//   that one would need /.well-known/openid-configuration, which keyhole does
+//   not serve (it is an OAuth server, not an OpenID provider; convex/http.ts);
 // - keyhole's own tokens (PATs and agent sessions), ES256, verified against
 //   the JWKS that convex/http.ts serves, so `client.setAuth(token)` works.
 const siteUrl = process.env.CONVEX_SITE_URL;
 
 export default {
   providers: [
-    { domain: siteUrl, applicationID: "convex" },
+    {
+      type: "customJwt",
+      issuer: siteUrl,
+      jwks: `${siteUrl}/.well-known/jwks.json`,
+      algorithm: "RS256",
+      applicationID: "convex",
+    },
     {
       type: "customJwt",
       issuer: `${siteUrl}/keyhole`,

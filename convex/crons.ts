@@ -23,5 +23,11 @@ crons.daily(
 crons.interval("token expiry notices", { hours: 1 }, internal.governance.expiryNotices, {});
 crons.daily("revoke tokens unused per org policy", { hourUTC: 4, minuteUTC: 7 }, internal.governance.sweepUnused, {});
 crons.daily("prune webhook delivery logs", { hourUTC: 4, minuteUTC: 23 }, internal.webhooks.pruneDeliveries, {});
+crons.interval(
+  "reap unused OAuth clients, expired authorization requests and codes, old grants",
+  { hours: 1 },
+  internal.oauthServer.reap,
+  {},
+);
 
 export default crons;

@@ -269,4 +269,93 @@ export default defineSchema({
   })
     .index("by_endpoint", ["endpointId", "createdAt"])
     .index("by_created", ["createdAt"]),
+
+  // --- keyhole as an OAuth authorization server (convex/model/oauthServer/) --
+  /**
+   * A client: registered through RFC 7591 ("dcr", client_id `khc_…`) or a
+   * cached Client ID Metadata Document ("cimd", client_id = its https URL).
+   */
+  oauthClients: defineTable({
+    clientId: v.string(),
+    kind: v.union(v.literal("dcr"), v.literal("cimd")),
+    name: v.string(),
+    redirectUris: v.array(v.string()),
+    clientUri: v.optional(v.string()),
+    logoUri: v.optional(v.string()),
+    authMethod: v.union(v.literal("none"), v.literal("client_secret_basic"), v.literal("client_secret_post")),
+    /** SHA-256 (hex) of a confidential DCR client's secret. */
+    secretHash: v.optional(v.string()),
+    /** DCR: SHA-256 of the normalized registration, so identical registrations share one client. */
+    metadataHash: v.optional(v.string()),
+    grantTypes: v.array(v.string()),
+    scope: v.optional(v.string()),
+    createdAt: v.number(),
+    /** CIMD: the cached document is used until then, and fetched again after. */
+    staleAt: v.optional(v.number()),
+    /** Deleted by the reaper after this (pushed out while the client is in use). */
+    reapAt: v.number(),
+  })
+    .index("by_client_id", ["clientId"])
+    .index("by_metadata_hash", ["metadataHash"])
+    .index("by_reap", ["reapAt"]),
+
+  /** An authorization request waiting for the person's consent in the dashboard. */
+  oauthAuthRequests: defineTable({
+    /** SHA-256 (hex) of the request id in the consent URL. */
+    requestHash: v.string(),
+    clientId: v.string(),
+    redirectUri: v.string(),
+    state: v.optional(v.string()),
+    codeChallenge: v.string(),
+    resource: v.string(),
+    /** Requested permissions (known ones only). */
+    permissions: v.array(v.string()),
+    createdAt: v.number(),
+    expiresAt: v.number(),
+    decidedAt: v.optional(v.number()),
+  })
+    .index("by_hash", ["requestHash"])
+    .index("by_expires", ["expiresAt"]),
+
+  /** An authorization code: single use, bound to client, redirect URI, PKCE challenge and resource. */
+  oauthCodes: defineTable({
+    codeHash: v.string(),
+    clientId: v.string(),
+    userId: v.id("users"),
+    redirectUri: v.string(),
+    codeChallenge: v.string(),
+    resource: v.string(),
+    permissions: v.array(v.string()),
+    scopes: v.array(vScopeEntry),
+    createdAt: v.number(),
+    expiresAt: v.number(),
+    usedAt: v.optional(v.number()),
+    /** The grant this code was exchanged for (revoked if the code is replayed). */
+    grantId: v.optional(v.id("oauthGrants")),
+  })
+    .index("by_hash", ["codeHash"])
+    .index("by_expires", ["expiresAt"]),
+
+  /**
+   * What a person granted a client: one agent-session family (access token =
+   * session token, refresh token = its refresh token), audience-bound to
+   * `resource` (RFC 8707).
+   */
+  oauthGrants: defineTable({
+    userId: v.id("users"),
+    clientId: v.string(),
+    clientName: v.string(),
+    clientKind: v.union(v.literal("dcr"), v.literal("cimd")),
+    familyId: v.string(),
+    resource: v.string(),
+    permissions: v.array(v.string()),
+    scopes: v.array(vScopeEntry),
+    createdAt: v.number(),
+    familyExpiresAt: v.number(),
+    revokedAt: v.optional(v.number()),
+    revokedReason: v.optional(v.string()),
+  })
+    .index("by_family", ["familyId"])
+    .index("by_user", ["userId", "revokedAt", "familyExpiresAt"])
+    .index("by_expiry", ["familyExpiresAt"]),
 });

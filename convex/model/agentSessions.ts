@@ -530,3 +530,40 @@ export async function purgeExpiredSessions(ctx: MutationCtx, now = Date.now()): 
   for (const r of old) await ctx.db.delete("agentSessions", r._id);
   return { deleted: old.length, more: old.length === PURGE_BATCH };
 }
+
+// --- for the OAuth authorization server (convex/model/oauthServer/) --------
+
+/**
+ * Inserts a live session row for `userId` and issues its token pair. No
+ * caller check here: the OAuth token endpoint has already checked the
+ * authorization code (a new family) or the refresh token (`familyId` given:
+ * a sibling in the same family, within the refresh grace window).
+ */
+export async function insertSessionRow(
+  ctx: MutationCtx,
+  row: {
+    userId: Id<"users">;
+    agentId: string;
+    scopes: Doc<"agentSessions">["scopes"];
+    ttlS: number;
+    familyId?: string;
+    familyExpiresAt: number;
+  },
+): Promise<SessionPair> {
+  const now = Date.now();
+  const expiresAt = Math.min(now + checkTtl(row.ttlS) * 1000, row.familyExpiresAt);
+  const sessionId = await ctx.db.insert("agentSessions", {
+    userId: row.userId,
+    agentId: checkAgentId(row.agentId),
+    familyId: row.familyId ?? "",
+    scopes: row.scopes,
+    tokenHash: "",
+    refreshHash: "",
+    createdAt: now,
+    expiresAt,
+    familyExpiresAt: row.familyExpiresAt,
+  });
+  const pair = await issue(ctx, sessionId, expiresAt, now);
+  if (row.familyId === undefined) await ctx.db.patch("agentSessions", sessionId, { familyId: sessionId });
+  return pair;
+}

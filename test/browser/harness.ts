@@ -3,7 +3,9 @@
  * `buildDashboard()` runs Vite's build once into a temp dir (web/dist is left
  * alone), `serveDashboard(dir, convexUrl)` serves it on a free 127.0.0.1 port
  * with the `/config.json` that points it at the test's backend, and
- * `launchChromium()` starts Debian's Chromium through playwright-core.
+ * `launchChromium()` starts a Chromium through playwright-core: a system one
+ * when there is one, else the one the `@sparticuz/chromium` package ships
+ * (see ./chromium.ts).
  */
 import fs from "node:fs";
 import http from "node:http";
@@ -12,9 +14,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser } from "playwright-core";
+import { findChromium, type FindOptions } from "./chromium";
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export async function buildDashboard(): Promise<{ dir: string; cleanup: () => void }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keyhole-web-"));
@@ -78,12 +80,11 @@ export async function serveDashboard(
   };
 }
 
-export async function launchChromium(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (never \`npx playwright install\`)`);
-  }
+export async function launchChromium(opts: FindOptions = {}): Promise<Browser> {
+  const found = await findChromium(opts);
   return await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: found.executablePath,
+    env: { ...process.env, ...found.env },
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
   });
 }

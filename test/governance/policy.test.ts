@@ -65,16 +65,30 @@ describe("a policy change applies at once to existing tokens", () => {
     expect(await codeOf(childOfScoped.as.query(api.items.get, read))).toBe("ok");
   });
 
-  test("allowMcpClients=false refuses MCP tokens and their sessions, not PATs", async () => {
+  test("allowMcpClients=false refuses MCP tokens, their sessions and OAuth-server MCP clients, not PATs", async () => {
     const w = await world();
     const mcp = await w.carol.as.mutation(api.auth.createApiToken, { name: "mcp", scopes: ["acme=work:read"], type: "MCP" });
     const pat = await patFor(w.t, w.carol, ["acme=work:read"]);
     const { asToken } = await import("../helpers/convex");
     const mcpAs = asToken(w.t, "pat", mcp.tokenId);
     const child = await agentSessionFor(w.t, w.carol.userId, { parentTokenId: mcp.tokenId, scopes: [] });
+    // an MCP client signed in through keyhole's OAuth server: its session is an OAuth grant
+    const viaOAuth = await agentSessionFor(w.t, w.carol.userId, { scopes: [{ resource: "acme", permissions: ["work:read"] }] });
+    const plain = await agentSessionFor(w.t, w.carol.userId, { scopes: [{ resource: "acme", permissions: ["work:read"] }] });
+    await w.t.run(async (ctx) => {
+      const s = (await ctx.db.get("agentSessions", viaOAuth.sessionId))!;
+      await ctx.db.insert("oauthGrants", {
+        userId: s.userId, clientId: "khc_test", clientName: "Claude", clientKind: "dcr", familyId: s.familyId,
+        resource: "http://127.0.0.1:3211/mcp", permissions: ["work:read"], scopes: s.scopes, createdAt: s.createdAt,
+        familyExpiresAt: s.familyExpiresAt,
+      });
+    });
+    expect(await codeOf(viaOAuth.as.query(api.items.get, read))).toBe("ok");
     await w.alice.as.mutation(api.orgs.setTokenPolicy, { org: "acme", policy: { allowMcpClients: false } });
     expect((await errorOf(mcpAs.query(api.items.get, read))).message).toMatch(/allowMcpClients/);
     expect((await errorOf(child.as.query(api.items.get, read))).message).toMatch(/allowMcpClients/);
+    expect((await errorOf(viaOAuth.as.query(api.items.get, read))).message).toMatch(/allowMcpClients/);
+    expect(await codeOf(plain.as.query(api.items.get, read))).toBe("ok");
     expect(await codeOf(pat.as.query(api.items.get, read))).toBe("ok");
   });
 });

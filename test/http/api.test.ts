@@ -15,7 +15,10 @@ let rwPat: { token: string; tokenId: string }; // acme/site read+write, Signal/*
 let fullPat: { token: string; tokenId: string }; // full role
 
 const INVALID_BODY = { error: { code: "unauthenticated", message: "invalid or expired token" } };
-const INVALID_CHALLENGE = 'Bearer realm="keyhole", error="invalid_token"';
+/** What every API 401 names: where the resource metadata is, and the scopes to ask for. */
+const challengeParams = () =>
+  `resource_metadata="${b.siteUrl}/.well-known/oauth-protected-resource/api", scope="workspace:read work:read work:write"`;
+const invalidChallenge = () => `Bearer realm="keyhole", error="invalid_token", ${challengeParams()}`;
 
 beforeAll(async () => {
   b = await spawnBackend();
@@ -55,11 +58,11 @@ describe("authentication", () => {
     expect(pat.headers.get("cache-control")).toBe("no-store");
   });
 
-  test("no credential → 401 with a plain Bearer challenge", async () => {
+  test("no credential → 401 with a Bearer challenge naming the resource metadata and scopes (RFC 9728)", async () => {
     const r = await call(b, "GET", "/api/whoami");
     expect(r.status).toBe(401);
     expect(r.json.error.code).toBe("unauthenticated");
-    expect(r.headers.get("www-authenticate")).toBe('Bearer realm="keyhole"');
+    expect(r.headers.get("www-authenticate")).toBe(`Bearer realm="keyhole", ${challengeParams()}`);
   });
 
   test("garbage, forged, unknown, expired and revoked tokens all get the same 401", async () => {
@@ -86,7 +89,7 @@ describe("authentication", () => {
           : await call(b, "GET", "/api/whoami", { token });
       expect({ what, status: r.status }).toEqual({ what, status: 401 });
       expect(r.json).toEqual(INVALID_BODY);
-      expect(r.headers.get("www-authenticate")).toBe(INVALID_CHALLENGE);
+      expect(r.headers.get("www-authenticate")).toBe(invalidChallenge());
     }
   });
 
@@ -288,7 +291,9 @@ describe("items", () => {
     const w = await call(b, "PUT", "/api/workspaces/acme/site/items/Signal/x", { token: readPat.token, body: { data: 1 } });
     expect(w.status).toBe(403);
     expect(w.json.error.code).toBe("forbidden");
-    expect(w.headers.get("www-authenticate")).toBe('Bearer realm="keyhole", error="insufficient_scope"');
+    expect(w.headers.get("www-authenticate")).toBe(
+      `Bearer realm="keyhole", error="insufficient_scope", resource_metadata="${b.siteUrl}/.well-known/oauth-protected-resource/api", scope="work:write"`,
+    );
     // a name outside allowedMatches ["Signal/*"]
     const outside = await call(b, "PUT", "/api/workspaces/acme/site/items/Config/db", { token: rwPat.token, body: { data: 1 } });
     expect(outside.status).toBe(403);

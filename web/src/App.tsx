@@ -8,7 +8,9 @@ import { useLive } from "./lib/live";
 import { AcceptInvite, inviteCodeFromHash } from "./screens/AcceptInvite";
 import { AuditPanel } from "./screens/AuditPanel";
 import { AuthScreen } from "./screens/AuthScreen";
+import { ConnectedAppsPanel } from "./screens/ConnectedAppsPanel";
 import { ConnectionsPanel } from "./screens/ConnectionsPanel";
+import { ConsentScreen, consentRequestId } from "./screens/ConsentScreen";
 import { DevicesPanel } from "./screens/DevicesPanel";
 import { NoticesBar } from "./screens/Notices";
 import { OrgsPanel } from "./screens/OrgsPanel";
@@ -21,6 +23,7 @@ const TABS = [
   { id: "sessions", label: "Agent sessions" },
   { id: "devices", label: "Devices" },
   { id: "connections", label: "Connections" },
+  { id: "apps", label: "Connected apps" },
   { id: "orgs", label: "Organizations" },
   { id: "webhooks", label: "Webhooks" },
   { id: "audit", label: "Audit log" },
@@ -52,7 +55,12 @@ export function App() {
       </main>
     );
   }
-  if (!isAuthenticated) return <AuthScreen notice={notice} />;
+  // An app asking for access (keyhole's OAuth authorization endpoint sent the browser here).
+  const consent = window.location.hash.startsWith("#/consent") ? consentRequestId() : null;
+  if (!isAuthenticated) {
+    return <AuthScreen notice={consent !== null ? "An app asks to connect to keyhole: sign in to review it." : notice} />;
+  }
+  if (consent !== null) return <ConsentScreen requestId={consent} />;
   return <Dashboard onSignedOut={setNotice} />;
 }
 
@@ -186,6 +194,7 @@ function Dashboard({ onSignedOut }: { onSignedOut: (notice: string | null) => vo
           {tab === "sessions" ? <SessionsPanel /> : null}
           {tab === "devices" ? <DevicesPanel /> : null}
           {tab === "connections" ? <ConnectionsPanel /> : null}
+          {tab === "apps" ? <ConnectedAppsPanel /> : null}
           {tab === "orgs" ? <OrgsPanel /> : null}
           {tab === "webhooks" ? <WebhooksPanel /> : null}
           {tab === "audit" ? <AuditPanel /> : null}

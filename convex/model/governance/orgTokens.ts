@@ -17,7 +17,7 @@ import { requireUser, tokenStatus } from "../principal";
 import { endChildSessions } from "../tokens";
 import { emitEvent, patData, sessionData, sessionScopeSets } from "./events";
 import { addNotice } from "./notices";
-import { patFacts, sessionFacts, violations } from "./policy";
+import { isOAuthGrantSession, patFacts, sessionFacts, violations } from "./policy";
 import { reachesOrg, reachingEntries } from "./reach";
 import type { OrgToken } from "./validators";
 
@@ -68,7 +68,8 @@ async function memberTokens(
     out.push({
       tokenId: s._id, kind: "agent", owner, name: s.agentId, type: "session", ...entriesFor(sets, org.slug),
       status: "active", createdAt: s.createdAt, expiresAt: s.expiresAt, lastUsedAt: s.lastSeenAt ?? null,
-      policyViolations: violations(org.tokenPolicy, sessionFacts(s, parent)), parentTokenId: s.parentTokenId ?? null,
+      policyViolations: violations(org.tokenPolicy, sessionFacts(s, parent, await isOAuthGrantSession(ctx, s, org.tokenPolicy))),
+      parentTokenId: s.parentTokenId ?? null,
     });
   }
   return out;

@@ -5,7 +5,8 @@
  *
  *   maxLifetimeDays        a token living longer (expiresAt - createdAt) is refused
  *   requireExplicitScopes  a token with blank scopes (the owner's full role) is refused
- *   allowMcpClients=false  a token of type MCP, and sessions minted from one, are refused
+ *   allowMcpClients=false  a token of type MCP, sessions minted from one, and MCP clients
+ *                          signed in through keyhole's OAuth server (grants) are refused
  *   revokeUnusedAfterDays  a cron revokes tokens reaching the org that sat unused this long
  *                          (model/governance/lifecycle.ts); the revocation is what stops them
  *
@@ -21,6 +22,7 @@ import { authorizePath } from "../authorize";
 import { keyholeError } from "../errors";
 import { requireUser, type Principal } from "../principal";
 import type { ScopeEntry } from "../scopes";
+import { grantByFamily } from "../oauthServer/grants";
 import { isFullRole, reachesOrg } from "./reach";
 import type { TokenPolicy } from "./validators";
 
@@ -36,11 +38,21 @@ export function patFacts(t: Pick<Doc<"apiTokens">, "createdAt" | "expiresAt" | "
   return { lifetimeMs: t.expiresAt - t.createdAt, fullRole: t.scopes.length === 0, mcp: t.type === "MCP" };
 }
 
-/** Facts of a session: a child is judged by its parent PAT's lifetime and type. */
-export function sessionFacts(s: Doc<"agentSessions">, parent: Doc<"apiTokens"> | null): CredentialFacts {
+/**
+ * Facts of a session: a child is judged by its parent PAT's lifetime and
+ * type; a session that is an OAuth grant (an MCP client that signed in
+ * through keyhole's authorization server, model/oauthServer/) counts as MCP.
+ */
+export function sessionFacts(s: Doc<"agentSessions">, parent: Doc<"apiTokens"> | null, oauthGrant = false): CredentialFacts {
   const sets = s.parentScopes ? [s.scopes, s.parentScopes] : [s.scopes];
-  if (parent === null) return { lifetimeMs: s.expiresAt - s.createdAt, fullRole: isFullRole(sets), mcp: false };
+  if (parent === null) return { lifetimeMs: s.expiresAt - s.createdAt, fullRole: isFullRole(sets), mcp: oauthGrant };
   return { ...patFacts(parent), fullRole: isFullRole(sets) };
+}
+
+/** Whether a session is an OAuth grant; read only when a policy turns MCP clients off. */
+export async function isOAuthGrantSession(ctx: QueryCtx, s: Doc<"agentSessions">, policy: StoredPolicy | undefined): Promise<boolean> {
+  if (policy?.allowMcpClients !== false || s.parentTokenId !== undefined) return false;
+  return (await grantByFamily(ctx, s.familyId)) !== null;
 }
 
 function days(ms: number): string {
@@ -60,16 +72,16 @@ export function violations(policy: StoredPolicy | undefined, facts: CredentialFa
     out.push("requireExplicitScopes is on and this token has no scopes (it acts with its owner's full role)");
   }
   if (policy.allowMcpClients === false && facts.mcp) {
-    out.push("allowMcpClients is off and this is an MCP token");
+    out.push("allowMcpClients is off and this is an MCP client's token");
   }
   return out;
 }
 
-async function principalFacts(ctx: QueryCtx, p: Principal): Promise<CredentialFacts | null> {
+async function principalFacts(ctx: QueryCtx, p: Principal, policy: StoredPolicy): Promise<CredentialFacts | null> {
   if (p.kind === "user") return null;
   if (p.kind === "pat") return patFacts(p.token);
   const parent = p.session.parentTokenId ? await ctx.db.get("apiTokens", p.session.parentTokenId) : null;
-  return sessionFacts(p.session, parent);
+  return sessionFacts(p.session, parent, await isOAuthGrantSession(ctx, p.session, policy));
 }
 
 /**
@@ -79,7 +91,7 @@ async function principalFacts(ctx: QueryCtx, p: Principal): Promise<CredentialFa
  */
 export async function enforceTokenPolicy(ctx: QueryCtx, p: Principal, org: Doc<"orgs">): Promise<void> {
   if (p.kind === "user" || !org.tokenPolicy) return;
-  const facts = await principalFacts(ctx, p);
+  const facts = await principalFacts(ctx, p, org.tokenPolicy);
   if (facts === null) return;
   const broken = violations(org.tokenPolicy, facts);
   if (broken.length > 0) {

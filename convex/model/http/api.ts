@@ -41,6 +41,9 @@ import {
   tooManyFailures,
 } from "./common";
 import { authenticate, inspect } from "./guard";
+import { isKeyholeError } from "../errors";
+import { PERMISSIONS } from "../permissions";
+import { DEFAULT_SCOPES, resourceMetadataUrl, resourceUrl } from "../oauthServer/config";
 
 type Params = Record<string, string>;
 type Handler = (ctx: ActionCtx, req: Request, params: Params, url: URL) => Promise<Response>;
@@ -85,22 +88,43 @@ const zTokenBody = z.object({
 const zStatus = z.enum(["active", "expired", "revoked", "all"]).default("all");
 const zLimit = z.coerce.number().int().min(1).max(100).default(50);
 
+// --- authentication (RFC 6750 / 9728 / 8707) ------------------------------------------
+
+/**
+ * WWW-Authenticate parameters of an API refusal: where the resource metadata
+ * is, and the scopes to ask for — the permission a 403 names (step-up), else
+ * the defaults.
+ */
+function apiChallenge(e?: unknown): Record<string, string> {
+  let scope = DEFAULT_SCOPES.join(" ");
+  if (isKeyholeError(e) && e.data.code === "forbidden") {
+    const needed = PERMISSIONS.find((p) => new RegExp(`(^|[^a-z:])${p}($|[^a-z:])`).test(e.data.message));
+    if (needed) scope = needed;
+  }
+  return { resource_metadata: resourceMetadataUrl("api"), scope };
+}
+
+/** Every API request authenticates for the API resource: an OAuth token issued for /mcp is refused here. */
+async function authenticateApi(ctx: ActionCtx, req: Request) {
+  return await authenticate(ctx, req, { challenge: apiChallenge(), resource: resourceUrl("api") });
+}
+
 // --- handlers ---------------------------------------------------------------------
 
 const whoami: Handler = async (ctx, req) => {
-  const { who } = await authenticate(ctx, req);
+  const { who } = await authenticateApi(ctx, req);
   return jsonResponse(200, who);
 };
 
 const listPats: Handler = async (ctx, req, _p, url) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const status = parseWith(zStatus, url.searchParams.get("status") ?? undefined);
   const out = await ctx.runQuery(internal.auth.listApiTokensInternal, { status });
   return jsonResponse(200, out);
 };
 
 const createPat: Handler = async (ctx, req) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const body = parseWith(zCreatePat, await readBody(req));
   const created = await ctx.runMutation(internal.auth.createApiTokenInternal, body);
   return jsonResponse(201, created);
@@ -116,19 +140,19 @@ async function patByName(ctx: ActionCtx, name: string, activeOnly: boolean) {
 }
 
 const getPat: Handler = async (ctx, req, p) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const found = await patByName(ctx, p.name, false);
   return jsonResponse(200, await ctx.runQuery(internal.auth.getApiTokenInternal, { tokenId: found._id }));
 };
 
 const revokePat: Handler = async (ctx, req, p) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const found = await patByName(ctx, p.name, true);
   return jsonResponse(200, await ctx.runMutation(internal.auth.revokeApiTokenInternal, { tokenId: found._id }));
 };
 
 const createSession: Handler = async (ctx, req) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const body = parseWith(zCreateSession, await readBody(req));
   const created = await ctx.runMutation(internal.auth.createSessionInternal, body);
   return jsonResponse(201, created);
@@ -145,13 +169,13 @@ const refreshSession: Handler = async (ctx, req) => {
     const pair = await refreshAgentSession(ctx, { refreshToken: body.refreshToken, ttl: body.ttl });
     return jsonResponse(200, pair);
   }
-  const { token } = await authenticate(ctx, req);
+  const { token } = await authenticateApi(ctx, req);
   const pair = await refreshAgentSession(ctx, { token, ttl: body.ttl });
   return jsonResponse(200, pair);
 };
 
 const endSession: Handler = async (ctx, req) => {
-  const { who, token } = await authenticate(ctx, req);
+  const { who, token } = await authenticateApi(ctx, req);
   if (who.kind !== "agent") {
     throw new HttpError(400, "invalid_argument", "DELETE /api/sessions ends the agent session whose token you present");
   }
@@ -162,7 +186,7 @@ const endSession: Handler = async (ctx, req) => {
 const workspaceOf = (p: Params) => `${p.org}/${p.ws}`;
 
 const listItems: Handler = async (ctx, req, p, url) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const numItems = parseWith(zLimit, url.searchParams.get("limit") ?? undefined);
   const cursor = url.searchParams.get("cursor");
   if (cursor !== null && cursor.length > 2048) throw new HttpError(400, "invalid_argument", "cursor is malformed");
@@ -174,14 +198,14 @@ const listItems: Handler = async (ctx, req, p, url) => {
 };
 
 const getItem: Handler = async (ctx, req, p) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const item = await ctx.runQuery(internal.items.getInternal, { workspace: workspaceOf(p), name: p.name });
   if (item === null) throw new HttpError(404, "not_found", `no item "${p.name}" in ${workspaceOf(p)}`);
   return jsonResponse(200, item);
 };
 
 const putItem: Handler = async (ctx, req, p) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const body = parseWith(zPutItem, await readBody(req));
   checkConvexValue(body.data);
   const id = await ctx.runMutation(internal.items.putInternal, { workspace: workspaceOf(p), name: p.name, data: body.data });
@@ -189,7 +213,7 @@ const putItem: Handler = async (ctx, req, p) => {
 };
 
 const deleteItem: Handler = async (ctx, req, p) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const removed = await ctx.runMutation(internal.items.removeInternal, { workspace: workspaceOf(p), name: p.name });
   if (!removed) throw new HttpError(404, "not_found", `no item "${p.name}" in ${workspaceOf(p)}`);
   return jsonResponse(200, { deleted: true, name: p.name });
@@ -202,7 +226,7 @@ const deleteItem: Handler = async (ctx, req, p) => {
  * needs `tokens:read`.
  */
 const introspectToken: Handler = async (ctx, req) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const body = parseWith(zTokenBody, await readBody(req, { allowForm: true }));
   const seen = await inspect(ctx, body.token);
   if (seen === null || seen.expired) return jsonResponse(200, { active: false });
@@ -312,7 +336,7 @@ export async function handleApiRequest(ctx: ActionCtx, req: Request): Promise<Re
     const { handler, params } = match(url.pathname, req.method);
     return withHeaders(await handler(ctx, req, params, url), cors);
   } catch (e) {
-    return errorResponse(toHttpError(e), cors);
+    return errorResponse(toHttpError(e, apiChallenge(e)), cors);
   }
 }
 

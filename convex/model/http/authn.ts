@@ -28,6 +28,7 @@ import { type Permission, PERSONAL_PERMISSIONS, roleGrants } from "../permission
 import { getPrincipal, type Principal, recordUse, requestInfo, requirePrincipal, scopeSets, tokenStatus } from "../principal";
 import { consume, LIMITS } from "../rateLimit";
 import { formatScopes, parseResource, type ScopeEntry, scopesAllow } from "../scopes";
+import { audienceAllows } from "../oauthServer/grants";
 import { endChildSessions } from "../tokens";
 import { vScopeEntry } from "../../validators";
 
@@ -69,7 +70,7 @@ const CREDENTIAL_FAILURES = new Set(["unauthenticated", "expired", "revoked"]);
  */
 export async function authenticateRequest(
   ctx: MutationCtx,
-  opts: { permissions?: Permission[] },
+  opts: { permissions?: Permission[]; resource?: string },
 ): Promise<AuthOutcome> {
   let p: Principal | null;
   try {
@@ -82,6 +83,10 @@ export async function authenticateRequest(
     return { ok: false, retryAfterMs };
   }
   if (p === null) return { ok: false, retryAfterMs: await recordFailure(ctx, null) };
+  if (p.kind === "agent" && opts.resource !== undefined && !(await audienceAllows(ctx, p.session, opts.resource))) {
+    // an OAuth access token issued for another of keyhole's resources (RFC 8707)
+    return { ok: false, retryAfterMs: await recordFailure(ctx, { kind: "agent", id: p.sessionId, expired: false }) };
+  }
   await recordUse(ctx, p);
   const who = await whoOf(ctx, p);
   if (opts.permissions === undefined) return { ok: true, who };

@@ -32,13 +32,15 @@ export async function inspect(ctx: Pick<ActionCtx, "runQuery">, token: string): 
 
 /**
  * Authenticates the request or throws an HttpError (401 / 429). `challenge`
- * adds parameters to the WWW-Authenticate header (MCP: resource_metadata).
+ * adds parameters to the WWW-Authenticate header (resource_metadata, scope).
  * `permissions`: also answer which of them the credential may use somewhere.
+ * `resource`: the RFC 8707 indicator being accessed; an OAuth access token
+ * issued for another resource is refused like an invalid one.
  */
 export async function authenticate(
   ctx: ActionCtx,
   req: Request,
-  opts: { challenge?: Record<string, string>; permissions?: Permission[] } = {},
+  opts: { challenge?: Record<string, string>; permissions?: Permission[]; resource?: string } = {},
 ): Promise<Authenticated> {
   const challenge = opts.challenge ?? {};
   const bearer = bearerOf(req);
@@ -51,7 +53,7 @@ export async function authenticate(
     });
     throw wait > 0 ? tooManyFailures(wait) : invalidCredential(challenge);
   }
-  const out = await ctx.runMutation(internal.httpInternal.authenticate, { permissions: opts.permissions });
+  const out = await ctx.runMutation(internal.httpInternal.authenticate, { permissions: opts.permissions, resource: opts.resource });
   if (!out.ok) throw out.retryAfterMs > 0 ? tooManyFailures(out.retryAfterMs) : invalidCredential(challenge);
   return { who: out.who, permissions: out.permissions as Permission[] | undefined, token: bearer.token };
 }
