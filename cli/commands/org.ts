@@ -124,6 +124,11 @@ export function registerOrgCommands(program: Command, globals: () => GlobalOptio
       note(r.changed ? `Revoked ${r.tokenId} in ${opts.org}${r.sessionsEnded ? `; ended ${r.sessionsEnded} agent session(s)` : ""}.` : `${r.tokenId} was already revoked.`);
     });
 
+  registerMembershipCommands(org, globals);
+}
+
+/** invite, accept, policy. */
+function registerMembershipCommands(org: Command, globals: () => GlobalOptions): void {
   org
     .command("invite")
     .description("invite someone to the org; prints the link to send them (shown once)")

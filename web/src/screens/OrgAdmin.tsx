@@ -11,6 +11,7 @@ import type { ScopeEntry } from "../../../convex/model/scopes";
 import { api } from "../api";
 import { ScopeChips } from "../components/scopes";
 import { Badge, ConfirmDialog, CopyButton, Empty, FormError, LiveView } from "../components/ui";
+import { errorMessage } from "../lib/errors";
 import { useFormSubmit } from "../lib/form";
 import { useLive } from "../lib/live";
 import type { Role } from "../lib/permissions";
@@ -42,14 +43,11 @@ export function OrgAdmin({ org, myRole }: { org: string; myRole: Role }) {
 // --- invitations ---------------------------------------------------------------
 
 function Invitations({ org, myRole }: { org: string; myRole: Role }) {
-  const invites = useLive(api.orgs.listInvites, { org });
   const invite = useMutation(api.orgs.invite);
-  const revoke = useMutation(api.orgs.revokeInvite);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("member");
   const [link, setLink] = useState<string | null>(null);
   const ids = { h: useId(), email: useId(), role: useId() };
-  const now = useNow();
   const emailInvalid = email.trim() !== "" && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim());
   const { submitted, pending, error, setError, onSubmit } = useFormSubmit(emailInvalid, async () => {
     const created = await invite({ org, role, ...(email.trim() ? { email: email.trim() } : {}) });
@@ -106,39 +104,49 @@ function Invitations({ org, myRole }: { org: string; myRole: Role }) {
           </button>
         </div>
       ) : null}
-      <LiveView live={invites} loadingLabel="Loading invitations…" errorTitle="Couldn't load invitations">
-        {(list) =>
-          list.length === 0 ? null : (
-            <ul className="rows" aria-label="Invitations">
-              {list.map((i) => (
-                <li key={i.inviteId} className="row" data-invite-status={i.status}>
-                  <div className="row-main">
-                    <div>
-                      <strong>{i.email ?? "anyone with the link"}</strong> <Badge tone="neutral">{i.role}</Badge>{" "}
-                      <Badge tone={i.status === "pending" ? "info" : i.status === "accepted" ? "ok" : "neutral"}>{i.status}</Badge>
-                    </div>
-                    <div className="muted small">
-                      by {i.invitedBy ?? "?"} · {ago(i.createdAt, now)}
-                      {i.status === "pending" ? ` · expires ${relativeTime(i.expiresAt, now)}` : ""}
-                      {i.acceptedBy ? ` · accepted by ${i.acceptedBy}` : ""}
-                    </div>
-                  </div>
-                  {i.status === "pending" ? (
-                    <button
-                      type="button"
-                      className="btn btn-small btn-ghost"
-                      onClick={() => revoke({ org, inviteId: i.inviteId }).catch((e: unknown) => setError(String(e)))}
-                    >
-                      Revoke
-                    </button>
-                  ) : null}
-                </li>
-              ))}
-            </ul>
-          )
-        }
-      </LiveView>
+      <InvitationList org={org} onError={setError} />
     </article>
+  );
+}
+
+/** The org's invitations, live, with Revoke on the pending ones. */
+function InvitationList({ org, onError }: { org: string; onError: (message: string) => void }) {
+  const invites = useLive(api.orgs.listInvites, { org });
+  const revoke = useMutation(api.orgs.revokeInvite);
+  const now = useNow();
+  return (
+    <LiveView live={invites} loadingLabel="Loading invitations…" errorTitle="Couldn't load invitations">
+      {(list) =>
+        list.length === 0 ? null : (
+          <ul className="rows" aria-label="Invitations">
+            {list.map((i) => (
+              <li key={i.inviteId} className="row" data-invite-status={i.status}>
+                <div className="row-main">
+                  <div>
+                    <strong>{i.email ?? "anyone with the link"}</strong> <Badge tone="neutral">{i.role}</Badge>{" "}
+                    <Badge tone={i.status === "pending" ? "info" : i.status === "accepted" ? "ok" : "neutral"}>{i.status}</Badge>
+                  </div>
+                  <div className="muted small">
+                    by {i.invitedBy ?? "?"} · {ago(i.createdAt, now)}
+                    {i.status === "pending" ? ` · expires ${relativeTime(i.expiresAt, now)}` : ""}
+                    {i.acceptedBy ? ` · accepted by ${i.acceptedBy}` : ""}
+                  </div>
+                </div>
+                {i.status === "pending" ? (
+                  <button
+                    type="button"
+                    className="btn btn-small btn-ghost"
+                    onClick={() => revoke({ org, inviteId: i.inviteId }).catch((e: unknown) => onError(errorMessage(e)))}
+                  >
+                    Revoke
+                  </button>
+                ) : null}
+              </li>
+            ))}
+          </ul>
+        )
+      }
+    </LiveView>
   );
 }
 
