@@ -1,11 +1,13 @@
 /**
- * The keyhole CLI: `keyhole login`, `keyhole token create|list|get|revoke`,
- * `keyhole session create|refresh|end`. Built on ConvexHttpClient.
+ * The keyhole CLI: `keyhole login`, `keyhole token create|list|get|revoke|regenerate|update`,
+ * `keyhole session create|refresh|end`, `keyhole org tokens|revoke-token|invite|accept|policy`.
+ * Built on ConvexHttpClient.
  *
  * Exit codes: 0 ok, 1 failure, 2 usage. Errors are one line on stderr.
  */
 import { Command, CommanderError, Option } from "commander";
 import { registerAuthCommands } from "./commands/auth";
+import { registerOrgCommands } from "./commands/org";
 import { registerSessionCommands } from "./commands/session";
 import { registerTokenCommands } from "./commands/token";
 import { currentUrl, type GlobalOptions } from "./lib/client";
@@ -38,6 +40,7 @@ Exit codes: 0 ok, 1 failure, 2 usage error.`,
   registerAuthCommands(program, globals);
   registerTokenCommands(program, globals);
   registerSessionCommands(program, globals);
+  registerOrgCommands(program, globals);
   return program;
 }
 

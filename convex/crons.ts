@@ -18,6 +18,11 @@ crons.daily(
   {},
 );
 
+// Token lifecycle (model/governance/lifecycle.ts): notices and webhooks, and the
+// revokeUnusedAfterDays policy, whose revocations do stop tokens.
+crons.interval("token expiry notices", { hours: 1 }, internal.governance.expiryNotices, {});
+crons.daily("revoke tokens unused per org policy", { hourUTC: 4, minuteUTC: 7 }, internal.governance.sweepUnused, {});
+crons.daily("prune webhook delivery logs", { hourUTC: 4, minuteUTC: 23 }, internal.webhooks.pruneDeliveries, {});
 crons.interval(
   "reap unused OAuth clients, expired authorization requests and codes, old grants",
   { hours: 1 },

@@ -16,6 +16,7 @@ import type {
 import type * as audit from "../audit.js";
 import type * as auth from "../auth.js";
 import type * as crons from "../crons.js";
+import type * as governance from "../governance.js";
 import type * as http from "../http.js";
 import type * as httpInternal from "../httpInternal.js";
 import type * as items from "../items.js";
@@ -29,6 +30,18 @@ import type * as model_crypto from "../model/crypto.js";
 import type * as model_errors from "../model/errors.js";
 import type * as model_functions from "../model/functions.js";
 import type * as model_glob from "../model/glob.js";
+import type * as model_governance_email from "../model/governance/email.js";
+import type * as model_governance_events from "../model/governance/events.js";
+import type * as model_governance_invites from "../model/governance/invites.js";
+import type * as model_governance_lifecycle from "../model/governance/lifecycle.js";
+import type * as model_governance_notices from "../model/governance/notices.js";
+import type * as model_governance_orgTokens from "../model/governance/orgTokens.js";
+import type * as model_governance_policy from "../model/governance/policy.js";
+import type * as model_governance_reach from "../model/governance/reach.js";
+import type * as model_governance_regenerate from "../model/governance/regenerate.js";
+import type * as model_governance_send from "../model/governance/send.js";
+import type * as model_governance_validators from "../model/governance/validators.js";
+import type * as model_governance_webhooks from "../model/governance/webhooks.js";
 import type * as model_http_api from "../model/http/api.js";
 import type * as model_http_authn from "../model/http/authn.js";
 import type * as model_http_common from "../model/http/common.js";
@@ -74,6 +87,7 @@ import type * as model_scopes from "../model/scopes.js";
 import type * as model_storable from "../model/storable.js";
 import type * as model_tokens from "../model/tokens.js";
 import type * as model_webSessions from "../model/webSessions.js";
+import type * as notices from "../notices.js";
 import type * as oauth from "../oauth.js";
 import type * as oauthServer from "../oauthServer.js";
 import type * as oauthServerNode from "../oauthServerNode.js";
@@ -82,6 +96,7 @@ import type * as passwords from "../passwords.js";
 import type * as sessions from "../sessions.js";
 import type * as users from "../users.js";
 import type * as validators from "../validators.js";
+import type * as webhooks from "../webhooks.js";
 import type * as workspaces from "../workspaces.js";
 
 /**
@@ -96,6 +111,7 @@ declare const fullApi: ApiFromModules<{
   audit: typeof audit;
   auth: typeof auth;
   crons: typeof crons;
+  governance: typeof governance;
   http: typeof http;
   httpInternal: typeof httpInternal;
   items: typeof items;
@@ -109,6 +125,18 @@ declare const fullApi: ApiFromModules<{
   "model/errors": typeof model_errors;
   "model/functions": typeof model_functions;
   "model/glob": typeof model_glob;
+  "model/governance/email": typeof model_governance_email;
+  "model/governance/events": typeof model_governance_events;
+  "model/governance/invites": typeof model_governance_invites;
+  "model/governance/lifecycle": typeof model_governance_lifecycle;
+  "model/governance/notices": typeof model_governance_notices;
+  "model/governance/orgTokens": typeof model_governance_orgTokens;
+  "model/governance/policy": typeof model_governance_policy;
+  "model/governance/reach": typeof model_governance_reach;
+  "model/governance/regenerate": typeof model_governance_regenerate;
+  "model/governance/send": typeof model_governance_send;
+  "model/governance/validators": typeof model_governance_validators;
+  "model/governance/webhooks": typeof model_governance_webhooks;
   "model/http/api": typeof model_http_api;
   "model/http/authn": typeof model_http_authn;
   "model/http/common": typeof model_http_common;
@@ -154,6 +182,7 @@ declare const fullApi: ApiFromModules<{
   "model/storable": typeof model_storable;
   "model/tokens": typeof model_tokens;
   "model/webSessions": typeof model_webSessions;
+  notices: typeof notices;
   oauth: typeof oauth;
   oauthServer: typeof oauthServer;
   oauthServerNode: typeof oauthServerNode;
@@ -162,6 +191,7 @@ declare const fullApi: ApiFromModules<{
   sessions: typeof sessions;
   users: typeof users;
   validators: typeof validators;
+  webhooks: typeof webhooks;
   workspaces: typeof workspaces;
 }>;
 export declare const api: FilterApi<

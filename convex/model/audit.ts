@@ -4,6 +4,7 @@ import type { Id } from "../_generated/dataModel";
 import type { PaginationOptions } from "convex/server";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { authorize } from "./authorize";
+import { webhookFromAudit } from "./governance/events";
 import { readPage } from "./pagination";
 import type { Principal } from "./principal";
 import { requestInfo } from "./principal";
@@ -49,6 +50,8 @@ export async function logAudit(
     userAgent: info.userAgent,
     at: Date.now(),
   });
+  // governance: revocations, leak reports and refresh reuse are also webhook events
+  await webhookFromAudit(ctx, event);
 }
 
 export const MAX_AUDIT_PAGE = 100;
