@@ -26,7 +26,6 @@ import { FAMILY_LIFETIME_MS, insertSessionRow, REFRESH_PREFIX, type SessionPair 
 import { logAudit } from "../audit";
 import { constantTimeEqual, sha256Hex } from "../crypto";
 import { s256Challenge } from "../oauth/pkce";
-import { requestInfo } from "../principal";
 import { authenticateClient, clientById, type ClientAuth, keepClient } from "./clients";
 import { ACCESS_TTL_S, agentIdFor, canonicalResource, MAX_LIVE_PER_GRANT, REFRESH_GRACE_MS, strictPermissions } from "./config";
 import { endGrant, grantByFamily } from "./grants";
