@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { convexToJson, type Value } from "convex/values";
 import type { UserIdentity } from "convex/server";
 import { Engine, toFunctionError, type UdfKind } from "./engine.js";
+import { endCounterSignIns } from "./ids.js";
 import { applyEnv, loadOrCreateEnvFile } from "./env.js";
 import { AuthError, IdentityVerifier, providersOf } from "./identity.js";
 import { createLogger, type Logger } from "./log.js";
@@ -251,6 +252,14 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     };
     if (restored.journalRecords > 0 || docs > 0) {
       log.info(`restored ${docs} document(s) (${restored.journalRecords} journal record(s) replayed)`);
+    }
+    // A data dir from before random ids: its sign-ins' ids were guessable.
+    const ended = await endCounterSignIns(engine);
+    if (ended.sessions + ended.refreshTokens > 0) {
+      log.warn(
+        `upgraded a data dir made with guessable document ids: ended ${ended.sessions} sign-in(s) and ` +
+          `${ended.refreshTokens} refresh token(s); everyone signs in again (all other data is kept)`,
+      );
     }
 
     const authConfig = (await engine.loadModule("auth.config"))?.default;

@@ -20,6 +20,7 @@
  *   the bucket of that index's first field (the rest of the range, sorting and
  *   filters still run upstream, unchanged); and record what a live query read.
  * - `get`: record single-document reads of live queries.
+ * - `_generateId`: 128 random bits per id instead of a counter (ids.ts).
  * - restore: persisted documents and the id / creation-time / commit-ts
  *   counters are put back before the first function runs, so ids are never
  *   reused and timestamps never go backwards.
@@ -29,6 +30,7 @@ import { convexTest } from "convex-test";
 import { compareValues, convexToJson, jsonToConvex, type Value } from "convex/values";
 import type { UserIdentity } from "convex/server";
 import { canonicalizeUdfPath, type ModuleMap } from "./modules.js";
+import { newDocumentId, tableOf } from "./ids.js";
 import { encodeDoc, type Doc, type Journal, type Restored } from "./store.js";
 
 export type UdfKind = "query" | "mutation" | "action";
@@ -65,12 +67,7 @@ export function emptyReadSet(): ReadSet {
   return { ids: new Set(), tables: new Set(), ranges: [] };
 }
 
-/** tableNameFromId, as convex-test formats ids: digits followed by the table name. */
-export function tableOf(id: string): string | null {
-  let i = 0;
-  while (i < id.length && id.charCodeAt(i) >= 48 && id.charCodeAt(i) <= 57) i++;
-  return i === 0 || i === id.length ? null : id.slice(i);
-}
+export { tableOf };
 
 function fieldOf(doc: Record<string, unknown>, fieldPath: string): Value | undefined {
   let cur: unknown = doc;
@@ -181,7 +178,7 @@ export class Engine {
     }
     if (!convexGlobal) throw new Error("could not reach convex-test's state (unsupported convex-test version?)");
     const db = convexGlobal.components[""].db;
-    for (const m of ["commit", "get", "_iterateDocs", "_resolveQuerySource", "paginate"]) {
+    for (const m of ["commit", "get", "_generateId", "_iterateDocs", "_resolveQuerySource", "paginate"]) {
       if (typeof db[m] !== "function") throw new Error(`convex-test DatabaseFake has no ${m}() (unsupported version)`);
     }
     const engine = new Engine(t, db, convexGlobal.transactionManager, schema, modules, root);
@@ -221,6 +218,26 @@ export class Engine {
 
   *documents(): Iterable<[string, Doc]> {
     for (const id of Object.keys(this.db._documents)) yield [id, this.db._documents[id]];
+  }
+
+  /** Committed ids of one table. */
+  idsOf(table: string): string[] {
+    return [...(this.tableIds.get(table) ?? EMPTY)];
+  }
+
+  /** A committed document, or null. */
+  document(id: string): Doc | null {
+    return (this.db._documents[id] as Doc | undefined) ?? null;
+  }
+
+  /** Deletes documents in journaled transactions (start-up maintenance). */
+  async deleteDocuments(ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += 1000) {
+      const batch = ids.slice(i, i + 1000);
+      await this.t.run(async (ctx: Any) => {
+        for (const id of batch) if ((await ctx.db.get(id)) !== null) await ctx.db.delete(id);
+      });
+    }
   }
 
   documentCount(table?: string): number {
@@ -301,6 +318,14 @@ export class Engine {
     const origResolve = db._resolveQuerySource;
     let hint: { table: string; ids: Set<string> } | null = null;
     let inResolve = false;
+
+    // Unguessable ids instead of convex-test's counter (see ids.ts).
+    db._generateId = function (table: string) {
+      return newDocumentId(table, (id) => {
+        if (this._documents[id] !== undefined) return true;
+        return (this._writes as Record<string, unknown>[]).some((level) => level[id] !== undefined);
+      });
+    };
 
     db.get = function (tableName: string | undefined, id: string) {
       engine.readTracker.getStore()?.ids.add(id);
