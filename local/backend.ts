@@ -295,20 +295,29 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     throw e;
   }
 
-  async function identityFrom(req: IncomingMessage, strict: boolean): Promise<UserIdentity | null> {
+  /**
+   * The request's identity. `/api/*` (strict) refuses a rejected token with
+   * 401 as Convex does (crates/local_backend/src/authentication.rs,
+   * ExtractIdentity). An HTTP action runs anyway, with the rejection kept so
+   * its getUserIdentity() throws (rejected.ts); as on Convex, any
+   * Authorization header that is not a valid `Bearer <JWT>` counts
+   * (ExtractAuthenticationToken refuses other schemes).
+   */
+  async function identityFrom(req: IncomingMessage, strict: boolean): Promise<{ identity: UserIdentity | null; rejected?: string }> {
     const h = req.headers.authorization;
-    if (!h) return null;
+    if (h === undefined) return { identity: null };
     const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
     if (!m) {
-      if (strict) throw new HttpError(401, "Unauthenticated", "Unsupported Authorization header (expected `Bearer <JWT>`)");
-      return null;
+      const message = "Unsupported Authorization header (expected `Bearer <JWT>`)";
+      if (strict) throw new HttpError(401, "Unauthenticated", message);
+      return { identity: null, rejected: message };
     }
     try {
-      return (await state!.verifier.verify(m[1]!)).identity;
+      return { identity: (await state!.verifier.verify(m[1]!)).identity };
     } catch (e) {
-      if (!strict) return null;
-      if (e instanceof AuthError) throw new HttpError(401, "Unauthenticated", e.message);
-      throw e;
+      if (!(e instanceof AuthError)) throw e;
+      if (strict) throw new HttpError(401, "Unauthenticated", e.message);
+      return { identity: null, rejected: e.message };
     }
   }
 
@@ -354,7 +363,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
       } catch (e) {
         throw new HttpError(400, "BadRequest", `Invalid args: ${(e as Error).message}`);
       }
-      const identity = await identityFrom(req, true);
+      const { identity } = await identityFrom(req, true);
       try {
         const { value } = await state!.engine.call(kind, body.path, args, {
           identity,
@@ -394,13 +403,13 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
         if (v === undefined || ["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"].includes(k)) continue;
         for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one);
       }
-      const identity = await identityFrom(req, false);
+      const { identity, rejected } = await identityFrom(req, false);
       const origin = `http://${req.headers.host ?? new URL(state!.siteUrl).host}`;
       const response = await siteOrigin.run(origin, () =>
         state!.engine.fetch(
           req.url ?? "/",
           { method, headers, body: body as BodyInit | undefined },
-          { identity, ip: clientIp(req), userAgent: req.headers["user-agent"] ?? null },
+          { identity, rejected, ip: clientIp(req), userAgent: req.headers["user-agent"] ?? null },
         ),
       );
       const outHeaders: Record<string, string | string[]> = {};

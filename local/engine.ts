@@ -31,6 +31,7 @@ import { compareValues, convexToJson, jsonToConvex, type Value } from "convex/va
 import type { UserIdentity } from "convex/server";
 import { canonicalizeUdfPath, type ModuleMap } from "./modules.js";
 import { newDocumentId, tableOf } from "./ids.js";
+import { installRejectedIdentity, rejectedIdentity } from "./rejected.js";
 import { encodeDoc, type Doc, type Journal, type Restored } from "./store.js";
 
 export type UdfKind = "query" | "mutation" | "action";
@@ -48,6 +49,8 @@ export type CommitInfo = { ts: bigint; changes: Change[] };
 
 export type CallOptions = {
   identity?: UserIdentity | null;
+  /** The request carried a token that was rejected (HTTP actions only: see rejected.ts). */
+  rejected?: string;
   ip?: string | null;
   userAgent?: string | null;
 };
@@ -160,23 +163,38 @@ export class Engine {
     const root = generated.split("_generated", 2)[0]!;
     const schemaKey = Object.keys(modules).find((k) => /^schema\.[^./]+$/.test(k.slice(root.length)));
     const schema = schemaKey ? ((await modules[schemaKey]!()) as { default: unknown }).default : undefined;
-    const t = convexTest({ schema: schema as never, modules: modules as never });
+    // Convex's per-transaction limits (reads, writes, index ranges, scheduled
+    // functions), enforced as on a deployment: convex-test's defaults are
+    // Convex's documented limits (https://docs.convex.dev/production/state/limits).
+    const t = convexTest({ schema: schema as never, modules: modules as never, transactionLimits: true });
 
-    // Catch convex-test's ConvexGlobal (see the header comment).
+    // Catch convex-test's ConvexGlobal and its execution-context store (see
+    // the header comment), and its AuthFake (rejected.ts).
     const originalRun = AsyncLocalStorage.prototype.run;
     let convexGlobal: Any = null;
+    let executionContext: AsyncLocalStorage<{ udfType?: string }> | null = null;
     AsyncLocalStorage.prototype.run = function (this: AsyncLocalStorage<unknown>, store: unknown, fn: Any, ...args: unknown[]) {
       if (store && typeof store === "object" && "components" in store && "transactionManager" in store) {
         convexGlobal = store;
       }
+      if (store && typeof store === "object" && "udfType" in store && "depth" in store) {
+        executionContext = this as AsyncLocalStorage<{ udfType?: string }>;
+      }
       return originalRun.call(this, store, fn, ...args);
     } as typeof originalRun;
+    let authFake: Any = null;
     try {
       await (t as Any).finishInProgressScheduledFunctions();
+      await (t as Any).withIdentity({ subject: "probe" }).run(async (ctx: Any) => {
+        authFake = Object.getPrototypeOf(ctx.auth);
+      });
     } finally {
       AsyncLocalStorage.prototype.run = originalRun;
     }
-    if (!convexGlobal) throw new Error("could not reach convex-test's state (unsupported convex-test version?)");
+    if (!convexGlobal || !executionContext || typeof authFake?.getUserIdentity !== "function") {
+      throw new Error("could not reach convex-test's state (unsupported convex-test version?)");
+    }
+    installRejectedIdentity(authFake, executionContext);
     const db = convexGlobal.components[""].db;
     for (const m of ["commit", "get", "_generateId", "_iterateDocs", "_resolveQuerySource", "paginate"]) {
       if (typeof db[m] !== "function") throw new Error(`convex-test DatabaseFake has no ${m}() (unsupported version)`);
@@ -434,6 +452,7 @@ export class Engine {
   private accessor(opts: CallOptions): Any {
     let a = this.t;
     if (opts.identity) a = a.withIdentity(opts.identity);
+    else if (opts.rejected !== undefined) a = a.withIdentity(rejectedIdentity(opts.rejected));
     return a.withRequestMetadata({ ip: opts.ip ?? null, userAgent: opts.userAgent ?? null });
   }
 
