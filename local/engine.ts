@@ -20,6 +20,8 @@
  *   the bucket of that index's first field (the rest of the range, sorting and
  *   filters still run upstream, unchanged); and record what a live query read.
  * - `get`: record single-document reads of live queries.
+ * - `paginate`: Convex's pagination journals for live queries (pagination.ts).
+ * - `transactionManager.begin`: one snapshot per Transition (snapshot.ts).
  * - `_generateId`: 128 random bits per id instead of a counter (ids.ts).
  * - restore: persisted documents and the id / creation-time / commit-ts
  *   counters are put back before the first function runs, so ids are never
@@ -31,7 +33,9 @@ import { compareValues, convexToJson, jsonToConvex, type Value } from "convex/va
 import type { UserIdentity } from "convex/server";
 import { canonicalizeUdfPath, type ModuleMap } from "./modules.js";
 import { newDocumentId, tableOf } from "./ids.js";
+import { paginateWithJournal, type JournalState } from "./pagination.js";
 import { installRejectedIdentity, rejectedIdentity } from "./rejected.js";
+import { SnapshotGate } from "./snapshot.js";
 import { encodeDoc, type Doc, type Journal, type Restored } from "./store.js";
 
 export type UdfKind = "query" | "mutation" | "action";
@@ -41,6 +45,8 @@ export type ReadSet = {
   ids: Set<string>;
   tables: Set<string>;
   ranges: Array<{ table: string; range: RangeExpr[] }>;
+  /** A live query's pagination journal (pagination.ts). */
+  journal?: JournalState;
 };
 type RangeExpr = { type: "Eq" | "Gt" | "Gte" | "Lt" | "Lte"; fieldPath: string; value: unknown };
 
@@ -134,6 +140,7 @@ type Any = any;
 
 export class Engine {
   readonly readTracker = new AsyncLocalStorage<ReadSet>();
+  readonly gate = new SnapshotGate();
   private readonly commitListeners = new Set<(c: CommitInfo) => void>();
   private tableIds = new Map<string, Set<string>>();
   private indexes = new Map<string, IndexMap[]>();
@@ -404,7 +411,22 @@ export class Engine {
           throw new Error("InvalidCursor: the pagination cursor is malformed; pass null or a continueCursor you were given");
         }
       }
-      return origPaginate.call(this, opts);
+      const journal = engine.readTracker.getStore()?.journal;
+      return paginateWithJournal(journal, opts, (o) => origPaginate.call(this, o));
+    };
+
+    // One snapshot per Transition (snapshot.ts): a top-level transaction
+    // begins only when no one else holds the gate, and takes convex-test's
+    // lock in the same synchronous step.
+    const tm = this.tm;
+    const origBegin = tm.begin;
+    tm.begin = async function (isNested: boolean, limits: unknown) {
+      while (!isNested) {
+        if (engine.gate.mustWait()) await engine.gate.admit();
+        else if (this._waitOnCurrentFunction !== null) await this._waitOnCurrentFunction;
+        else break;
+      }
+      return origBegin.call(this, isNested, limits);
     };
 
     db.commit = function (commitTs: bigint | null) {
@@ -543,6 +565,17 @@ export class Engine {
   async runInternal(udfPath: string, args: Record<string, Value>): Promise<Value> {
     const c = canonicalizeUdfPath(udfPath);
     return await this.readTracker.exit(() => this.t.fun({ componentPath: "", udfPath: c.udfPath }, args));
+  }
+
+  /**
+   * Runs `fn` on one committed state: transactions in flight finish first and
+   * no other transaction begins until `fn` is done (snapshot.ts).
+   */
+  async onSnapshot<T>(fn: () => Promise<T>): Promise<T> {
+    const quiesce = async () => {
+      while (this.tm._waitOnCurrentFunction !== null) await this.tm._waitOnCurrentFunction;
+    };
+    return await this.gate.run(quiesce, fn);
   }
 
   /** Runs a function with direct access to the DatabaseFake inside a transaction. */

@@ -16,9 +16,16 @@
  * - A successful MutationResponse carries the commit ts; the client resolves
  *   the mutation only once a Transition reaches that ts, so we always follow
  *   it with one (empty if nothing changed).
- * - Mutations are idempotent per (sessionId, requestId): a client re-sends
- *   in-flight and completed mutations after a reconnect, and gets the
- *   recorded outcome instead of a second execution.
+ * - Mutations are idempotent per (identity, sessionId, requestId): a client
+ *   re-sends in-flight and completed mutations after a reconnect, and gets
+ *   the recorded outcome instead of a second execution. Convex records the
+ *   identity with each outcome (get-convex/convex-backend:
+ *   crates/model/src/session_requests/); we also key by it, so a socket that
+ *   borrows someone's session id never receives their results.
+ * - Each Transition is computed on one snapshot (snapshot.ts) and carries
+ *   pagination journals (pagination.ts).
+ * - Caps per socket (query-set size, message size, in-flight requests): the
+ *   offending socket gets a FatalError and is closed; no one else notices.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -29,8 +36,17 @@ import type { UserIdentity } from "convex/server";
 import { affects, emptyReadSet, toFunctionError, type CommitInfo, type Engine, type ReadSet } from "./engine.js";
 import type { IdentityVerifier } from "./identity.js";
 import type { Logger } from "./log.js";
+import { decodeJournal, encodeJournal } from "./pagination.js";
 
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+/** Live queries one socket may hold. */
+export const MAX_QUERIES_PER_SOCKET = 1000;
+/**
+ * Mutations + actions one socket may have in flight: Convex's
+ * OPERATION_QUEUE_BUFFER_SIZE (crates/sync/src/worker.rs, errors
+ * TooManyConcurrentMutations / TooManyInflightActionsForSingleClient).
+ */
+export const MAX_INFLIGHT_PER_SOCKET = 1000;
 const PING_MS = 15_000;
 const SESSION_TTL_MS = 10 * 60_000;
 const SESSION_MAX_RESULTS = 1000;
@@ -41,7 +57,16 @@ export function encodeTs(ts: bigint): string {
   return b.toString("base64");
 }
 
-type Query = { udfPath: string; args: Record<string, Value> | Error; readSet: ReadSet; lastJson: string | null; dirty: boolean };
+type Query = {
+  udfPath: string;
+  args: Record<string, Value> | Error;
+  argsJson: string;
+  readSet: ReadSet;
+  lastJson: string | null;
+  dirty: boolean;
+  /** The pagination journal's end cursor (pagination.ts). */
+  journal: string | null;
+};
 type Version = { querySet: number; identity: number; ts: bigint };
 type Auth = { identity: UserIdentity | null; expiresAt: number | null };
 type SharedResult = { ok: true; value: Value; readSet: ReadSet } | { ok: false; error: unknown; readSet: ReadSet };
@@ -88,12 +113,18 @@ export class SyncServer {
    */
   private shared = new Map<string, { ts: bigint; run: Promise<SharedResult> }>();
 
-  runQuery(udfPath: string, args: Record<string, Value>, opts: { identity: UserIdentity | null; ip: string | null; userAgent: string | null }) {
+  runQuery(
+    udfPath: string,
+    args: Record<string, Value>,
+    argsJson: string,
+    journal: string | null,
+    opts: { identity: UserIdentity | null; ip: string | null; userAgent: string | null },
+  ) {
     const ts = this.engine.lastCommitTs;
-    const key = `${udfPath}\u0000${JSON.stringify(convexToJson(args))}\u0000${JSON.stringify(opts.identity)}`;
+    const key = `${udfPath}\u0000${argsJson}\u0000${JSON.stringify(opts.identity)}\u0000${journal ?? ""}`;
     const hit = this.shared.get(key);
     if (hit && hit.ts === ts) return hit.run;
-    const readSet = emptyReadSet();
+    const readSet: ReadSet = { ...emptyReadSet(), journal: { prev: journal, next: null } };
     const run = this.engine.call("query", udfPath, args, opts, readSet).then(
       ({ value }): SharedResult => ({ ok: true, value, readSet }),
       (e: unknown): SharedResult => ({ ok: false, error: e, readSet }),
@@ -133,6 +164,11 @@ export function clientIp(req: IncomingMessage): string | null {
   return a && a.startsWith("::ffff:") ? a.slice(7) : a;
 }
 
+/** Whose mutation outcomes these are: the token's `iss|sub`, or no one. */
+function identityKey(identity: UserIdentity | null): string {
+  return identity ? `user:${identity.tokenIdentifier}` : "anonymous";
+}
+
 function header(req: IncomingMessage, name: string): string | null {
   const v = req.headers[name];
   return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
@@ -149,6 +185,10 @@ class Connection {
   private pendingAuth: { auth: Auth; version: number } | null = null;
   private pendingQuerySets: Array<{ newVersion: number; modifications: Array<Record<string, unknown>> }> = [];
   private queries = new Map<number, Query>();
+  /** Query ids as of the ModifyQuerySet messages received (for the cap). */
+  private receivedQueryIds = new Set<number>();
+  /** Mutations and actions sent and not answered yet. */
+  private inflight = 0;
   private needTs = 0n;
   private flushing = false;
   private again = false;
@@ -253,6 +293,13 @@ class Connection {
           if (m.type === "Add" && (typeof m.udfPath !== "string" || !Array.isArray(m.args))) {
             throw new ProtocolError("Invalid Add modification");
           }
+          if (m.type === "Add") this.receivedQueryIds.add(m.queryId);
+          else this.receivedQueryIds.delete(m.queryId);
+          if (this.receivedQueryIds.size > MAX_QUERIES_PER_SOCKET) {
+            throw new ProtocolError(
+              `TooManyQueries: a connection may subscribe to at most ${MAX_QUERIES_PER_SOCKET} queries at once`,
+            );
+          }
         }
         this.receivedQuerySet = newVersion;
         this.pendingQuerySets.push({ newVersion, modifications: modifications as Array<Record<string, unknown>> });
@@ -329,7 +376,9 @@ class Connection {
       this.expired();
       return;
     }
-    const session = this.server.session(this.sessionId);
+    this.admitRequest("TooManyConcurrentMutations", "pending mutations");
+    // Outcomes are kept per (identity, session): see the header comment.
+    const session = this.server.session(`${identityKey(auth.identity)}\u0000${this.sessionId}`);
     let outcome = session.results.get(requestId);
     if (!outcome) {
       // Runs in order with this connection's other mutations.
@@ -341,6 +390,7 @@ class Connection {
       }
     }
     void outcome.then((o) => {
+      this.inflight--;
       if (o.success) {
         this.send({ type: "MutationResponse", requestId, success: true, result: o.result, ts: encodeTs(o.ts), logLines: [] });
         if (o.ts > this.needTs) this.needTs = o.ts;
@@ -370,6 +420,14 @@ class Connection {
     }
   }
 
+  /** Counts one more request in flight, or ends the connection over the cap (as Convex does). */
+  private admitRequest(code: string, what: string) {
+    if (this.inflight >= MAX_INFLIGHT_PER_SOCKET) {
+      throw new ProtocolError(`${code}: only up to ${MAX_INFLIGHT_PER_SOCKET} ${what} are allowed on a single websocket`);
+    }
+    this.inflight++;
+  }
+
   private startAction(msg: Record<string, unknown>) {
     const { requestId, udfPath } = msg as { requestId: number; udfPath: string };
     if (typeof requestId !== "number" || typeof udfPath !== "string" || !Array.isArray(msg.args)) {
@@ -380,6 +438,7 @@ class Connection {
       this.expired();
       return;
     }
+    this.admitRequest("TooManyInflightActionsForSingleClient", "actions and mutations in flight");
     void (async () => {
       try {
         const { value } = await this.server.engine.call("action", udfPath, decodeArgs(msg.args as unknown[]), this.callOpts(auth));
@@ -394,6 +453,8 @@ class Connection {
           logLines: [],
           ...(fe.data !== undefined ? { errorData: convexToJson(fe.data) } : {}),
         });
+      } finally {
+        this.inflight--;
       }
     })();
   }
@@ -428,96 +489,110 @@ class Connection {
     try {
       do {
         this.again = false;
-        const startTs = this.server.engine.lastCommitTs;
-        const modifications: Array<Record<string, unknown>> = [];
-        let identity = this.sent.identity;
-        let querySet = this.sent.querySet;
-
-        if (this.pendingAuth) {
-          this.appliedAuth = this.pendingAuth.auth;
-          identity = this.pendingAuth.version;
-          this.pendingAuth = null;
-          for (const q of this.queries.values()) q.dirty = true;
-        }
-        for (const qs of this.pendingQuerySets.splice(0)) {
-          for (const m of qs.modifications) {
-            const queryId = m.queryId as number;
-            if (m.type === "Add") {
-              let args: Record<string, Value> | Error;
-              try {
-                args = decodeArgs(m.args as unknown[]);
-              } catch (e) {
-                args = e as Error;
-              }
-              this.queries.set(queryId, { udfPath: m.udfPath as string, args, readSet: emptyReadSet(), lastJson: null, dirty: true });
-            } else {
-              this.queries.delete(queryId);
-              modifications.push({ type: "QueryRemoved", queryId });
-            }
-          }
-          querySet = qs.newVersion;
-        }
-        if (this.isExpired(this.appliedAuth)) {
-          this.expired();
-          return;
-        }
-
-        for (const [queryId, q] of this.queries) {
-          if (!q.dirty) continue;
-          q.dirty = false;
-          let readSet = emptyReadSet();
-          let mod: Record<string, unknown>;
-          let json: string;
-          try {
-            if (q.args instanceof Error) throw q.args;
-            const r = await this.server.runQuery(q.udfPath, q.args, this.callOpts(this.appliedAuth));
-            readSet = r.readSet;
-            if (!r.ok) throw r.error;
-            const encoded = convexToJson(r.value);
-            json = "V" + JSON.stringify(encoded);
-            mod = { type: "QueryUpdated", queryId, value: encoded, logLines: [], journal: null };
-          } catch (e) {
-            const fe = toFunctionError(e);
-            const errorData = fe.data !== undefined ? convexToJson(fe.data) : undefined;
-            json = "E" + fe.message + "\u0000" + JSON.stringify(errorData ?? null);
-            mod = { type: "QueryFailed", queryId, errorMessage: fe.message, logLines: [], journal: null };
-            if (errorData !== undefined) mod.errorData = errorData;
-          }
-          if (this.closed) return;
-          // The query may have been removed meanwhile (it is re-added later).
-          if (this.queries.get(queryId) !== q) continue;
-          q.readSet = readSet;
-          if (json !== q.lastJson) {
-            q.lastJson = json;
-            modifications.push(mod);
-          }
-        }
-
-        const ts = startTs > this.sent.ts ? startTs : this.sent.ts;
-        const needTransition =
-          modifications.length > 0 ||
-          querySet !== this.sent.querySet ||
-          identity !== this.sent.identity ||
-          (this.needTs > this.sent.ts && ts >= this.needTs);
-        if (needTransition) {
-          const end: Version = { querySet, identity, ts };
-          this.send({
-            type: "Transition",
-            startVersion: wireVersion(this.sent),
-            endVersion: wireVersion(end),
-            modifications,
-          });
-          this.sent = end;
-        }
-        if (this.needTs > this.sent.ts) this.again = true;
-        for (const q of this.queries.values()) if (q.dirty) this.again = true;
-        if (this.pendingAuth || this.pendingQuerySets.length > 0) this.again = true;
+        await this.server.engine.onSnapshot(() => this.pass());
       } while (this.again && !this.closed);
     } catch (e) {
       this.server.log.error(`sync: flush failed: ${(e as Error).stack ?? String(e)}`);
       this.fatal("Internal error");
     } finally {
       this.flushing = false;
+    }
+  }
+
+  /** Computes and sends one Transition; runs on one snapshot (see flush). */
+  private async pass() {
+    const startTs = this.server.engine.lastCommitTs;
+    const modifications: Array<Record<string, unknown>> = [];
+    let identity = this.sent.identity;
+    let querySet = this.sent.querySet;
+
+    if (this.pendingAuth) {
+      this.appliedAuth = this.pendingAuth.auth;
+      identity = this.pendingAuth.version;
+      this.pendingAuth = null;
+      for (const q of this.queries.values()) q.dirty = true;
+    }
+    for (const qs of this.pendingQuerySets.splice(0)) {
+      for (const m of qs.modifications) this.applyModification(m, modifications);
+      querySet = qs.newVersion;
+    }
+    if (this.isExpired(this.appliedAuth)) {
+      this.expired();
+      return;
+    }
+    await this.rerunDirty(modifications);
+    if (this.closed) return;
+
+    const ts = startTs > this.sent.ts ? startTs : this.sent.ts;
+    const needTransition =
+      modifications.length > 0 ||
+      querySet !== this.sent.querySet ||
+      identity !== this.sent.identity ||
+      (this.needTs > this.sent.ts && ts >= this.needTs);
+    if (needTransition) {
+      const end: Version = { querySet, identity, ts };
+      this.send({ type: "Transition", startVersion: wireVersion(this.sent), endVersion: wireVersion(end), modifications });
+      this.sent = end;
+    }
+    if (this.needTs > this.sent.ts) this.again = true;
+    for (const q of this.queries.values()) if (q.dirty) this.again = true;
+    if (this.pendingAuth || this.pendingQuerySets.length > 0) this.again = true;
+  }
+
+  private applyModification(m: Record<string, unknown>, modifications: Array<Record<string, unknown>>) {
+    const queryId = m.queryId as number;
+    if (m.type !== "Add") {
+      this.queries.delete(queryId);
+      modifications.push({ type: "QueryRemoved", queryId });
+      return;
+    }
+    const udfPath = m.udfPath as string;
+    let args: Record<string, Value> | Error;
+    try {
+      args = decodeArgs(m.args as unknown[]);
+    } catch (e) {
+      args = e as Error;
+    }
+    const argsJson = JSON.stringify(m.args);
+    const journal = decodeJournal(udfPath, argsJson, m.journal);
+    this.queries.set(queryId, { udfPath, args, argsJson, readSet: emptyReadSet(), lastJson: null, dirty: true, journal });
+  }
+
+  /** Re-runs the dirty queries; appends what changed to `modifications`. */
+  private async rerunDirty(modifications: Array<Record<string, unknown>>) {
+    for (const [queryId, q] of this.queries) {
+      if (!q.dirty) continue;
+      q.dirty = false;
+      let readSet = emptyReadSet();
+      let journal = q.journal;
+      let mod: Record<string, unknown>;
+      let json: string;
+      try {
+        if (q.args instanceof Error) throw q.args;
+        const r = await this.server.runQuery(q.udfPath, q.args, q.argsJson, q.journal, this.callOpts(this.appliedAuth));
+        readSet = r.readSet;
+        if (!r.ok) throw r.error;
+        journal = r.readSet.journal?.next ?? null;
+        const encoded = convexToJson(r.value);
+        const wireJournal = encodeJournal(q.udfPath, q.argsJson, journal);
+        json = "V" + JSON.stringify(encoded) + "\u0000" + (wireJournal ?? "");
+        mod = { type: "QueryUpdated", queryId, value: encoded, logLines: [], journal: wireJournal };
+      } catch (e) {
+        const fe = toFunctionError(e);
+        const errorData = fe.data !== undefined ? convexToJson(fe.data) : undefined;
+        json = "E" + fe.message + "\u0000" + JSON.stringify(errorData ?? null);
+        mod = { type: "QueryFailed", queryId, errorMessage: fe.message, logLines: [], journal: encodeJournal(q.udfPath, q.argsJson, journal) };
+        if (errorData !== undefined) mod.errorData = errorData;
+      }
+      if (this.closed) return;
+      // The query may have been removed meanwhile (it is re-added later).
+      if (this.queries.get(queryId) !== q) continue;
+      q.readSet = readSet;
+      q.journal = journal;
+      if (json !== q.lastJson) {
+        q.lastJson = json;
+        modifications.push(mod);
+      }
     }
   }
 }
