@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { convexToJson, type Value } from "convex/values";
 import type { UserIdentity } from "convex/server";
 import { Engine, toFunctionError, type UdfKind } from "./engine.js";
+import { HOST_REFUSED, hostPolicy, parseHostList, urlHostNames } from "./hosts.js";
 import { endCounterSignIns } from "./ids.js";
 import { applyEnv, loadOrCreateEnvFile } from "./env.js";
 import { AuthError, IdentityVerifier, providersOf } from "./identity.js";
@@ -35,6 +36,11 @@ export type BackendOptions = {
   sitePort?: number;
   /** Interface to listen on. Default 127.0.0.1. */
   host?: string;
+  /**
+   * Host names served besides IP literals and localhost (hosts.ts). Default:
+   * KEYHOLE_ALLOWED_HOSTS. The names of CONVEX_SITE_URL / SITE_URL are added.
+   */
+  allowedHosts?: string[];
   /** Where data, journal and env.json live. Default `.keyhole`. */
   dataDir?: string;
   /** The Convex functions folder. Default: the repo's convex/. */
@@ -187,6 +193,8 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   });
   ready.catch(() => {});
   let state: { engine: Engine; verifier: IdentityVerifier; sync: SyncServer; siteUrl: string } | null = null;
+  const hostNames = options.allowedHosts ?? parseHostList(process.env.KEYHOLE_ALLOWED_HOSTS);
+  let hosts = hostPolicy(hostNames);
 
   const apiServer = http.createServer((req, res) => void handleApi(req, res));
   const siteServer = http.createServer((req, res) => void handleSite(req, res));
@@ -205,7 +213,13 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
       return;
     }
     ready.then(
-      () => state!.sync.handleUpgrade(req, socket, head),
+      () => {
+        if (!hosts.allows(req.headers.host)) {
+          socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${HOST_REFUSED}`);
+          return;
+        }
+        state!.sync.handleUpgrade(req, socket, head);
+      },
       () => socket.destroy(),
     );
   });
@@ -231,6 +245,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     if (created) log.info(`generated secrets for the functions in ${path.join(dataDir, "env.json")}`);
     applyEnv(fileEnv, options.env, { CONVEX_SITE_URL: derivedSiteUrl });
     const siteUrl = (process.env.CONVEX_SITE_URL ?? derivedSiteUrl).replace(/\/+$/, "");
+    hosts = hostPolicy([...hostNames, ...urlHostNames([siteUrl, process.env.SITE_URL])]);
 
     patchRequestUrl();
     engine = await Engine.create(buildModuleMap(convexDir));
@@ -323,13 +338,14 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
 
   async function handleApi(req: IncomingMessage, res: ServerResponse) {
     try {
+      await ready;
+      if (refuseHost(req, res)) return;
       corsHeaders(req, res);
       const pathname = (req.url ?? "/").split("?")[0]!;
       if (req.method === "OPTIONS") {
         res.writeHead(204).end();
         return;
       }
-      await ready;
       if (req.method === "GET" && (pathname === "/" || pathname === "/version" || pathname === "/instance_name")) {
         res.writeHead(200, { "Content-Type": "text/plain" }).end(
           pathname === "/" ? "This Convex deployment (keyhole embedded backend) is running.\n" : "keyhole-local",
@@ -393,9 +409,17 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     }
   }
 
+  /** Answers 403 to a foreign Host name (hosts.ts); true when it did. */
+  function refuseHost(req: IncomingMessage, res: ServerResponse): boolean {
+    if (hosts.allows(req.headers.host)) return false;
+    res.writeHead(403, { "Content-Type": "text/plain", Connection: "close" }).end(HOST_REFUSED);
+    return true;
+  }
+
   async function handleSite(req: IncomingMessage, res: ServerResponse) {
     try {
       await ready;
+      if (refuseHost(req, res)) return;
       const method = req.method ?? "GET";
       const body = method === "GET" || method === "HEAD" ? undefined : await readBody(req, MAX_BODY_BYTES);
       const headers = new Headers();
