@@ -357,7 +357,14 @@ export class Connection {
     try {
       do {
         this.again = false;
-        await this.server.engine.onSnapshot(() => this.pass());
+        // Queries to run: on one snapshot. Nothing to run (a mutation's ts, a
+        // removal): the clean results are valid at the current ts as they
+        // stand (a commit marks what it affects dirty as it lands), no gate.
+        if (this.pendingAuth || this.pendingQuerySets.length > 0 || this.anyDirty()) {
+          await this.server.engine.onSnapshot(() => this.pass());
+        } else {
+          await this.pass();
+        }
       } while (this.again && !this.closed);
     } catch (e) {
       this.server.log.error(`sync: flush failed: ${(e as Error).stack ?? String(e)}`);
@@ -365,6 +372,11 @@ export class Connection {
     } finally {
       this.flushing = false;
     }
+  }
+
+  private anyDirty(): boolean {
+    for (const q of this.queries.values()) if (q.dirty) return true;
+    return false;
   }
 
   /** Computes and sends one Transition; runs on one snapshot (see flush). */

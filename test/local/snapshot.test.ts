@@ -70,7 +70,9 @@ test("a write that lands while a Transition is computed never splits it", async 
   }) as Engine["call"];
   try {
     await http.mutation(api.fixture.setBoth, { a, b: c, n: 1 });
-    await s.next((m) => m.type === "Transition" && JSON.stringify(m).includes("999"));
+    await s.next(
+      (m) => m.type === "Transition" && (m.modifications as ServerMessage[]).some((u) => u.type === "QueryUpdated" && u.value?.n === 999),
+    );
     await injected;
   } finally {
     engine.call = call;
