@@ -361,7 +361,7 @@ export class Connection {
         // removal): the clean results are valid at the current ts as they
         // stand (a commit marks what it affects dirty as it lands), no gate.
         if (this.pendingAuth || this.pendingQuerySets.length > 0 || this.anyDirty()) {
-          await this.server.engine.onSnapshot(() => this.pass());
+          await this.server.inSnapshot(() => this.pass());
         } else {
           await this.pass();
         }

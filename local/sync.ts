@@ -112,6 +112,40 @@ export class SyncServer {
     return run;
   }
 
+  /**
+   * Connections' Transitions that must run queries, batched: one snapshot
+   * round (engine.onSnapshot) runs every pass queued by the time it starts,
+   * concurrently (they share query runs), and no commit lands during it.
+   * Between rounds, transactions waiting for the snapshot go first.
+   */
+  private queuedPasses: Array<{ run: () => Promise<void>; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private roundsRunning = false;
+
+  inSnapshot(run: () => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queuedPasses.push({ run, resolve, reject });
+      if (!this.roundsRunning) {
+        this.roundsRunning = true;
+        void this.runRounds();
+      }
+    });
+  }
+
+  private async runRounds() {
+    try {
+      while (this.queuedPasses.length > 0) {
+        await this.engine.onSnapshot(async () => {
+          const batch = this.queuedPasses.splice(0);
+          await Promise.all(batch.map((p) => p.run().then(p.resolve, p.reject)));
+        });
+        // Let transactions that waited for this round begin before the next.
+        if (this.queuedPasses.length > 0) await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.roundsRunning = false;
+    }
+  }
+
   onCommit(info: CommitInfo) {
     for (const [k, v] of this.shared) if (v.ts < info.ts) this.shared.delete(k);
     for (const c of this.connections) c.invalidate(info);
