@@ -30,6 +30,8 @@ type Query = {
   journal: string | null;
 };
 type Auth = { identity: UserIdentity | null; expiresAt: number | null };
+/** What one Transition carries besides query results: its versions and removals. */
+type Step = { identity: number; querySet: number; modifications: Array<Record<string, unknown>> };
 export type SharedResult = { ok: true; value: Value; readSet: ReadSet } | { ok: false; error: unknown; readSet: ReadSet };
 export type MutationOutcome =
   | { success: true; result: unknown; ts: bigint }
@@ -357,14 +359,16 @@ export class Connection {
     try {
       do {
         this.again = false;
-        // Queries to run: on one snapshot. Nothing to run (a mutation's ts, a
-        // removal): the clean results are valid at the current ts as they
-        // stand (a commit marks what it affects dirty as it lands), no gate.
-        if (this.pendingAuth || this.pendingQuerySets.length > 0 || this.anyDirty()) {
-          await this.server.inSnapshot(() => this.pass());
-        } else {
-          await this.pass();
+        const step = this.applyPending();
+        if (this.isExpired(this.appliedAuth)) {
+          this.expired();
+          return;
         }
+        // Queries to run: on one snapshot. None (a mutation's ts, a removal):
+        // the clean results are valid at the current ts as they stand (a
+        // commit marks what it affects dirty as it lands), so no snapshot.
+        if (this.anyDirty()) await this.server.inSnapshot(() => this.pass(step));
+        else await this.pass(step);
       } while (this.again && !this.closed);
     } catch (e) {
       this.server.log.error(`sync: flush failed: ${(e as Error).stack ?? String(e)}`);
@@ -379,27 +383,26 @@ export class Connection {
     return false;
   }
 
-  /** Computes and sends one Transition; runs on one snapshot (see flush). */
-  private async pass() {
-    const startTs = this.server.engine.lastCommitTs;
-    const modifications: Array<Record<string, unknown>> = [];
-    let identity = this.sent.identity;
-    let querySet = this.sent.querySet;
-
+  /** Applies the Authenticate and ModifyQuerySet messages received so far (in order). */
+  private applyPending(): Step {
+    const step: Step = { identity: this.sent.identity, querySet: this.sent.querySet, modifications: [] };
     if (this.pendingAuth) {
       this.appliedAuth = this.pendingAuth.auth;
-      identity = this.pendingAuth.version;
+      step.identity = this.pendingAuth.version;
       this.pendingAuth = null;
       for (const q of this.queries.values()) q.dirty = true;
     }
     for (const qs of this.pendingQuerySets.splice(0)) {
-      for (const m of qs.modifications) this.applyModification(m, modifications);
-      querySet = qs.newVersion;
+      for (const m of qs.modifications) this.applyModification(m, step.modifications);
+      step.querySet = qs.newVersion;
     }
-    if (this.isExpired(this.appliedAuth)) {
-      this.expired();
-      return;
-    }
+    return step;
+  }
+
+  /** Re-runs the dirty queries and sends one Transition (on one snapshot when any runs: see flush). */
+  private async pass(step: Step) {
+    const startTs = this.server.engine.lastCommitTs;
+    const { identity, querySet, modifications } = step;
     await this.rerunDirty(modifications);
     if (this.closed) return;
 

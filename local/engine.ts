@@ -420,13 +420,16 @@ export class Engine {
     // lock in the same synchronous step.
     const tm = this.tm;
     const origBegin = tm.begin;
-    tm.begin = async function (isNested: boolean, limits: unknown) {
-      while (!isNested) {
-        if (engine.gate.mustWait()) await engine.gate.admit();
-        else if (this._waitOnCurrentFunction !== null) await this._waitOnCurrentFunction;
-        else break;
-      }
-      return origBegin.call(this, isNested, limits);
+    tm.begin = function (isNested: boolean, limits: unknown) {
+      const free = () => !engine.gate.mustWait() && this._waitOnCurrentFunction === null;
+      if (isNested || free()) return origBegin.call(this, isNested, limits);
+      return (async () => {
+        while (!free()) {
+          if (engine.gate.mustWait()) await engine.gate.admit();
+          else await this._waitOnCurrentFunction;
+        }
+        return origBegin.call(this, isNested, limits);
+      })();
     };
 
     db.commit = function (commitTs: bigint | null) {
