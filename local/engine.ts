@@ -574,11 +574,14 @@ export class Engine {
    * Runs `fn` on one committed state: transactions in flight finish first and
    * no other transaction begins until `fn` is done (snapshot.ts).
    */
-  async onSnapshot<T>(fn: () => Promise<T>): Promise<T> {
-    const quiesce = async () => {
-      while (this.tm._waitOnCurrentFunction !== null) await this.tm._waitOnCurrentFunction;
-    };
-    return await this.gate.run(quiesce, fn);
+  onSnapshot<T>(fn: () => Promise<T>): Promise<T> {
+    const quiesce = () =>
+      this.tm._waitOnCurrentFunction === null
+        ? null
+        : (async () => {
+            while (this.tm._waitOnCurrentFunction !== null) await this.tm._waitOnCurrentFunction;
+          })();
+    return this.gate.run(quiesce, fn);
   }
 
   /** Runs a function with direct access to the DatabaseFake inside a transaction. */

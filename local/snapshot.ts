@@ -29,15 +29,16 @@ export class SnapshotGate {
 
   /**
    * Runs `fn` holding the gate, after `quiesce` (waits for the transaction in
-   * flight). Holders queue: one at a time.
+   * flight; null when there is none). Holders queue: one at a time.
    */
-  async run<T>(quiesce: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
+  async run<T>(quiesce: () => Promise<void> | null, fn: () => Promise<T>): Promise<T> {
     while (this.held !== null) await this.held;
     let release!: () => void;
     this.held = new Promise<void>((r) => (release = r));
     try {
       return await this.holder.run(true, async () => {
-        await quiesce();
+        const waiting = quiesce(); // null: nothing in flight
+        if (waiting !== null) await waiting;
         return await fn();
       });
     } finally {
