@@ -17,5 +17,6 @@ crons.daily(
   internal.oauth.reencryptConnections,
   {},
 );
+crons.daily("purge token activity older than 90 days", { hourUTC: 3, minuteUTC: 53 }, internal.dashboard.purgeOldActivity, {});
 
 export default crons;

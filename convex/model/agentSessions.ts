@@ -23,7 +23,7 @@ import { signKeyholeToken, TOKEN_PREFIX } from "./keys";
 import { recordUse, requestInfo, requirePrincipal, requireUser, tokenStatus } from "./principal";
 import { sha256Hex, randomToken } from "./crypto";
 import { enforce, LIMITS } from "./rateLimit";
-import type { ScopeInput } from "./scopes";
+import type { ScopeEntry, ScopeInput } from "./scopes";
 import { checkScopeResources, validateScopeSyntax } from "./tokens";
 
 export const TTL_MIN_S = 60;
@@ -448,6 +448,7 @@ export type SessionSummary = {
   expiresAt: number;
   parentTokenId?: Id<"apiTokens">;
   metadata?: Record<string, unknown>;
+  scopes: ScopeEntry[];
 };
 
 /** The caller's live (not ended, not expired) agent sessions, soonest expiry first. */
@@ -466,6 +467,7 @@ export async function listLiveSessions(ctx: QueryCtx): Promise<SessionSummary[]>
     expiresAt: r.expiresAt,
     parentTokenId: r.parentTokenId,
     metadata: r.metadata as Record<string, unknown> | undefined,
+    scopes: r.scopes, // shown on the sessions screen; a child's parent scopes are its token's
   }));
 }
 

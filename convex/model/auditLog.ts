@@ -1,0 +1,228 @@
+/**
+ * The audit log as people read it: one naming style for events
+ * (`<thing>.<past participle>`), names instead of ids, and filters by event
+ * type, token, actor kind and date — each an index range, never a scan.
+ */
+import type { PaginationOptions } from "convex/server";
+import { v, type Infer } from "convex/values";
+import type { Doc, Id } from "../_generated/dataModel";
+import type { QueryCtx } from "../_generated/server";
+import { auditEventFields, vActorKind } from "../validators";
+import { authorize } from "./authorize";
+import { keyholeError } from "./errors";
+import { readPage } from "./pagination";
+
+/** Event names written before the naming was made uniform → their current name. */
+const RENAMED: Record<string, string> = {
+  "session.create": "session.created",
+  "session.refresh": "session.refreshed",
+  "session.end": "session.ended",
+  "web_session.create": "web_session.created",
+  "web_session.sign_out": "web_session.signed_out",
+};
+
+/** The one name of an event (applied when it is written and when old rows are read). */
+export function canonicalAction(action: string): string {
+  return RENAMED[action] ?? action;
+}
+
+/** Every event keyhole writes, by area (the dashboard's event-type filter lists these). */
+export const AUDIT_ACTIONS = [
+  "token.created",
+  "token.revoked",
+  "token.leaked",
+  "token.used_after_revoke",
+  "auth.failed",
+  "session.created",
+  "session.refreshed",
+  "session.ended",
+  "session.reuse_detected",
+  "session.leaked",
+  "web_session.created",
+  "web_session.signed_out",
+  "connection.connected",
+  "connection.token_vended",
+  "connection.token_refreshed",
+  "connection.refresh_failed",
+  "connection.revoked",
+  "connection.state_rejected",
+  "org.created",
+  "workspace.created",
+  "member.added",
+  "member.role_changed",
+  "member.removed",
+  "member.left",
+] as const;
+
+export const MAX_AUDIT_PAGE = 100;
+
+export const vAuditFilter = {
+  action: v.optional(v.string()),
+  tokenId: v.optional(v.string()),
+  actorKind: v.optional(vActorKind),
+  /** Inclusive lower and exclusive upper bound on `at` (ms since the epoch). */
+  from: v.optional(v.number()),
+  to: v.optional(v.number()),
+};
+export type AuditFilter = { action?: string; tokenId?: string; actorKind?: Infer<typeof vActorKind>; from?: number; to?: number };
+
+export const vAuditEntry = v.object({
+  _id: v.id("auditEvents"),
+  ...auditEventFields,
+  at: v.number(),
+  tokenId: v.optional(v.string()),
+  /** The actor's name when it is one of your tokens or agent sessions. */
+  actorName: v.optional(v.string()),
+  /** The target's name (token name, agent id, provider, org or workspace) when known. */
+  targetName: v.optional(v.string()),
+});
+export type AuditEntry = Infer<typeof vAuditEntry>;
+
+function checkFilter(f: AuditFilter): void {
+  if (f.action !== undefined && !/^[a-z_]{1,32}\.[a-z_]{1,32}$/.test(f.action)) {
+    throw keyholeError("invalid_argument", `action "${f.action.slice(0, 40)}" is not an event name like "token.created"`);
+  }
+  for (const [k, t] of [["from", f.from], ["to", f.to]] as const) {
+    if (t !== undefined && !(Number.isFinite(t) && t >= 0)) throw keyholeError("invalid_argument", `${k} must be a time in ms since the epoch`);
+  }
+}
+
+/** Does an event pass the filters its index range did not already apply? */
+function matches(e: Doc<"auditEvents">, f: AuditFilter): boolean {
+  return (
+    (f.action === undefined || canonicalAction(e.action) === f.action) &&
+    (f.tokenId === undefined || e.tokenId === f.tokenId) &&
+    (f.actorKind === undefined || e.actorKind === f.actorKind)
+  );
+}
+
+/**
+ * A page of the caller's own audit log, newest first (a token needs
+ * tokens:read). The most selective filter picks the index (token, then event
+ * type, then actor kind); the date range is part of every index range; the
+ * other filters are applied to the page read, so a page may hold fewer than
+ * numItems events while more remain (`isDone` says when the log is exhausted).
+ */
+export async function listAuditLog(ctx: QueryCtx, paginationOpts: PaginationOptions, f: AuditFilter) {
+  const p = await authorize(ctx, "tokens:read");
+  checkFilter(f);
+  const userId = p.userId;
+  // Every index ends in `at`: the date range is always part of the range (open ends by default).
+  const from = f.from ?? 0;
+  const to = f.to ?? Number.MAX_SAFE_INTEGER;
+  const result = await readPage(paginationOpts, MAX_AUDIT_PAGE, (opts) => {
+    const table = ctx.db.query("auditEvents");
+    const q =
+      f.tokenId !== undefined
+        ? table.withIndex("by_user_token_at", (q) => q.eq("userId", userId).eq("tokenId", f.tokenId).gte("at", from).lt("at", to))
+        : f.action !== undefined
+          ? table.withIndex("by_user_action_at", (q) => q.eq("userId", userId).eq("action", f.action!).gte("at", from).lt("at", to))
+          : f.actorKind !== undefined
+            ? table.withIndex("by_user_actor_at", (q) => q.eq("userId", userId).eq("actorKind", f.actorKind!).gte("at", from).lt("at", to))
+            : table.withIndex("by_user_at", (q) => q.eq("userId", userId).gte("at", from).lt("at", to));
+    return q.order("desc").paginate(opts);
+  });
+  const names = new Names(ctx, userId);
+  const page: AuditEntry[] = [];
+  for (const e of result.page) {
+    if (!matches(e, f)) continue;
+    page.push(await names.describe(e));
+  }
+  return { ...result, page };
+}
+
+/** Looks up names for ids, once each; only the log owner's own records are named. */
+class Names {
+  private cache = new Map<string, string | null>();
+  constructor(
+    private ctx: QueryCtx,
+    private userId: Id<"users">,
+  ) {}
+
+  private async lookup(key: string, load: () => Promise<string | null>): Promise<string | undefined> {
+    if (!this.cache.has(key)) this.cache.set(key, await load());
+    return this.cache.get(key) ?? undefined;
+  }
+
+  private token(id: string | undefined) {
+    if (id === undefined) return Promise.resolve(undefined);
+    return this.lookup(`t:${id}`, async () => {
+      const tid = this.ctx.db.normalizeId("apiTokens", id);
+      const t = tid === null ? null : await this.ctx.db.get("apiTokens", tid);
+      return t !== null && t.userId === this.userId ? t.name : null;
+    });
+  }
+
+  private session(id: string | undefined) {
+    if (id === undefined) return Promise.resolve(undefined);
+    return this.lookup(`s:${id}`, async () => {
+      const sid = this.ctx.db.normalizeId("agentSessions", id);
+      const s = sid === null ? null : await this.ctx.db.get("agentSessions", sid);
+      return s !== null && s.userId === this.userId ? s.agentId : null;
+    });
+  }
+
+  private user(id: string) {
+    return this.lookup(`u:${id}`, async () => {
+      if (id === this.userId) return "you";
+      const uid = this.ctx.db.normalizeId("users", id);
+      const u = uid === null ? null : await this.ctx.db.get("users", uid);
+      return u?.email ?? u?.name ?? null;
+    });
+  }
+
+  /** The details text with record ids replaced by names (or dropped when they name nothing useful). */
+  private async details(text: string | undefined): Promise<string | undefined> {
+    if (text === undefined) return undefined;
+    let out = "";
+    for (const part of text.split(" ")) {
+      const m = /^(user|parent|from)=(\S+)$/.exec(part);
+      if (m === null) {
+        out += (out ? " " : "") + part;
+        continue;
+      }
+      const name = m[1] === "user" ? await this.user(m[2]) : m[1] === "parent" ? await this.token(m[2]) : undefined;
+      if (name !== undefined) out += `${out ? " " : ""}${m[1] === "parent" ? "token" : m[1]}=${name}`;
+    }
+    // "replayed refresh_token of <id>": the session id means nothing to a reader.
+    return out.replace(/ of [a-z0-9]{20,};/, ";");
+  }
+
+  async describe(e: Doc<"auditEvents">): Promise<AuditEntry> {
+    const { userId: _u, _creationTime: _c, ...rest } = e;
+    const actorName = e.actorKind === "pat" ? await this.token(e.actorId) : e.actorKind === "agent" ? await this.session(e.actorId) : undefined;
+    const detail = (key: string) => new RegExp(`(?:^|\\s)${key}=(\\S+)`).exec(e.details ?? "")?.[1];
+    let targetName: string | undefined;
+    switch (e.targetType) {
+      case "apiToken":
+        targetName = (await this.token(e.targetId)) ?? detail("name");
+        break;
+      case "agentSession":
+        targetName = (await this.session(e.targetId)) ?? detail("agent") ?? detail("agentId");
+        break;
+      case "agent":
+        targetName = e.targetId;
+        break;
+      case "agentSessionFamily":
+        targetName = detail("agent");
+        break;
+      case "oauthConnection":
+      case "oauthProvider":
+        targetName = detail("provider");
+        break;
+      case "org":
+        targetName = detail("slug") ?? detail("org");
+        break;
+      case "workspace":
+        targetName = /^[a-z0-9-]+\/[a-z0-9-]+$/.test(e.details ?? "") ? e.details : undefined;
+        break;
+    }
+    return {
+      ...rest,
+      action: canonicalAction(e.action),
+      details: await this.details(e.details),
+      ...(actorName !== undefined ? { actorName } : {}),
+      ...(targetName !== undefined ? { targetName } : {}),
+    };
+  }
+}
