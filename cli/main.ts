@@ -1,18 +1,21 @@
 /**
  * The keyhole CLI: `keyhole login`, `keyhole token create|list|get|revoke`,
- * `keyhole session create|refresh|end`. Built on ConvexHttpClient.
+ * `keyhole session create|refresh|end`, `keyhole mcp config`. Built on
+ * ConvexHttpClient. Every command takes --json.
  *
  * Exit codes: 0 ok, 1 failure, 2 usage. Errors are one line on stderr.
  */
 import { Command, CommanderError, Option } from "commander";
 import { registerAuthCommands } from "./commands/auth";
+import { registerMcpCommands } from "./commands/mcp";
 import { registerSessionCommands } from "./commands/session";
 import { registerTokenCommands } from "./commands/token";
 import { currentUrl, type GlobalOptions } from "./lib/client";
 import { CliError, describeError, UsageError } from "./lib/errors";
 import { Interrupted } from "./lib/prompt";
+import { VERSION } from "./lib/version";
 
-export const VERSION = "0.1.0";
+export { VERSION } from "./lib/version";
 
 export function buildProgram(): Command {
   const program = new Command("keyhole");
@@ -38,6 +41,7 @@ Exit codes: 0 ok, 1 failure, 2 usage error.`,
   registerAuthCommands(program, globals);
   registerTokenCommands(program, globals);
   registerSessionCommands(program, globals);
+  registerMcpCommands(program, globals);
   return program;
 }
 
