@@ -2,7 +2,7 @@
 import type { Infer } from "convex/values";
 import type { Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
-import { canonicalAction } from "./auditLog";
+import { canonicalAction } from "./auditNames";
 import type { Principal } from "./principal";
 import { requestInfo } from "./principal";
 import type { vActorKind } from "../validators";

@@ -10,49 +10,10 @@ import type { QueryCtx } from "../_generated/server";
 import { auditEventFields, vActorKind } from "../validators";
 import { authorize } from "./authorize";
 import { keyholeError } from "./errors";
+import { canonicalAction } from "./auditNames";
 import { readPage } from "./pagination";
 
-/** Event names written before the naming was made uniform → their current name. */
-const RENAMED: Record<string, string> = {
-  "session.create": "session.created",
-  "session.refresh": "session.refreshed",
-  "session.end": "session.ended",
-  "web_session.create": "web_session.created",
-  "web_session.sign_out": "web_session.signed_out",
-};
-
-/** The one name of an event (applied when it is written and when old rows are read). */
-export function canonicalAction(action: string): string {
-  return RENAMED[action] ?? action;
-}
-
-/** Every event keyhole writes, by area (the dashboard's event-type filter lists these). */
-export const AUDIT_ACTIONS = [
-  "token.created",
-  "token.revoked",
-  "token.leaked",
-  "token.used_after_revoke",
-  "auth.failed",
-  "session.created",
-  "session.refreshed",
-  "session.ended",
-  "session.reuse_detected",
-  "session.leaked",
-  "web_session.created",
-  "web_session.signed_out",
-  "connection.connected",
-  "connection.token_vended",
-  "connection.token_refreshed",
-  "connection.refresh_failed",
-  "connection.revoked",
-  "connection.state_rejected",
-  "org.created",
-  "workspace.created",
-  "member.added",
-  "member.role_changed",
-  "member.removed",
-  "member.left",
-] as const;
+export { AUDIT_ACTIONS, canonicalAction } from "./auditNames";
 
 export const MAX_AUDIT_PAGE = 100;
 
@@ -71,7 +32,7 @@ export const vAuditEntry = v.object({
   ...auditEventFields,
   at: v.number(),
   tokenId: v.optional(v.string()),
-  /** The actor's name when it is one of your tokens or agent sessions. */
+  /** The actor's name: "you", a co-member's email, or one of your tokens or agent sessions. */
   actorName: v.optional(v.string()),
   /** The target's name (token name, agent id, provider, org or workspace) when known. */
   targetName: v.optional(v.string()),
@@ -177,7 +138,7 @@ class Names {
     let out = "";
     for (const part of text.split(" ")) {
       const m = /^(user|parent|from)=(\S+)$/.exec(part);
-      if (m === null) {
+      if (m === null || (m[1] === "from" && !/^[a-z0-9]{20,}$/.test(m[2]))) {
         out += (out ? " " : "") + part;
         continue;
       }
@@ -190,7 +151,16 @@ class Names {
 
   async describe(e: Doc<"auditEvents">): Promise<AuditEntry> {
     const { userId: _u, _creationTime: _c, ...rest } = e;
-    const actorName = e.actorKind === "pat" ? await this.token(e.actorId) : e.actorKind === "agent" ? await this.session(e.actorId) : undefined;
+    const actorName =
+      e.actorId === undefined
+        ? undefined
+        : e.actorKind === "pat"
+          ? await this.token(e.actorId)
+          : e.actorKind === "agent"
+            ? await this.session(e.actorId)
+            : e.actorKind === "user"
+              ? await this.user(e.actorId)
+              : undefined;
     const detail = (key: string) => new RegExp(`(?:^|\\s)${key}=(\\S+)`).exec(e.details ?? "")?.[1];
     let targetName: string | undefined;
     switch (e.targetType) {

@@ -1,6 +1,10 @@
 import { useAuthActions, useAuthToken, useConvexAuth } from "@convex-dev/auth/react";
 import { useConvexConnectionState, useMutation } from "convex/react";
 import { useCallback, useEffect, useRef, useState } from "react";
+import { useBackendDown } from "./lib/connection";
+import { useConfig } from "./lib/context";
+import { useRoute } from "./lib/route";
+import { TokenDetail } from "./screens/TokenDetail";
 import { api } from "./api";
 import { ErrorBoundary, Loading } from "./components/ui";
 import { isSignedOutError } from "./lib/errors";
@@ -23,34 +27,25 @@ const TABS = [
 ] as const;
 type TabId = (typeof TABS)[number]["id"];
 
-function tabFromHash(): TabId {
-  const id = window.location.hash.replace(/^#\/?/, "").split("?")[0];
-  return (TABS.find((t) => t.id === id)?.id ?? "tokens") as TabId;
-}
-
-function useTab(): TabId {
-  const [tab, setTab] = useState<TabId>(tabFromHash);
-  useEffect(() => {
-    const on = () => setTab(tabFromHash());
-    window.addEventListener("hashchange", on);
-    return () => window.removeEventListener("hashchange", on);
-  }, []);
-  return tab;
-}
-
 export function App() {
   const { isLoading, isAuthenticated } = useConvexAuth();
   const [notice, setNotice] = useState<string | null>(null);
-  if (isLoading) {
-    return (
-      <main className="auth">
-        <Loading label="Connecting…" />
-      </main>
-    );
-  }
-  if (!isAuthenticated) return <AuthScreen notice={notice} />;
-  return <Dashboard onSignedOut={setNotice} />;
+  return (
+    <>
+      <ConnectionBanner />
+      {isLoading ? (
+        <main className="auth" id="main" tabIndex={-1}>
+          <Loading label="Connecting…" />
+        </main>
+      ) : !isAuthenticated ? (
+        <AuthScreen notice={notice} />
+      ) : (
+        <Dashboard onSignedOut={setNotice} />
+      )}
+    </>
+  );
 }
+
 
 /** The auth session id inside a @convex-dev/auth JWT (subject `userId|sessionId`). */
 function sessionIdOf(jwt: string | null): string | null {
@@ -86,20 +81,29 @@ function useRecordWebSession() {
   }, [sessionId, createWebSession]);
 }
 
+/** Shown from the first load on: a backend that is down says so instead of "Loading…" forever. */
 function ConnectionBanner() {
   const state = useConvexConnectionState();
-  if (!state.hasEverConnected || state.isWebSocketConnected) return null;
+  const down = useBackendDown();
+  const { convexUrl } = useConfig();
   return (
-    <p className="banner" role="status">
-      Reconnecting to the backend… changes will appear when the connection is back.
-    </p>
+    <div role="status" aria-live="polite">
+      {down ? (
+        <p className="banner" data-testid="connection-banner">
+          {state.hasEverConnected
+            ? "Lost the connection to the keyhole backend. Reconnecting… changes will appear when it is back."
+            : `Can't reach the keyhole backend at ${convexUrl}. Retrying… check that it is running.`}
+        </p>
+      ) : null}
+    </div>
   );
 }
 
 function Dashboard({ onSignedOut }: { onSignedOut: (notice: string | null) => void }) {
   const { signOut } = useAuthActions();
   const me = useLive(api.users.me, {});
-  const tab = useTab();
+  const route = useRoute();
+  const tab = (TABS.find((t) => t.id === route.section)?.id ?? "tokens") as TabId;
   const mainRef = useRef<HTMLElement>(null);
   useRecordWebSession();
 
@@ -120,9 +124,10 @@ function Dashboard({ onSignedOut }: { onSignedOut: (notice: string | null) => vo
   }, [endedElsewhere, doSignOut]);
 
   const active = TABS.find((t) => t.id === tab)!;
+  const tokenId = tab === "tokens" ? route.id : null;
   useEffect(() => {
-    document.title = `${active.label} · keyhole`;
-  }, [active.label]);
+    document.title = `${tokenId ? "Token" : active.label} · keyhole`;
+  }, [active.label, tokenId]);
 
   return (
     <div className="shell">
@@ -153,15 +158,14 @@ function Dashboard({ onSignedOut }: { onSignedOut: (notice: string | null) => vo
           ))}
         </ul>
       </nav>
-      <ConnectionBanner />
       <main id="main" ref={mainRef} tabIndex={-1} className="content">
         <ErrorBoundary key={tab} title={`Couldn't show ${active.label.toLowerCase()}`}>
-          {tab === "tokens" ? <TokensPanel /> : null}
+          {tab === "tokens" ? tokenId ? <TokenDetail key={tokenId} tokenId={tokenId} /> : <TokensPanel /> : null}
           {tab === "sessions" ? <SessionsPanel /> : null}
           {tab === "devices" ? <DevicesPanel /> : null}
           {tab === "connections" ? <ConnectionsPanel /> : null}
           {tab === "orgs" ? <OrgsPanel /> : null}
-          {tab === "audit" ? <AuditPanel /> : null}
+          {tab === "audit" ? <AuditPanel initialToken={route.params.get("token")} /> : null}
         </ErrorBoundary>
       </main>
     </div>
