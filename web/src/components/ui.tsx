@@ -131,7 +131,9 @@ export function Dialog({
     initialFocusTarget(dialog)?.focus();
     return () => {
       if (dialog.open) dialog.close();
-      (opener?.isConnected && opener !== document.body ? opener : fallbackFocus())?.focus?.();
+      if (opener?.isConnected && opener !== document.body) opener.focus();
+      // A dialog opened from inside another one leaves focus to that one; others fall back to the page.
+      else if (!opener?.closest("dialog")) fallbackFocus()?.focus();
     };
   }, []);
   return (

@@ -1,4 +1,4 @@
-import { useId } from "react";
+import { useEffect, useId, useRef } from "react";
 import type { ScopeEntry } from "../../../convex/model/scopes";
 import { claudeCodeCommand, claudeDesktopConfig } from "../../../convex/model/mcpClientConfig";
 import { api } from "../api";
@@ -48,6 +48,9 @@ export function OnceView({ created, onCopied }: { created: CreatedToken; onCopie
   const site = useLive(api.dashboard.siteInfo, {});
   const requestClose = useRequestClose();
   const mcpUrl = site.status === "ready" ? site.data.mcpUrl : null;
+  // The form this replaces had focus: move it to the token.
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
   return (
     <div className="dialog-body once">
       <p id={warnId} className="notice notice-warn" role="alert">
@@ -58,6 +61,7 @@ export function OnceView({ created, onCopied }: { created: CreatedToken; onCopie
       <div className="copy-row">
         <input
           id={inputId}
+          ref={input}
           className="token-text"
           readOnly
           value={created.token}

@@ -107,7 +107,7 @@ export function TokensPanel() {
           <label htmlFor={searchId} className="sr-only">
             Search tokens
           </label>
-          <input id={searchId} type="search" placeholder="Search name, description, ID" value={query} onChange={(e) => setQuery(e.target.value)} />
+          <input id={searchId} type="search" placeholder="Search tokens" value={query} onChange={(e) => setQuery(e.target.value)} />
         </div>
         <div className="field field-inline">
           <label htmlFor={sortId}>Sort</label>
