@@ -58,6 +58,7 @@ function script(name: string, title: string, args: string[] = [], env: Record<st
 const all: Bench[] = [
   { name: "verify", run: () => runVerifyBench(quick ? { keyCounts: [1000], durationMs: 3000 } : {}) },
   script("authorize", "Reads/writes per authorize()", quick ? ["--quick"] : []),
+  script("activity", "Activity counters: writes per request", quick ? ["--requests", "300", "--minutes", "5"] : []),
   script("sessions", "Agent sessions", quick ? ["--n", "100"] : []),
   { name: "revoke-live", run: () => runRevokeLiveBench(quick ? { subscribers: [1, 10], trials: () => 3 } : {}) },
   script("local", "Embedded backend", [], quick ? { BENCH_SIZES: "1000", BENCH_ITER: "50", BENCH_LIVE_ITER: "10" } : {}),

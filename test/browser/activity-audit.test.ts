@@ -100,6 +100,20 @@ describe("activity, sessions, devices and audit", { timeout: 90_000 }, () => {
     const chart = page.getByTestId("activity-chart");
     await chart.locator("canvas").waitFor(WAIT);
     expect(await chart.getAttribute("aria-label")).toMatch(/1 minutes with recorded use and 3 refused requests/);
+    // Both series are drawn: pixels in the accent colour (use) and in the "bad" colour (refused).
+    const painted = await chart.locator("canvas").evaluate((c: HTMLCanvasElement) => {
+      const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+      const near = (i: number, rgb: number[]) => rgb.every((v, k) => Math.abs(d[i + k] - v) < 12);
+      let uses = 0;
+      let refused = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        if (near(i, [0x43, 0x38, 0xca])) uses++;
+        if (near(i, [0xb4, 0x23, 0x18])) refused++;
+      }
+      return { uses, refused };
+    });
+    expect(painted.uses).toBeGreaterThan(20);
+    expect(painted.refused).toBeGreaterThan(painted.uses); // 3 refused vs 1 minute with use: a taller bar
     await page.getByText("Show the numbers").click();
     const today = page.locator(".chart-data tbody tr").last();
     expect((await today.locator("td").allInnerTexts()).slice(1)).toEqual(["1", "3"]);

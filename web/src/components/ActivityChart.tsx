@@ -38,7 +38,8 @@ export default function ActivityChart({ days, title }: { days: DayCount[]; title
       height: 200,
       legend: { show: false },
       cursor: { show: false },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] } },
+      // Half a day of room on each side, so the first and last days' bars are not cut off.
+      scales: { x: { time: true, range: (_u, min, max) => [min - DAY_S / 2, max + DAY_S / 2] }, y: { range: (_u, _min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] } },
       axes: [{ ...axis, values: (_u, splits) => splits.map((s) => formatDay(Math.round(s / DAY_S))) }, { ...axis, size: 40 }],
       series: [
         {},

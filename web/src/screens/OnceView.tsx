@@ -18,7 +18,7 @@ export type CreatedToken = {
 };
 
 /** A block of text to copy: a labelled, keyboard-scrollable <pre> and its Copy button. */
-export function CopyBlock({ label, text, onCopied }: { label: string; text: string; onCopied?: () => void }) {
+export function CopyBlock({ label, copyLabel, text, onCopied }: { label: string; copyLabel: string; text: string; onCopied?: () => void }) {
   const id = useId();
   return (
     <div className="copy-block">
@@ -26,7 +26,7 @@ export function CopyBlock({ label, text, onCopied }: { label: string; text: stri
         <span id={id} className="copy-block-label">
           {label}
         </span>
-        <CopyButton text={text} label="Copy" className="btn btn-small" onCopied={onCopied} />
+        <CopyButton text={text} label={copyLabel} className="btn btn-small" onCopied={onCopied} />
       </div>
       <pre tabIndex={0} aria-labelledby={id}>
         {text}
@@ -128,8 +128,8 @@ export function OnceView({ created, onCopied }: { created: CreatedToken; onCopie
       </dl>
       {created.type === "MCP" && mcpUrl !== null ? (
         <div className="stack-s" data-testid="mcp-config">
-          <CopyBlock label="Claude Desktop — claude_desktop_config.json (Cursor: ~/.cursor/mcp.json)" text={claudeDesktopConfig(mcpUrl, created.token)} onCopied={onCopied} />
-          <CopyBlock label="Claude Code — run in a terminal" text={claudeCodeCommand(mcpUrl, created.token)} onCopied={onCopied} />
+          <CopyBlock label="Claude Desktop — claude_desktop_config.json (Cursor: ~/.cursor/mcp.json)" copyLabel="Copy configuration" text={claudeDesktopConfig(mcpUrl, created.token)} onCopied={onCopied} />
+          <CopyBlock label="Claude Code — run in a terminal" copyLabel="Copy command" text={claudeCodeCommand(mcpUrl, created.token)} onCopied={onCopied} />
         </div>
       ) : (
         <p className="muted small">
