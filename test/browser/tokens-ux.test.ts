@@ -4,6 +4,9 @@
 // search/sort/IDs, honest times, the phone layout, and a keyboard-only
 // creation of a scoped token. axe-core (WCAG 2.2 AA + best practice) on every
 // screen and dialog here, with screenshots at desktop and phone width.
+import fs from "node:fs";
+import path from "node:path";
+import zlib from "node:zlib";
 import { ConvexHttpClient } from "convex/browser";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -57,6 +60,15 @@ async function openNewToken() {
 }
 
 describe("tokens, as GitHub and Unkey users expect them", { timeout: 90_000 }, () => {
+  it("the production JS stays under 250 KB gzipped (the chart's uPlot included)", () => {
+    const assets = path.join(build.dir, "assets");
+    const js = fs.readdirSync(assets).filter((f) => f.endsWith(".js"));
+    const gz = js.reduce((sum, f) => sum + zlib.gzipSync(fs.readFileSync(path.join(assets, f))).length, 0);
+    expect(js.length).toBeGreaterThanOrEqual(2); // the chart is its own chunk, loaded with a token's detail view
+    expect(gz).toBeLessThanOrEqual(250 * 1024);
+  });
+
+
   it("signs in (the sign-in screen is axe-clean at both widths)", async () => {
     await page.goto(web.url);
     await checkScreen(page, "issue17-sign-in", () => page.getByRole("heading", { name: "Sign in to keyhole" }).waitFor(WAIT));
