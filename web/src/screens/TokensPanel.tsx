@@ -67,13 +67,20 @@ export function TokensPanel() {
   const [sort, setSort] = useState<Sort>("newest");
   const [creating, setCreating] = useState(false);
   const [revoking, setRevoking] = useState<Token | null>(null);
-  const tokens = useLive(api.auth.listApiTokens, { status: "all" });
+  // The server filters (every active token always fits in one list); the client re-checks expiry as time passes.
+  const tokens = useLive(api.auth.listApiTokens, { status: filter });
   const all = useMemo(() => (tokens.status === "ready" ? tokens.data.tokens : []), [tokens]);
+  const activeList = useLive(api.auth.listApiTokens, { status: "active" });
+  const actives = useMemo(() => (activeList.status === "ready" ? activeList.data.tokens : []), [activeList]);
+  // Only to tell "no tokens yet" from "none active": asked when the active list is empty.
+  const none = activeList.status === "ready" && actives.length === 0;
+  const any = useLive(api.auth.listApiTokens, none ? { status: "all" } : "skip");
+  const hasAny = !none || (any.status === "ready" && any.data.tokens.length > 0);
   const revoke = useMutation(api.auth.revokeApiToken);
   // Re-render exactly when a listed token expires: status flips on screen, not on the next query.
   const now = useNow(15_000, all.map((t) => t.expiresAt));
   // Names must be unique among active tokens: the create dialog checks it inline.
-  const activeNames = useMemo(() => new Set(all.filter((t) => statusNow(t, now) === "active").map((t) => t.name)), [all, now]);
+  const activeNames = useMemo(() => new Set(actives.filter((t) => statusNow(t, now) === "active").map((t) => t.name)), [actives, now]);
   const searchId = useId();
   const sortId = useId();
 
@@ -125,8 +132,8 @@ export function TokensPanel() {
           const rows = visibleTokens(all, filter, query, sort, now);
           if (rows.length === 0) {
             return (
-              <Empty title={query ? "No tokens match your search" : filter === "active" && all.length === 0 ? "No tokens yet" : `No ${filter === "all" ? "" : filter + " "}tokens`}>
-                {all.length === 0 ? "Create one to let a server, script or agent act for you." : null}
+              <Empty title={query ? "No tokens match your search" : !hasAny ? "No tokens yet" : `No ${filter === "all" ? "" : filter + " "}tokens`}>
+                {!hasAny ? "Create one to let a server, script or agent act for you." : null}
               </Empty>
             );
           }
