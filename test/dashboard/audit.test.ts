@@ -77,7 +77,7 @@ describe("audit log", () => {
     expect(JSON.stringify(events)).not.toContain("bobs-secret-name");
     // Bob's own log names his token.
     const bobsLog = await bob.as.query(api.audit.list, { paginationOpts: page, tokenId: bobs.tokenId });
-    expect(bobsLog.page.map((e) => [e.action, e.actorName ?? e.targetName])).toEqual([
+    expect(bobsLog.page.map((e) => [e.action, e.actorKind === "pat" ? e.actorName : e.targetName])).toEqual([
       ["member.role_changed", "bobs-secret-name"],
       ["token.created", "bobs-secret-name"],
     ]);
