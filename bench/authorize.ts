@@ -17,9 +17,10 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { Id } from "../convex/_generated/dataModel";
 import { authorize, resolveResource } from "../convex/model/authorize";
+import { keyIdOf } from "../convex/model/keys";
 import schema from "../convex/schema";
 import { buildModuleMap } from "../local/modules";
-import { setupTestEnv, TEST_SITE_URL } from "../test/helpers/env";
+import { setupTestEnv, TEST_ISSUER, TEST_SITE_URL } from "../test/helpers/env";
 import { formatTable, fmt, writeResult, type BenchRow } from "./lib/report";
 import { round } from "./lib/stats";
 
@@ -95,6 +96,9 @@ const t = convexTest(schema, buildModuleMap(join(root, "convex")));
 // The measured callers: alice (member of acme) through a PAT, an agent
 // session minted from it, and her sign-in.
 const now = Date.now();
+// Signed by the current key, as every token is until a rotation (a token of a
+// retired key adds one read: is that key revoked?).
+const currentKid = await keyIdOf(JSON.parse(process.env.KEYHOLE_SIGNING_KEY!));
 const fixture = await t.run(async (ctx) => {
   const alice = await ctx.db.insert("users", { email: "alice@example.com" });
   const authSession = await ctx.db.insert("authSessions", { userId: alice, expirationTime: now + 86400_000 });
@@ -108,7 +112,7 @@ const fixture = await t.run(async (ctx) => {
     type: "PAT",
     scopes,
     tokenHash: "bench",
-    keyId: "kh-bench",
+    keyId: currentKid,
     createdAt: now,
     expiresAt: now + 30 * 86400_000,
   });
@@ -128,8 +132,8 @@ const fixture = await t.run(async (ctx) => {
   return { alice, authSession, pat, session };
 });
 
-const asPat = t.withIdentity({ issuer: `${TEST_SITE_URL}/keyhole`, subject: `pat:${fixture.pat}` });
-const asAgent = t.withIdentity({ issuer: `${TEST_SITE_URL}/keyhole`, subject: `agent:${fixture.session}` });
+const asPat = t.withIdentity({ issuer: TEST_ISSUER, subject: `pat:${fixture.pat}` });
+const asAgent = t.withIdentity({ issuer: TEST_ISSUER, subject: `agent:${fixture.session}` });
 const asUser = t.withIdentity({ issuer: TEST_SITE_URL, subject: `${fixture.alice}|${fixture.authSession}` });
 
 /** Grows apiTokens to `n` rows (plus the measured one), one owner per 20 tokens. */

@@ -6,7 +6,7 @@
 //   npm run bench -- --quick          # smaller counts, for a smoke run
 //
 // Benchmarks in this folder are of two kinds: modules with an exported
-// function returning {name, rows, data} (verify, revoke-live, startup), run
+// function returning {name, rows, data} (verify, revoke-live, globs, startup), run
 // in this process; and stand-alone scripts (local, authorize, sessions) run
 // as child processes, whose bench/results/<name>.json is read back and turned
 // into table rows (`rows` if the file has them, else its figures).
@@ -17,6 +17,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatTable, machineInfo, RESULTS_DIR, writeResult, type BenchResult } from "./lib/report";
 import { rowsOf } from "./lib/rows";
+import { runGlobBench } from "./globs";
 import { runRevokeLiveBench } from "./revoke-live";
 import { runStartupBench } from "./startup";
 import { runVerifyBench } from "./verify";
@@ -60,8 +61,10 @@ const all: Bench[] = [
   script("authorize", "Reads/writes per authorize()", quick ? ["--quick"] : []),
   script("activity", "Activity counters: writes per request", quick ? ["--requests", "300", "--minutes", "5"] : []),
   script("sessions", "Agent sessions", quick ? ["--n", "100"] : []),
+  script("signin", "Sign-in: unknown account vs wrong password", quick ? ["--n", "5"] : []),
   { name: "revoke-live", run: () => runRevokeLiveBench(quick ? { subscribers: [1, 10], trials: () => 3 } : {}) },
   script("local", "Embedded backend", [], quick ? { BENCH_SIZES: "1000", BENCH_ITER: "50", BENCH_LIVE_ITER: "10" } : {}),
+  { name: "globs", run: () => runGlobBench() },
   { name: "startup", run: () => runStartupBench(quick ? { tokens: 500, auditEvents: 5000, emptyRuns: 1 } : {}) },
 ];
 

@@ -9,6 +9,7 @@
 // per person (LIMITS.sessionCreate); refreshes each rotate a different family
 // (rotating one family concurrently is reuse, by design).
 import { ConvexHttpClient } from "convex/browser";
+import type { FunctionReturnType } from "convex/server";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
@@ -75,12 +76,16 @@ try {
     conc.push(await as(N + i).mutation(api.auth.createSession, { agentId: `bench-c${i}`, ttl: 3600 }));
   });
 
-  // refreshSession (an action + its internal mutation), each on its own family.
+  // refreshSession (a mutation), each on its own family.
+  const rotated = (r: FunctionReturnType<typeof api.auth.refreshSession>): Pair => {
+    if (!r.ok || r.refreshToken === undefined) throw new Error(`refresh refused: ${r.ok ? "no refresh token" : r.code}`);
+    return { token: r.token, refreshToken: r.refreshToken, sessionId: r.sessionId, expiresAt: r.expiresAt };
+  };
   const refreshSeq = await run(seq.length, 1, async (i) => {
-    seq[i] = await anon.action(api.auth.refreshSession, { refreshToken: seq[i].refreshToken });
+    seq[i] = rotated(await anon.mutation(api.auth.refreshSession, { refreshToken: seq[i].refreshToken }));
   });
   const refreshConc = await run(conc.length, CONCURRENCY, async (i) => {
-    conc[i] = await clients[i % CONCURRENCY].action(api.auth.refreshSession, { refreshToken: conc[i].refreshToken });
+    conc[i] = rotated(await clients[i % CONCURRENCY].mutation(api.auth.refreshSession, { refreshToken: conc[i].refreshToken }));
   });
 
   // validateSession (a query: one index read).

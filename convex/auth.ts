@@ -1,14 +1,17 @@
 import GitHub from "@auth/core/providers/github";
-import { Password } from "@convex-dev/auth/providers/Password";
 import { convexAuth } from "@convex-dev/auth/server";
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { action, internalMutation, internalQuery, mutation, query } from "./_generated/server";
+import * as AgentRefresh from "./model/agentRefresh";
 import * as AgentSessions from "./model/agentSessions";
 import { mutationDefinition, queryDefinition } from "./model/functions";
+import { KeyholePassword } from "./model/passwordSignIn";
+import * as OAuthComplete from "./model/oauth/complete";
 import * as OAuthConnections from "./model/oauth/connections";
 import * as OAuthFlows from "./model/oauth/flows";
+import * as OAuthListing from "./model/oauth/listing";
 import * as OAuthState from "./model/oauth/state";
 import { getPrincipal, isSignInIdentity, requirePrincipal } from "./model/principal";
 import { rememberTokenHint } from "./model/tokenHints";
@@ -16,9 +19,10 @@ import * as Tokens from "./model/tokens";
 import * as WebSessions from "./model/webSessions";
 import { vScopeInput, vTokenType } from "./validators";
 
-// Password sign-in always; GitHub only when its OAuth app is configured.
+// Password sign-in always (keyhole's hardened sign-in flow over the library's
+// provider: model/passwordSignIn.ts); GitHub only when its OAuth app is configured.
 const providers = [
-  Password,
+  KeyholePassword,
   ...(process.env.AUTH_GITHUB_ID && process.env.AUTH_GITHUB_SECRET ? [GitHub] : []),
 ];
 
@@ -174,25 +178,28 @@ export const validateSession = query({
   handler: async (ctx, { token }) => await AgentSessions.validateAgentSession(ctx, token),
 });
 
-/**
- * Rotates a session: pass the refresh token, or the current unexpired session
- * token. The old pair stops working at once; a new pair comes back. Replaying
- * an already-used credential revokes the whole session family.
- *
- * An action on purpose: the reuse revocation must commit even though the
- * caller gets an error, and a mutation that throws rolls its writes back. The
- * internal mutation commits (and returns the refusal as a value); this action
- * then throws it.
- */
-export const refreshSession = action({
+const refreshSession_ = mutationDefinition({
   args: {
     refreshToken: v.optional(v.string()),
     token: v.optional(v.string()),
     ttl: v.optional(v.number()),
   },
-  returns: vSessionPair,
-  handler: async (ctx, args): Promise<AgentSessions.SessionPair> => await AgentSessions.refreshAgentSession(ctx, args),
+  returns: AgentRefresh.vRefreshResult,
+  // Possession of the refresh token (or of the live session token) is the access check.
+  handler: async (ctx, args) => await AgentRefresh.refreshAgentSession(ctx, args),
 });
+/**
+ * Refreshes an agent session (a mutation: `client.mutation(api.auth.refreshSession, …)`).
+ * `{refreshToken, ttl?}` rotates the pair and ends every other live token of
+ * the session; `{token, ttl?}` (the current, unexpired session token) returns
+ * a new session token only, never a refresh token, expiring no later than the
+ * one presented. Result: `{ok: true, token, refreshToken?, sessionId, expiresAt}`
+ * or `{ok: false, code: "unauthenticated"|"revoked"|"expired", message}` —
+ * a refusal is returned, not thrown, so that a replay's revocation of the
+ * whole session family commits.
+ */
+export const refreshSession = mutation(refreshSession_);
+export const refreshSessionInternal = internalMutation(refreshSession_);
 
 const endSession_ = mutationDefinition({
   args: { token: v.string() },
@@ -219,9 +226,11 @@ const vWebSession = v.object({
 /**
  * Records device facts for the caller's current sign-in (request metadata
  * first, the arguments as fallback). Idempotent; also marks it active.
+ * `userId`, as the seed passes it, must be the caller's own: anyone else's
+ * is `forbidden` (a web session is never recorded for someone else).
  */
 export const createWebSession = mutation({
-  args: { userAgent: v.optional(v.string()), ipAddress: v.optional(v.string()) },
+  args: { userId: v.optional(v.string()), userAgent: v.optional(v.string()), ipAddress: v.optional(v.string()) },
   returns: vWebSession,
   handler: async (ctx, args) => await WebSessions.recordWebSession(ctx, args),
 });
@@ -257,26 +266,26 @@ export const initiateOAuth = mutation({
 });
 
 /**
- * Finishes the flow with the provider's `code`: consumes `state` (same person,
- * same provider, unexpired, unused — consumed whatever happens next),
- * exchanges the code, stores the tokens encrypted. An action: it calls the
- * provider, and the state's consumption must commit even when this fails.
+ * Finishes the flow with the provider's `code` (a mutation, as the seed calls
+ * it). Checks and consumes `state` (same person, same provider, unexpired,
+ * unused), records the connection as `pending` and schedules the code
+ * exchange; returns `{connectionId, provider, scopes, expiresAt}` at once
+ * (`scopes` as requested, `expiresAt` null until the provider answers). The
+ * outcome shows on the connection record, live (listOAuthConnections):
+ * `status: "active"` with the granted scopes and expiry, or `attempt.status:
+ * "failed"` with `{code, message}`. A refused state throws and consumes nothing.
  */
-export const completeOAuth = action({
+export const completeOAuth = mutation({
   args: { provider: v.string(), code: v.string(), state: v.string() },
   returns: OAuthConnections.vCompleted,
-  handler: async (
-    ctx,
-    args,
-  ): Promise<{ connectionId: Id<"oauthConnections">; provider: string; scopes: string[]; expiresAt: number | null }> =>
-    await OAuthFlows.complete(ctx, { ...args, mode: { kind: "user" } }),
+  handler: async (ctx, args) => await OAuthComplete.beginComplete(ctx, args),
 });
 
 /** The caller's connections (`connections:read`); never a token or any other secret. */
 export const listOAuthConnections = query({
   args: {},
-  returns: v.array(OAuthConnections.vConnectionInfo),
-  handler: async (ctx) => await OAuthConnections.listConnections(ctx),
+  returns: v.array(OAuthListing.vConnectionInfo),
+  handler: async (ctx) => await OAuthListing.listConnections(ctx),
 });
 
 /**

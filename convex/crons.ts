@@ -19,4 +19,11 @@ crons.daily(
 );
 crons.daily("purge token activity older than 90 days", { hourUTC: 3, minuteUTC: 53 }, internal.dashboard.purgeOldActivity, {});
 
+crons.interval(
+  "reap unused OAuth clients, expired authorization requests and codes, old grants",
+  { hours: 1 },
+  internal.oauthServer.reap,
+  {},
+);
+
 export default crons;

@@ -11,9 +11,9 @@ import { vPermission } from "./validators";
 
 /** Who is calling, last use recorded; or a counted, audited failure. */
 export const authenticate = internalMutation({
-  args: { permissions: v.optional(v.array(vPermission)) },
+  args: { permissions: v.optional(v.array(vPermission)), resource: v.optional(v.string()) },
   returns: Authn.vAuthOutcome,
-  handler: async (ctx, args) => await Authn.authenticateRequest(ctx, { permissions: args.permissions }),
+  handler: async (ctx, args) => await Authn.authenticateRequest(ctx, { permissions: args.permissions, resource: args.resource }),
 });
 
 /** A request whose bearer token no identity vouched for (forged, malformed, expired). */

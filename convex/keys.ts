@@ -1,12 +1,24 @@
 /**
  * Signing-key rotation (internal; run by scripts/rotate-signing-key.ts or
- * `npx convex run`). A new key signs new tokens; the old public key stays in
- * the JWKS until the last token it signed has expired.
+ * `npx convex run`).
+ *
+ * - For hygiene (publishKey, retireKey): a new key signs new tokens; the old
+ *   public key stays in the JWKS until the last token it signed has expired,
+ *   so nobody's token breaks. A forger holding the old key still gets nowhere:
+ *   every record is bound to the token signed for it (model/keyTrust.ts).
+ * - For a compromise (revokeKey): the key stops being trusted at once — out
+ *   of the JWKS, every token it signed refused on its next request — and its
+ *   PATs are revoked and its sessions ended in batches. Their owners create
+ *   new tokens.
  */
 import { v } from "convex/values";
 import type { JWK } from "jose";
+import { internal } from "./_generated/api";
+import type { Id } from "./_generated/dataModel";
 import { internalMutation, internalQuery, type MutationCtx } from "./_generated/server";
 import { keyholeError } from "./model/errors";
+import { revokeBatchOfKey } from "./model/keyRevocation";
+import { retiredKeyRow } from "./model/keyTrust";
 import { verificationKeys as loadVerificationKeys } from "./model/http/keys";
 import { currentSigningKey, keyIdOf, publicPart } from "./model/keys";
 import { MAX_EXPIRES_IN_S } from "./model/tokens";
@@ -29,12 +41,12 @@ function parseP256(text: string): JWK {
   return jwk;
 }
 
-/** One row per key id in retiredSigningKeys: insert, or move its notAfter. */
+/** One row per key id in retiredSigningKeys: insert, or move its notAfter (never for a compromised key). */
 async function upsertKey(ctx: MutationCtx, keyId: string, publicJwk: string, notAfter: number, now: number) {
-  const existing = await ctx.db
-    .query("retiredSigningKeys")
-    .withIndex("by_key", (q) => q.eq("keyId", keyId))
-    .first();
+  const existing = await retiredKeyRow(ctx, keyId);
+  if (existing?.compromisedAt !== undefined) {
+    throw keyholeError("conflict", `${keyId} was retired as compromised: it can never be trusted again`);
+  }
   if (existing !== null) await ctx.db.patch("retiredSigningKeys", existing._id, { notAfter, publicJwk });
   else await ctx.db.insert("retiredSigningKeys", { keyId, publicJwk, retiredAt: now, notAfter });
 }
@@ -125,18 +137,94 @@ export const publishKey = internalMutation({
   },
 });
 
-/** Retired keys on record (for the rotation script and operators). */
+/** Retired keys on record (for the rotation script and operators); `live` = still in the JWKS. */
 export const listRetiredKeys = internalQuery({
   args: {},
-  returns: v.array(v.object({ keyId: v.string(), retiredAt: v.number(), notAfter: v.number(), live: v.boolean() })),
+  returns: v.array(
+    v.object({
+      keyId: v.string(),
+      retiredAt: v.number(),
+      notAfter: v.number(),
+      live: v.boolean(),
+      compromised: v.boolean(),
+    }),
+  ),
   handler: async (ctx) => {
     const now = Date.now();
     const rows = await ctx.db.query("retiredSigningKeys").order("desc").take(100);
-    return rows.map((r) => ({ keyId: r.keyId, retiredAt: r.retiredAt, notAfter: r.notAfter, live: r.notAfter > now }));
+    return rows.map((r) => ({
+      keyId: r.keyId,
+      retiredAt: r.retiredAt,
+      notAfter: r.notAfter,
+      live: r.notAfter > now && r.compromisedAt === undefined,
+      compromised: r.compromisedAt !== undefined,
+    }));
   },
 });
 
-/** Deletes retired keys whose last token has expired (they are no longer served anyway). */
+const KEY_ID = /^kh-[A-Za-z0-9_-]{16}$/;
+
+/**
+ * Emergency retirement, for a key that may be compromised: it leaves the JWKS
+ * and every token it signed (PATs, agent sessions) is refused from the next
+ * request on; the first batch of its PATs is revoked (audited for their
+ * owners) and its sessions ended here, the rest in scheduled batches. The
+ * current KEYHOLE_SIGNING_KEY cannot be revoked: switch to a new key first
+ * (`scripts/rotate-signing-key.ts --emergency` does both). Give the key as
+ * its public JWK or its key id (`kh-…`, as in the JWKS and the token header).
+ */
+export const revokeKey = internalMutation({
+  args: { publicJwk: v.optional(v.string()), keyId: v.optional(v.string()), reason: v.optional(v.string()) },
+  returns: v.object({ keyId: v.string(), tokensRevoked: v.number(), sessionsEnded: v.number(), more: v.boolean() }),
+  handler: async (ctx, args) => {
+    if ((args.publicJwk === undefined) === (args.keyId === undefined)) {
+      throw keyholeError("invalid_argument", "give the key as publicJwk or as keyId (one of them)");
+    }
+    const jwk = args.publicJwk === undefined ? null : parseP256(args.publicJwk);
+    const keyId = jwk === null ? args.keyId! : await keyIdOf(jwk);
+    if (!KEY_ID.test(keyId)) throw keyholeError("invalid_argument", 'keyId looks like "kh-" and 16 characters');
+    if ((await currentSigningKey()).kid === keyId) {
+      throw keyholeError(
+        "conflict",
+        `${keyId} is still KEYHOLE_SIGNING_KEY: set a new key first (scripts/rotate-signing-key.ts --emergency does both)`,
+      );
+    }
+    const now = Date.now();
+    const reason = (args.reason ?? "compromised").slice(0, 200);
+    const existing = await retiredKeyRow(ctx, keyId);
+    if (existing === null) {
+      const publicJwk = jwk === null ? "" : JSON.stringify(publicPart(jwk, keyId));
+      await ctx.db.insert("retiredSigningKeys", { keyId, publicJwk, retiredAt: now, notAfter: now, compromisedAt: now, compromiseReason: reason });
+    } else if (existing.compromisedAt === undefined) {
+      await ctx.db.patch("retiredSigningKeys", existing._id, { notAfter: now, compromisedAt: now, compromiseReason: reason });
+    }
+    const batch = await revokeBatchOfKey(ctx, { keyId, since: now, cursor: null }, (id) => endChildrenLater(ctx, id));
+    if (batch.cursor !== null) {
+      await ctx.scheduler.runAfter(0, internal.keys.revokeTokensOfKey, { keyId, since: now, cursor: batch.cursor });
+    }
+    return { keyId, tokensRevoked: batch.tokensRevoked, sessionsEnded: batch.sessionsEnded, more: batch.cursor !== null };
+  },
+});
+
+/** The child sessions of a PAT revoked with its key end in their own batches. */
+async function endChildrenLater(ctx: MutationCtx, tokenId: Id<"apiTokens">) {
+  await ctx.scheduler.runAfter(0, internal.auth.endRevokedTokenSessions, { tokenId });
+}
+
+/** Continues an emergency retirement (keys:revokeKey) batch by batch. */
+export const revokeTokensOfKey = internalMutation({
+  args: { keyId: v.string(), since: v.number(), cursor: v.string() },
+  returns: v.null(),
+  handler: async (ctx, args) => {
+    const batch = await revokeBatchOfKey(ctx, args, (id) => endChildrenLater(ctx, id));
+    if (batch.cursor !== null) {
+      await ctx.scheduler.runAfter(0, internal.keys.revokeTokensOfKey, { ...args, cursor: batch.cursor });
+    }
+    return null;
+  },
+});
+
+/** Deletes retired keys whose last token has expired (they are no longer served anyway); compromised keys stay on record. */
 export const pruneRetiredKeys = internalMutation({
   args: {},
   returns: v.number(),
@@ -145,7 +233,7 @@ export const pruneRetiredKeys = internalMutation({
     const rows = await ctx.db.query("retiredSigningKeys").order("asc").take(100);
     let removed = 0;
     for (const r of rows) {
-      if (r.notAfter <= now) {
+      if (r.notAfter <= now && r.compromisedAt === undefined) {
         await ctx.db.delete("retiredSigningKeys", r._id);
         removed++;
       }

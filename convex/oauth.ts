@@ -5,14 +5,16 @@
  * The internal functions are the database halves of the actions.
  */
 import { v } from "convex/values";
-import { action, internalMutation, internalQuery, query } from "./_generated/server";
+import { action, internalAction, internalMutation, internalQuery, query } from "./_generated/server";
 import { internal } from "./_generated/api";
 import { requirePrincipal } from "./model/principal";
+import * as Complete from "./model/oauth/complete";
 import * as Connections from "./model/oauth/connections";
 import { vActor, vNewTokens, vProvider, vRequestInfo, vVendedToken } from "./model/oauth/connections";
 import * as Flows from "./model/oauth/flows";
 import { callbackUrl, configuredProviders } from "./model/oauth/providers";
 import * as State from "./model/oauth/state";
+import { vErrorCode } from "./validators";
 
 /** A fresh access token for the caller's connection to `provider` (needs `connections:use`; audited). */
 export const getConnectionToken = action({
@@ -58,6 +60,52 @@ export const bindBrowser = internalMutation({
   args: { state: v.string(), provider: v.string(), bindingHash: v.string() },
   returns: State.vBindResult,
   handler: async (ctx, args) => await State.bindBrowser(ctx, args),
+});
+
+// --- internal: completeOAuth's scheduled exchange (model/oauth/complete.ts) -------
+
+/** Exchanges the code completeOAuth left encrypted on the state; records the outcome on the connection. */
+export const completeExchange = internalAction({
+  args: { stateId: v.id("oauthStates"), info: v.optional(vRequestInfo) },
+  returns: v.null(),
+  handler: async (ctx, args) => {
+    await Complete.runExchange(ctx, args.stateId, args.info);
+    return null;
+  },
+});
+
+export const claimExchange = internalMutation({
+  args: { stateId: v.id("oauthStates") },
+  returns: Complete.vClaim,
+  handler: async (ctx, args) => await Complete.claimExchange(ctx, args.stateId),
+});
+
+export const failExchange = internalMutation({
+  args: {
+    connectionId: v.id("oauthConnections"),
+    error: v.object({ code: vErrorCode, reason: v.string(), message: v.string() }),
+    info: v.optional(vRequestInfo),
+  },
+  returns: v.null(),
+  handler: async (ctx, args) => {
+    await Complete.failExchange(ctx, args.connectionId, args.error, args.info);
+    return null;
+  },
+});
+
+export const finishExchange = internalMutation({
+  args: {
+    connectionId: v.id("oauthConnections"),
+    userId: v.id("users"),
+    provider: vProvider,
+    accountId: v.optional(v.string()),
+    accountLogin: v.optional(v.string()),
+    requestedScopes: v.array(v.string()),
+    tokens: vNewTokens,
+    info: v.optional(vRequestInfo),
+  },
+  returns: v.boolean(),
+  handler: async (ctx, args) => await Complete.finishExchange(ctx, args),
 });
 
 // --- internal: connections -------------------------------------------------------

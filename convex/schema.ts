@@ -53,6 +53,12 @@ export default defineSchema({
     tokenHash: v.string(),
     /** Thumbprint of the key that signed it (for key rotation). */
     keyId: v.string(),
+    /**
+     * SHA-256 (hex) of the token's secret `bnd` claim: binds the record to
+     * the one token signed for it (model/keyTrust.ts). Absent on records
+     * from before binding existed.
+     */
+    bindingHash: v.optional(v.string()),
     createdAt: v.number(),
     expiresAt: v.number(),
     revokedAt: v.optional(v.number()),
@@ -88,7 +94,13 @@ export default defineSchema({
     metadata: v.optional(v.any()),
     /** SHA-256 (hex) of the session token and of its refresh token. */
     tokenHash: v.string(),
+    /** "" when the row holds no refresh token (minted from a session token, or moved on). */
     refreshHash: v.string(),
+    /** The key that signed the session token, and the hash of its `bnd` claim (model/keyTrust.ts). */
+    keyId: v.optional(v.string()),
+    bindingHash: v.optional(v.string()),
+    /** The ttl (s) the session was established with: the cap for refreshes by session token. */
+    ttl: v.optional(v.number()),
     createdAt: v.number(),
     expiresAt: v.number(),
     familyExpiresAt: v.number(),
@@ -109,7 +121,9 @@ export default defineSchema({
     .index("by_token_hash", ["tokenHash"])
     .index("by_user_agent", ["userId", "agentId", "endedAt"])
     // purge: rows of families past their absolute lifetime are dead for good
-    .index("by_family_expiry", ["familyExpiresAt"]),
+    .index("by_family_expiry", ["familyExpiresAt"])
+    // live sessions a signing key signed (ended when the key is revoked)
+    .index("by_key_live", ["keyId", "endedAt"]),
 
   /** Device facts for a sign-in (an @convex-dev/auth session). */
   webSessions: defineTable({
@@ -130,6 +144,12 @@ export default defineSchema({
     retiredAt: v.number(),
     /** The last expiry of a token this key signed: drop from the JWKS after. */
     notAfter: v.number(),
+    /**
+     * Set by an emergency retirement (keys:revokeKey): the key is out of the
+     * JWKS and every token it signed is refused at once. Never cleared.
+     */
+    compromisedAt: v.optional(v.number()),
+    compromiseReason: v.optional(v.string()),
   }).index("by_key", ["keyId"]),
 
   // --- audit and abuse ----------------------------------------------------
@@ -179,6 +199,13 @@ export default defineSchema({
     verifier: v.optional(v.string()),
     /** SHA-256 of the browser-binding cookie (callback-route flows only). */
     bindingHash: v.optional(v.string()),
+    /**
+     * completeOAuth (a mutation) leaves the code and PKCE verifier here,
+     * AES-256-GCM encrypted, for the scheduled exchange; removed when it starts.
+     */
+    exchange: v.optional(v.string()),
+    /** The connection record that shows this completion's outcome. */
+    connectionId: v.optional(v.id("oauthConnections")),
     createdAt: v.number(),
     expiresAt: v.number(),
     usedAt: v.optional(v.number()),
@@ -208,7 +235,108 @@ export default defineSchema({
     refreshLockUntil: v.optional(v.number()),
     /** Set when the provider rejected the refresh token: reconnect needed. */
     needsReconnect: v.optional(v.boolean()),
+    /**
+     * A completeOAuth in progress or failed (cleared when one succeeds). A row
+     * created by it has no tokens yet (accessToken "") until the exchange
+     * succeeds.
+     */
+    attempt: v.optional(
+      v.object({
+        status: v.union(v.literal("pending"), v.literal("failed")),
+        at: v.number(),
+        error: v.optional(v.object({ code: v.string(), reason: v.string(), message: v.string() })),
+      }),
+    ),
   })
     .index("by_user_provider", ["userId", "provider"])
     .index("by_key", ["keyId"]),
+
+  // --- keyhole as an OAuth authorization server (convex/model/oauthServer/) --
+  /**
+   * A client: registered through RFC 7591 ("dcr", client_id `khc_…`) or a
+   * cached Client ID Metadata Document ("cimd", client_id = its https URL).
+   */
+  oauthClients: defineTable({
+    clientId: v.string(),
+    kind: v.union(v.literal("dcr"), v.literal("cimd")),
+    name: v.string(),
+    redirectUris: v.array(v.string()),
+    clientUri: v.optional(v.string()),
+    logoUri: v.optional(v.string()),
+    authMethod: v.union(v.literal("none"), v.literal("client_secret_basic"), v.literal("client_secret_post")),
+    /** SHA-256 (hex) of a confidential DCR client's secret. */
+    secretHash: v.optional(v.string()),
+    /** DCR: SHA-256 of the normalized registration, so identical registrations share one client. */
+    metadataHash: v.optional(v.string()),
+    grantTypes: v.array(v.string()),
+    scope: v.optional(v.string()),
+    createdAt: v.number(),
+    /** CIMD: the cached document is used until then, and fetched again after. */
+    staleAt: v.optional(v.number()),
+    /** Deleted by the reaper after this (pushed out while the client is in use). */
+    reapAt: v.number(),
+  })
+    .index("by_client_id", ["clientId"])
+    .index("by_metadata_hash", ["metadataHash"])
+    .index("by_reap", ["reapAt"]),
+
+  /** An authorization request waiting for the person's consent in the dashboard. */
+  oauthAuthRequests: defineTable({
+    /** SHA-256 (hex) of the request id in the consent URL. */
+    requestHash: v.string(),
+    clientId: v.string(),
+    redirectUri: v.string(),
+    state: v.optional(v.string()),
+    codeChallenge: v.string(),
+    resource: v.string(),
+    /** Requested permissions (known ones only). */
+    permissions: v.array(v.string()),
+    createdAt: v.number(),
+    expiresAt: v.number(),
+    decidedAt: v.optional(v.number()),
+  })
+    .index("by_hash", ["requestHash"])
+    .index("by_expires", ["expiresAt"]),
+
+  /** An authorization code: single use, bound to client, redirect URI, PKCE challenge and resource. */
+  oauthCodes: defineTable({
+    codeHash: v.string(),
+    clientId: v.string(),
+    userId: v.id("users"),
+    redirectUri: v.string(),
+    codeChallenge: v.string(),
+    resource: v.string(),
+    permissions: v.array(v.string()),
+    scopes: v.array(vScopeEntry),
+    createdAt: v.number(),
+    expiresAt: v.number(),
+    usedAt: v.optional(v.number()),
+    /** The grant this code was exchanged for (revoked if the code is replayed). */
+    grantId: v.optional(v.id("oauthGrants")),
+  })
+    .index("by_hash", ["codeHash"])
+    .index("by_expires", ["expiresAt"]),
+
+  /**
+   * What a person granted a client: one agent-session family (access token =
+   * session token, refresh token = its refresh token), audience-bound to
+   * `resource` (RFC 8707).
+   */
+  oauthGrants: defineTable({
+    userId: v.id("users"),
+    clientId: v.string(),
+    clientName: v.string(),
+    clientKind: v.union(v.literal("dcr"), v.literal("cimd")),
+    familyId: v.string(),
+    resource: v.string(),
+    permissions: v.array(v.string()),
+    scopes: v.array(vScopeEntry),
+    createdAt: v.number(),
+    familyExpiresAt: v.number(),
+    revokedAt: v.optional(v.number()),
+    revokedReason: v.optional(v.string()),
+  })
+    .index("by_family", ["familyId"])
+    .index("by_user", ["userId", "revokedAt", "familyExpiresAt"])
+    .index("by_expiry", ["familyExpiresAt"]),
 });

@@ -11,7 +11,6 @@ import {
   endSessionsForAgent,
   listLiveSessions,
   purgeExpiredSessions as purgeExpired,
-  rotateAgentSession,
 } from "./model/agentSessions";
 import {
   deleteRefreshTokens,
@@ -21,7 +20,7 @@ import {
   signOutOtherDevices as signOutOthersModel,
   type SignOutResult,
 } from "./model/webSessions";
-import { vErrorCode, vScopeEntry } from "./validators";
+import { vScopeEntry } from "./validators";
 
 // --- agent sessions ---------------------------------------------------------
 
@@ -59,31 +58,6 @@ export const endAgentSessionsForAgent = mutation({
   args: { agentId: v.string() },
   returns: v.object({ ended: v.number() }),
   handler: async (ctx, { agentId }) => ({ ended: await endSessionsForAgent(ctx, agentId) }),
-});
-
-/**
- * The transaction behind auth:refreshSession (an action): rotates, or
- * commits a reuse revocation and reports the refusal as a value.
- */
-export const rotate = internalMutation({
-  args: {
-    refreshToken: v.optional(v.string()),
-    token: v.optional(v.string()),
-    ttl: v.optional(v.number()),
-    ip: v.optional(v.string()),
-    userAgent: v.optional(v.string()),
-  },
-  returns: v.union(
-    v.object({
-      ok: v.literal(true),
-      token: v.string(),
-      refreshToken: v.string(),
-      sessionId: v.id("agentSessions"),
-      expiresAt: v.number(),
-    }),
-    v.object({ ok: v.literal(false), code: vErrorCode, message: v.string() }),
-  ),
-  handler: async (ctx, args) => await rotateAgentSession(ctx, args),
 });
 
 /** Housekeeping for a cron: deletes rows of long-expired families, in batches. */

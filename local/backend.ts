@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { convexToJson, type Value } from "convex/values";
 import type { UserIdentity } from "convex/server";
 import { Engine, toFunctionError, type UdfKind } from "./engine.js";
+import { legacyIssuer } from "../convex/model/issuer.js";
 import { applyEnv, loadOrCreateEnvFile } from "./env.js";
 import { AuthError, IdentityVerifier, providersOf } from "./identity.js";
 import { createLogger, type Logger } from "./log.js";
@@ -226,7 +227,9 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   let scheduler: Scheduler;
   let journal: Journal;
   try {
-    const { env: fileEnv, created } = await loadOrCreateEnvFile(dataDir);
+    const { env: fileEnv, created } = await loadOrCreateEnvFile(dataDir, {
+      legacyIssuer: legacyIssuer(options.env?.CONVEX_SITE_URL ?? process.env.CONVEX_SITE_URL ?? derivedSiteUrl),
+    });
     if (created) log.info(`generated secrets for the functions in ${path.join(dataDir, "env.json")}`);
     applyEnv(fileEnv, options.env, { CONVEX_SITE_URL: derivedSiteUrl });
     const siteUrl = (process.env.CONVEX_SITE_URL ?? derivedSiteUrl).replace(/\/+$/, "");

@@ -20,6 +20,7 @@ export const GENERATED_KEYS = [
   "JWKS",
   "KEYHOLE_SIGNING_KEY",
   "KEYHOLE_ENCRYPTION_KEYS",
+  "KEYHOLE_ISSUER",
 ] as const;
 
 export type GeneratedEnv = Record<(typeof GENERATED_KEYS)[number], string> & { SITE_URL: string };
@@ -41,6 +42,9 @@ export async function generateEnv(): Promise<GeneratedEnv> {
     KEYHOLE_SIGNING_KEY: JSON.stringify({ ...ecJwk, alg: "ES256" }),
     // Comma-separated `<keyId>:<base64 of 32 bytes>`; the first one encrypts.
     KEYHOLE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`,
+    // The `iss` of keyhole tokens: a name, not a place (".invalid" never
+    // resolves), kept for good so a new site URL does not invalidate tokens.
+    KEYHOLE_ISSUER: `https://keyhole.invalid/${randomBytes(12).toString("base64url")}`,
     SITE_URL: DEFAULT_SITE_URL,
   };
 }
@@ -48,8 +52,15 @@ export async function generateEnv(): Promise<GeneratedEnv> {
 /**
  * Reads `<dataDir>/env.json`, creating it (0600) with fresh secrets when it is
  * missing and adding any generated key it lacks. Returns its contents.
+ *
+ * An env.json written before KEYHOLE_ISSUER existed gets `legacyIssuer` (the
+ * `<site URL>/keyhole` its tokens carry) instead of a fresh one, so they keep
+ * working; from then on it stays whatever the site URL becomes.
  */
-export async function loadOrCreateEnvFile(dataDir: string): Promise<{ env: Record<string, string>; created: boolean }> {
+export async function loadOrCreateEnvFile(
+  dataDir: string,
+  opts: { legacyIssuer?: string } = {},
+): Promise<{ env: Record<string, string>; created: boolean }> {
   const file = path.join(dataDir, "env.json");
   let env: Record<string, string> = {};
   let existed = false;
@@ -63,8 +74,9 @@ export async function loadOrCreateEnvFile(dataDir: string): Promise<{ env: Recor
   }
   const missing = [...GENERATED_KEYS, "SITE_URL"].filter((k) => typeof env[k] !== "string" || env[k] === "");
   if (missing.length > 0) {
-    const fresh = await generateEnv();
-    for (const k of missing) env[k] = (fresh as Record<string, string>)[k];
+    const fresh: Record<string, string> = await generateEnv();
+    if (existed && opts.legacyIssuer !== undefined) fresh.KEYHOLE_ISSUER = opts.legacyIssuer;
+    for (const k of missing) env[k] = fresh[k];
     // CONVEX_SITE_URL is always derived from the actual site port.
     delete env.CONVEX_SITE_URL;
     const tmp = `${file}.tmp`;

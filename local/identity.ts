@@ -23,6 +23,7 @@ import {
   type JWTPayload,
 } from "jose";
 import type { UserIdentity } from "convex/server";
+import { isCanonicalBase64url } from "../convex/model/crypto.js";
 
 export type AuthProvider =
   | { domain: string; applicationID: string; type?: undefined }
@@ -230,17 +231,4 @@ export function providersOf(config: unknown): AuthProvider[] {
     if (q.type === "customJwt") return typeof q.issuer === "string" && typeof q.jwks === "string" && typeof q.algorithm === "string";
     return typeof q.domain === "string" && typeof q.applicationID === "string";
   });
-}
-
-const SPARE_BITS_CLEAR: Record<number, RegExp> = {
-  0: /^$/,
-  2: /[AQgw]$/, // the last char carries 2 bits: 4 spare
-  3: /[AEIMQUYcgkosw048]$/, // the last char carries 4 bits: 2 spare
-};
-
-/** A base64url segment with no padding and no spare bits set (one spelling per bytes). */
-export function isCanonicalBase64url(segment: string): boolean {
-  if (!/^[A-Za-z0-9_-]+$/.test(segment)) return false;
-  const rest = segment.length % 4;
-  return rest === 0 || (rest !== 1 && SPARE_BITS_CLEAR[rest].test(segment));
 }

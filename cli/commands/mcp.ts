@@ -2,7 +2,7 @@
 import { type Command, Option } from "commander";
 import { api } from "../../convex/_generated/api.js";
 import { claudeCodeCommand, claudeDesktopConfig, mcpServerEntry, MCP_SERVER_NAME } from "../../convex/model/mcpClientConfig";
-import { type GlobalOptions, loadCredentialsQuietly, loginClient, normalizeUrl } from "../lib/client";
+import { explicitUrl, type GlobalOptions, loadCredentialsQuietly, loginClient, normalizeUrl } from "../lib/client";
 import { CliError } from "../lib/errors";
 import { note, out, printJson } from "../lib/output";
 import { readStdin, stdinIsTTY } from "../lib/prompt";
@@ -11,29 +11,23 @@ import { secretFromInput } from "./session";
 const CLIENTS = ["all", "claude-desktop", "claude-code"] as const;
 type Client = (typeof CLIENTS)[number];
 
-/** The site URL a keyhole token was issued by: its `iss` is `<site>/keyhole`. Null when it isn't one. */
-export function siteFromToken(token: string): string | null {
-  const payload = token.split(".")[1];
-  if (payload === undefined) return null;
-  try {
-    const iss = (JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { iss?: unknown }).iss;
-    if (typeof iss !== "string" || !iss.endsWith("/keyhole")) return null;
-    return normalizeUrl(iss.slice(0, -"/keyhole".length), "the token's issuer");
-  } catch {
-    return null;
-  }
+/** A Convex Cloud deployment's site: `https://x.convex.cloud` → `https://x.convex.site`; null for other hosts. */
+export function cloudSite(deploymentUrl: string): string | null {
+  const u = new URL(deploymentUrl);
+  return u.protocol === "https:" && u.hostname.endsWith(".convex.cloud") ? `https://${u.hostname.replace(/\.convex\.cloud$/, ".convex.site")}` : null;
 }
 
-/** --mcp-url, else the token's own issuer, else the signed-in deployment's site URL. */
-async function resolveMcpUrl(opts: { mcpUrl?: string }, token: string | undefined, globals: GlobalOptions): Promise<string> {
-  if (opts.mcpUrl !== undefined) return normalizeUrl(opts.mcpUrl, "--mcp-url");
-  const fromToken = token === undefined ? null : siteFromToken(token);
-  if (fromToken !== null) return `${fromToken}/mcp`;
-  if (loadCredentialsQuietly() === null) {
-    throw new CliError("cannot tell where /mcp is: pass a keyhole token on stdin, --mcp-url, or run keyhole login");
+/** --mcp-url, else the signed-in deployment's site URL, else a Convex Cloud deployment's `.convex.site`. */
+async function resolveMcpUrl(opts: { mcpUrl?: string }, globals: GlobalOptions): Promise<string> {
+  if (opts.mcpUrl !== undefined) return `${normalizeUrl(opts.mcpUrl, "--mcp-url").replace(/\/mcp$/, "")}/mcp`;
+  if (loadCredentialsQuietly() !== null) {
+    const { client } = await loginClient(globals);
+    return (await client.query(api.dashboard.siteInfo, {})).mcpUrl;
   }
-  const { client } = await loginClient(globals);
-  return (await client.query(api.dashboard.siteInfo, {})).mcpUrl;
+  const explicit = explicitUrl(globals);
+  const site = explicit === undefined ? null : cloudSite(explicit);
+  if (site !== null) return `${site}/mcp`;
+  throw new CliError("cannot tell where /mcp is: run keyhole login, or pass --mcp-url (e.g. https://<deployment>.convex.site/mcp)");
 }
 
 export function registerMcpCommands(program: Command, globals: () => GlobalOptions): void {
@@ -43,7 +37,7 @@ export function registerMcpCommands(program: Command, globals: () => GlobalOptio
     .command("config")
     .description("print the MCP client configuration for a token (mcp-remote with the real /mcp URL)")
     .addOption(new Option("--client <client>", "which configuration").choices(CLIENTS).default("all"))
-    .option("--mcp-url <url>", "the MCP endpoint (default: from the token, else the signed-in deployment)")
+    .option("--mcp-url <url>", "the MCP endpoint (default: the signed-in deployment's, or <name>.convex.site for a Convex Cloud --url)")
     .option("--json", "print {mcpUrl, server, claudeDesktop, claudeCode} on stdout")
     .addHelpText(
       "after",
@@ -58,7 +52,7 @@ else from KEYHOLE_TOKEN; without one the configuration has a placeholder.
       let token: string | undefined;
       if (!stdinIsTTY()) token = secretFromInput(await readStdin(), "token");
       token ??= process.env.KEYHOLE_TOKEN?.trim().replace(/^Bearer\s+/i, "") || undefined;
-      const mcpUrl = await resolveMcpUrl(opts, token, globals());
+      const mcpUrl = await resolveMcpUrl(opts, globals());
       if (opts.json) {
         printJson({
           mcpUrl,

@@ -3,6 +3,7 @@
  * Made for scripts: `--json` everywhere, secrets from stdin rather than argv.
  */
 import { type Command, Option } from "commander";
+import { ConvexError } from "convex/values";
 import { api } from "../../convex/_generated/api.js";
 import { agentClient, anonymousClient, type GlobalOptions } from "../lib/client";
 import { UsageError } from "../lib/errors";
@@ -11,7 +12,7 @@ import { readStdin, stdinIsTTY } from "../lib/prompt";
 import { scopesFromFlags } from "../lib/scopes";
 import { durationArg } from "./token";
 
-type SessionPair = { token: string; refreshToken: string; sessionId: string; expiresAt: number };
+type SessionPair = { token: string; refreshToken?: string; sessionId: string; expiresAt: number };
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -39,7 +40,7 @@ function printPair(p: SessionPair, json: boolean | undefined, agentId?: string):
   if (json) {
     printJson({
       token: p.token,
-      refreshToken: p.refreshToken,
+      ...(p.refreshToken !== undefined ? { refreshToken: p.refreshToken } : {}),
       sessionId: p.sessionId,
       expiresAt: p.expiresAt,
       ...(agentId !== undefined ? { agentId } : {}),
@@ -47,7 +48,8 @@ function printPair(p: SessionPair, json: boolean | undefined, agentId?: string):
   } else {
     note(`Agent session ${p.sessionId}${agentId ? ` for "${agentId}"` : ""}, expires ${iso(p.expiresAt)}`);
     out(`token: ${p.token}`);
-    out(`refresh token: ${p.refreshToken}`);
+    if (p.refreshToken !== undefined) out(`refresh token: ${p.refreshToken}`);
+    else note("No new refresh token: the one you hold stays valid (a session token never yields one).");
   }
   note("Save these now: they are shown only once. Use --json in scripts.");
 }
@@ -104,9 +106,11 @@ later than the PAT's, and it ends when the PAT is revoked.
 
   session
     .command("refresh")
-    .description("exchange a refresh token (or a live session token) for a new pair; the old one stops working")
+    .description(
+      "exchange the refresh token for a new pair (ends every other token of the session), or a live session token for a new session token only",
+    )
     .option("--refresh-token <token>", "the refresh token (default: read from stdin)")
-    .option("--token <token>", "refresh with the current, unexpired session token instead")
+    .option("--token <token>", "refresh with the current, unexpired session token instead (no refresh token back, no later expiry)")
     .option("--ttl <duration>", "lifetime of the new session token", durationArg)
     .option("--json", "print {token, refreshToken, sessionId, expiresAt}")
     .addHelpText(
@@ -130,10 +134,13 @@ arguments are visible to other users of the machine.`,
         args = { refreshToken: rt };
       }
       const { client } = anonymousClient(globals());
-      const pair = (await client.action(api.auth.refreshSession, {
+      const result = await client.mutation(api.auth.refreshSession, {
         ...args,
         ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
-      })) as SessionPair;
+      });
+      // A refusal is a result (a replay's revocation must commit), not an error.
+      if (!result.ok) throw new ConvexError({ code: result.code, message: result.message });
+      const { ok: _ok, ...pair } = result;
       printPair(pair, opts.json);
     });
 

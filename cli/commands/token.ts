@@ -6,7 +6,7 @@ import { type GlobalOptions, loginClient } from "../lib/client";
 import { DurationError, formatDuration, parseDuration } from "../lib/duration";
 import { CliError, UsageError } from "../lib/errors";
 import { fields, isTTY, iso, note, out, printJson, relative, table, tsv } from "../lib/output";
-import { formatScopes, scopesFromFlags, type ScopeEntry } from "../lib/scopes";
+import { describeScopes, formatScopes, scopesFromFlags, type ScopeEntry } from "../lib/scopes";
 import type { ConvexHttpClient } from "convex/browser";
 
 type TokenInfo = {
@@ -103,7 +103,7 @@ export function registerTokenCommands(program: Command, globals: () => GlobalOpt
     .description("create a personal access token; prints it once")
     .requiredOption("--name <name>", "a unique name among your active tokens (letters, digits, _ and -)")
     .addOption(
-      new Option("--scope <scope>", "org/workspace=perms, org=perms or perms (repeatable); none = your full role")
+      new Option("--scope <scope>", "org/workspace=perms, org=perms or perms (repeatable); none or * = your full role except connections:use, which applies only when named")
         .argParser(collect)
         .conflicts("scopesJson"),
     )
@@ -158,7 +158,7 @@ Examples:
             `Created ${opts.type} "${created.name}" (${created.tokenId}), expires ${iso(created.expiresAt)}` +
               (opts.expires !== undefined ? ` (${formatDuration(opts.expires)})` : ""),
           );
-          note(`Scopes: ${formatScopes(created.scopes).join("  ")}`);
+          note(`Scopes: ${describeScopes(created.scopes)}`);
           out(created.token);
         }
         note("Save this token now: it is shown only once and cannot be recovered.");
@@ -255,7 +255,7 @@ Convex queries are not recorded.`,
         ["type", t.type],
         ["status", t.status],
         ["description", t.description ?? "-"],
-        ["scopes", formatScopes(t.scopes).join("  ")],
+        ["scopes", describeScopes(t.scopes)],
         ["created", iso(t.createdAt) ?? "-"],
         ["expires", t.status === "revoked" ? "-" : `${iso(t.expiresAt)} (${relative(t.expiresAt, now)})`],
         ["last used", lastUse],

@@ -86,6 +86,14 @@ export function scopesFromFlags(opts: { scope?: string[]; scopesJson?: string })
   return (opts.scope ?? []).map(checkScopeFlag);
 }
 
+/** What "*" means, for people: connections:use is never part of the full role. */
+export const FULL_ROLE_NOTE = "* = your full role, except connections:use (name it: --scope connections:use)";
+
+/** Scopes for a human line: the shorthand, and what "*" means when it is the full role. */
+export function describeScopes(entries: ScopeInput[] | undefined): string {
+  return !entries || entries.length === 0 ? FULL_ROLE_NOTE : formatScopes(entries).join("  ");
+}
+
 /** Entries back to the shorthand, for humans: `acme/site=work:read [Signal/*]`. */
 export function formatScopes(entries: ScopeInput[] | undefined): string[] {
   if (!entries || entries.length === 0) return ["*"];

@@ -3,24 +3,27 @@
  * rotating refresh token, one row per token.
  *
  *   create   → row A (family F = A's id)            token A, refresh A
- *   refresh  → A ended "refreshed", row B in family F  token B, refresh B
- *   replay refresh A → every live row of F ended "reuse_detected" (RFC 9700 §4.14.2)
+ *   refresh with refresh A → A ended "refreshed", row B   token B, refresh B
+ *   refresh with token B   → B ended "token_refreshed", row C holds refresh B;
+ *                            token C only, expiring no later than token B
+ *   replay refresh A or token B → every live row of F ended "reuse_detected"
  *   end      → every live row of F ended "ended"
+ * (refreshSession: agentRefresh.ts.)
  *
  * Only SHA-256 of the token and of the refresh token is stored. A child of a
  * PAT keeps the PAT's id and a copy of its scopes (authorize() requires both
  * scope sets), expires no later than the PAT, and is ended with it
- * (revokeApiToken, endReason "parent_revoked"). The check side lives in
- * principal.ts: a row with `endedAt` is revoked, `expiresAt <= now` expired.
+ * (revokeApiToken, endReason "parent_revoked"). The check side is
+ * liveness.ts, for every surface.
  */
-import { internal } from "../_generated/api";
 import type { Doc, Id } from "../_generated/dataModel";
-import type { ActionCtx, MutationCtx, QueryCtx } from "../_generated/server";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { actorOf, logAudit, type AuditActor } from "./audit";
 import { authorize } from "./authorize";
-import { keyholeError, type ErrorCode } from "./errors";
+import { keyholeError } from "./errors";
 import { signKeyholeToken, TOKEN_PREFIX } from "./keys";
-import { recordUse, requestInfo, requirePrincipal, requireUser, tokenStatus } from "./principal";
+import { agentSessionLiveness } from "./liveness";
+import { recordUse, requirePrincipal, requireUser } from "./principal";
 import { sha256Hex, randomToken } from "./crypto";
 import { enforce, LIMITS } from "./rateLimit";
 import type { ScopeEntry, ScopeInput } from "./scopes";
@@ -35,9 +38,8 @@ export const METADATA_MAX_BYTES = 4096;
 export const AGENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 /** Refresh tokens start with this, so scanners and humans can recognize them. */
 export const REFRESH_PREFIX = "khr_";
-/** Upper bounds on what a lookup accepts before hashing (longer is never ours). */
+/** Upper bound on what a token lookup accepts before hashing (longer is never ours). */
 const MAX_TOKEN_CHARS = 4096;
-const MAX_REFRESH_CHARS = 128;
 /** Bounded reads: live rows per family (normally one), per agent, per list. */
 const FAMILY_LIVE_MAX = 100;
 const AGENT_LIVE_MAX = 500;
@@ -138,7 +140,7 @@ export function jwtExpiryMs(token: string): number | null {
 }
 
 /** The live row a session token names, or null (malformed, unknown, ended, expired). */
-async function rowByToken(ctx: QueryCtx | MutationCtx, token: string): Promise<Doc<"agentSessions"> | null> {
+export async function rowByToken(ctx: QueryCtx | MutationCtx, token: string): Promise<Doc<"agentSessions"> | null> {
   if (jwtExpiryMs(token) === null) return null;
   const tokenHash = await sha256Hex(token);
   return await ctx.db
@@ -195,11 +197,13 @@ export async function createAgentSession(ctx: MutationCtx, args: CreateArgs): Pr
     metadata,
     tokenHash: "",
     refreshHash: "",
+    ttl,
     createdAt: now,
     expiresAt,
     familyExpiresAt,
   });
-  const pair = await issue(ctx, sessionId, expiresAt, now);
+  const { refreshToken, ...rest } = await issue(ctx, sessionId, expiresAt, now, { refreshHash: "new" });
+  const pair: SessionPair = { ...rest, refreshToken: refreshToken! };
   await ctx.db.patch("agentSessions", sessionId, { familyId: sessionId });
   await logAudit(ctx, {
     userId: principal.userId,
@@ -212,20 +216,27 @@ export async function createAgentSession(ctx: MutationCtx, args: CreateArgs): Pr
   return pair;
 }
 
-/** Signs the row's token, mints its refresh token, stores both hashes. */
-async function issue(
+/**
+ * Signs the row's token and stores its hash. `refreshHash: "new"` also mints
+ * a refresh token (returned, its hash stored); any other value is stored as
+ * is (a refresh token moved from the previous row, or "" for none).
+ */
+export async function issue(
   ctx: MutationCtx,
   sessionId: Id<"agentSessions">,
   expiresAt: number,
   now: number,
-): Promise<SessionPair> {
-  const { token } = await signKeyholeToken({ kind: "agent", id: sessionId, expiresAt, now });
-  const refreshToken = REFRESH_PREFIX + randomToken(32);
+  opts: { refreshHash: "new" | string },
+): Promise<{ token: string; refreshToken?: string; sessionId: Id<"agentSessions">; expiresAt: number }> {
+  const { token, keyId, bindingHash } = await signKeyholeToken({ kind: "agent", id: sessionId, expiresAt, now });
+  const refreshToken = opts.refreshHash === "new" ? REFRESH_PREFIX + randomToken(32) : undefined;
   await ctx.db.patch("agentSessions", sessionId, {
     tokenHash: await sha256Hex(token),
-    refreshHash: await sha256Hex(refreshToken),
+    refreshHash: refreshToken === undefined ? opts.refreshHash : await sha256Hex(refreshToken),
+    keyId,
+    bindingHash,
   });
-  return { token, refreshToken, sessionId, expiresAt };
+  return { token, ...(refreshToken === undefined ? {} : { refreshToken }), sessionId, expiresAt };
 }
 
 // --- validate --------------------------------------------------------------
@@ -246,13 +257,7 @@ export async function validateAgentSession(ctx: QueryCtx, token: string): Promis
   const exp = jwtExpiryMs(token);
   if (exp === null || exp <= now) return INVALID;
   const row = await rowByToken(ctx, token);
-  if (row === null || row.endedAt !== undefined || row.expiresAt <= now) return INVALID;
-  if (row.parentTokenId !== undefined) {
-    // revokeApiToken ends children itself (in batches past a few hundred);
-    // this read closes the gap for validation.
-    const parent = await ctx.db.get("apiTokens", row.parentTokenId);
-    if (parent === null || tokenStatus(parent, now) !== "active") return INVALID;
-  }
+  if (row === null || (await agentSessionLiveness(ctx, row, now)).status !== "active") return INVALID;
   return {
     valid: true,
     agentId: row.agentId,
@@ -261,144 +266,11 @@ export async function validateAgentSession(ctx: QueryCtx, token: string): Promis
   };
 }
 
-// --- refresh ---------------------------------------------------------------
+// --- refresh (agentRefresh.ts) ---------------------------------------------
 
-export type RotateArgs = {
-  refreshToken?: string;
-  token?: string;
-  ttl?: number;
-  ip?: string;
-  userAgent?: string;
-};
-
-export type RotateResult =
-  | ({ ok: true } & SessionPair)
-  | { ok: false; code: ErrorCode; message: string };
-
-const fail = (code: ErrorCode, message: string): RotateResult => ({ ok: false, code, message });
-
-/**
- * Rotates a session: ends the presented row ("refreshed") and inserts its
- * successor in the same family, in one transaction, so of two concurrent
- * refreshes of one credential at most one commits first and the other sees
- * the row ended.
- *
- * Presenting a credential of a row that was already refreshed is reuse: the
- * whole family is ended ("reuse_detected") and audited. That write must
- * commit, so this never throws for a refusal: it returns `{ok: false}` and
- * refreshAgentSession (below) turns that into the error.
- */
-export async function rotateAgentSession(ctx: MutationCtx, args: RotateArgs): Promise<RotateResult> {
-  if ((args.refreshToken === undefined) === (args.token === undefined)) {
-    return fail("invalid_argument", "pass exactly one of refreshToken or token (the current session token)");
-  }
-  let ttl: number | undefined;
-  try {
-    ttl = args.ttl === undefined ? undefined : checkTtl(args.ttl);
-  } catch (e) {
-    return fail("invalid_argument", (e as { data: { message: string } }).data.message);
-  }
-  const now = Date.now();
-  const via = args.refreshToken !== undefined ? "refresh token" : "session token";
-
-  let row: Doc<"agentSessions"> | null = null;
-  if (args.refreshToken !== undefined) {
-    const rt = args.refreshToken;
-    if (rt.startsWith(REFRESH_PREFIX) && rt.length <= MAX_REFRESH_CHARS) {
-      const refreshHash = await sha256Hex(rt);
-      row = await ctx.db
-        .query("agentSessions")
-        .withIndex("by_refresh_hash", (q) => q.eq("refreshHash", refreshHash))
-        .unique();
-    }
-  } else {
-    row = await rowByToken(ctx, args.token!);
-  }
-  if (row === null) return fail("unauthenticated", `unknown ${via}`);
-
-  if (row.endedAt !== undefined) {
-    if (row.endReason === "refreshed") {
-      const ended = await endFamily(ctx, row.familyId, "reuse_detected", now);
-      await logAudit(ctx, {
-        userId: row.userId,
-        action: "session.reuse_detected",
-        actor: { kind: "agent", id: row._id },
-        targetType: "agentSessionFamily",
-        targetId: row.familyId,
-        details: `agent=${row.agentId} replayed ${via} of ${row._id}; ended ${ended} live session(s)`,
-        ip: args.ip,
-        userAgent: args.userAgent,
-      });
-      return fail(
-        "revoked",
-        `this ${via} was already used to refresh: the whole session family has been revoked; create a new session`,
-      );
-    }
-    return fail("revoked", "this agent session has ended");
-  }
-  if (args.token !== undefined) {
-    const exp = jwtExpiryMs(args.token);
-    if (row.expiresAt <= now || exp === null || exp <= now) {
-      return fail("expired", "this session token has expired: refresh with the refresh token");
-    }
-  }
-  if (row.familyExpiresAt <= now) {
-    return fail("expired", "this session reached its absolute lifetime: create a new session");
-  }
-  if (row.parentTokenId !== undefined) {
-    const parent = await ctx.db.get("apiTokens", row.parentTokenId);
-    const status = parent === null ? "revoked" : tokenStatus(parent, now);
-    if (status !== "active") return fail(status, `the PAT this session came from is ${status}`);
-  }
-
-  const ttlS = ttl ?? clampTtl(Math.round((row.expiresAt - row.createdAt) / 1000));
-  const expiresAt = Math.min(now + ttlS * 1000, row.familyExpiresAt);
-  await ctx.db.patch("agentSessions", row._id, { endedAt: now, endReason: "refreshed" });
-  const sessionId = await ctx.db.insert("agentSessions", {
-    userId: row.userId,
-    agentId: row.agentId,
-    familyId: row.familyId,
-    parentTokenId: row.parentTokenId,
-    scopes: row.scopes,
-    parentScopes: row.parentScopes,
-    metadata: row.metadata,
-    tokenHash: "",
-    refreshHash: "",
-    createdAt: now,
-    expiresAt,
-    familyExpiresAt: row.familyExpiresAt,
-  });
-  const pair = await issue(ctx, sessionId, expiresAt, now);
-  await logAudit(ctx, {
-    userId: row.userId,
-    action: "session.refresh",
-    actor: { kind: "agent", id: row._id },
-    targetType: "agentSession",
-    targetId: sessionId,
-    details: `agent=${row.agentId} from=${row._id} via=${args.refreshToken !== undefined ? "refresh_token" : "token"}`,
-    ip: args.ip,
-    userAgent: args.userAgent,
-  });
-  return { ok: true, ...pair };
-}
-
-function clampTtl(s: number): number {
-  return Math.min(TTL_MAX_S, Math.max(TTL_MIN_S, s));
-}
-
-/**
- * refreshSession, from an action (auth:refreshSession) or an HTTP action
- * (POST /api/sessions/refresh): runs the rotation in its own transaction
- * (internal sessions:rotate), which commits even a reuse revocation, then
- * throws the refusal it reports, or returns the new pair.
- */
-export async function refreshAgentSession(
-  ctx: Pick<ActionCtx, "runMutation" | "meta">,
-  args: { refreshToken?: string; token?: string; ttl?: number },
-): Promise<SessionPair> {
-  const result = await ctx.runMutation(internal.sessions.rotate, { ...args, ...(await requestInfo(ctx)) });
-  if (!result.ok) throw keyholeError(result.code, result.message);
-  return { token: result.token, refreshToken: result.refreshToken, sessionId: result.sessionId, expiresAt: result.expiresAt };
+/** The ttl (s) a session was established with; older rows without one: their own lifetime. */
+export function sessionTtlOf(row: Doc<"agentSessions">): number {
+  return row.ttl ?? Math.min(TTL_MAX_S, Math.max(TTL_MIN_S, Math.round((row.expiresAt - row.createdAt) / 1000)));
 }
 
 // --- end -------------------------------------------------------------------
@@ -531,4 +403,41 @@ export async function purgeExpiredSessions(ctx: MutationCtx, now = Date.now()): 
     .take(PURGE_BATCH);
   for (const r of old) await ctx.db.delete("agentSessions", r._id);
   return { deleted: old.length, more: old.length === PURGE_BATCH };
+}
+
+// --- for the OAuth authorization server (convex/model/oauthServer/) --------
+
+/**
+ * Inserts a live session row for `userId` and issues its token pair. No
+ * caller check here: the OAuth token endpoint has already checked the
+ * authorization code (a new family) or the refresh token (`familyId` given:
+ * a sibling in the same family, within the refresh grace window).
+ */
+export async function insertSessionRow(
+  ctx: MutationCtx,
+  row: {
+    userId: Id<"users">;
+    agentId: string;
+    scopes: Doc<"agentSessions">["scopes"];
+    ttlS: number;
+    familyId?: string;
+    familyExpiresAt: number;
+  },
+): Promise<SessionPair> {
+  const now = Date.now();
+  const expiresAt = Math.min(now + checkTtl(row.ttlS) * 1000, row.familyExpiresAt);
+  const sessionId = await ctx.db.insert("agentSessions", {
+    userId: row.userId,
+    agentId: checkAgentId(row.agentId),
+    familyId: row.familyId ?? "",
+    scopes: row.scopes,
+    tokenHash: "",
+    refreshHash: "",
+    createdAt: now,
+    expiresAt,
+    familyExpiresAt: row.familyExpiresAt,
+  });
+  const { refreshToken, ...rest } = await issue(ctx, sessionId, expiresAt, now, { refreshHash: "new" });
+  if (row.familyId === undefined) await ctx.db.patch("agentSessions", sessionId, { familyId: sessionId });
+  return { ...rest, refreshToken: refreshToken! };
 }

@@ -54,9 +54,7 @@ export async function authorize(
     .query("memberships")
     .withIndex("by_user_org", (q) => q.eq("userId", principal.userId).eq("orgId", resource.org._id))
     .unique();
-  if (membership === null) {
-    throw keyholeError("forbidden", `no access to "${resource.org.slug}": not a member`);
-  }
+  if (membership === null) throw noAccess(target.workspace ? `${target.org}/${target.workspace}` : resource.org.slug);
   if (!roleGrants(membership.role, permission)) {
     throw keyholeError("forbidden", `role ${membership.role} does not grant ${permission}${where}`);
   }
@@ -73,8 +71,17 @@ function describe(target: Target, itemName?: string): string {
 }
 
 /**
+ * The one answer for an org or workspace the caller cannot reach: missing,
+ * or someone else's (not a member). Same code and message for both, on every
+ * surface, so names don't leak.
+ */
+function noAccess(path: string) {
+  return keyholeError("forbidden", `no access to "${path}"`);
+}
+
+/**
  * Looks up "org" or "org/workspace". A missing org or workspace is reported
- * as `forbidden`, like one the caller cannot see, so names don't leak.
+ * exactly like one the caller is not a member of (noAccess).
  */
 export async function resolveResource(ctx: Ctx, path: string): Promise<Resource> {
   const parsed = parseResource(path);
@@ -85,13 +92,13 @@ export async function resolveResource(ctx: Ctx, path: string): Promise<Resource>
     .query("orgs")
     .withIndex("by_slug", (q) => q.eq("slug", parsed.org!))
     .unique();
-  if (org === null) throw keyholeError("forbidden", `no access to "${parsed.org}"`);
+  if (org === null) throw noAccess(path);
   if (parsed.workspace === undefined) return { org };
   const workspace = await ctx.db
     .query("workspaces")
     .withIndex("by_org_slug", (q) => q.eq("orgId", org._id).eq("slug", parsed.workspace!))
     .unique();
-  if (workspace === null) throw keyholeError("forbidden", `no access to "${path}"`);
+  if (workspace === null) throw noAccess(path);
   return { org, workspace };
 }
 

@@ -14,6 +14,22 @@ export function base64url(bytes: Uint8Array): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+const SPARE_BITS_CLEAR: Record<number, RegExp> = {
+  2: /[AQgw]$/, // the last char carries 2 bits: 4 spare
+  3: /[AEIMQUYcgkosw048]$/, // the last char carries 4 bits: 2 spare
+};
+
+/**
+ * A base64url segment with no padding and no spare bits set: exactly one
+ * spelling per byte string. Decoders (jose's included) ignore the spare bits
+ * of the last character, which would give a JWT several valid spellings.
+ */
+export function isCanonicalBase64url(segment: string): boolean {
+  if (!/^[A-Za-z0-9_-]+$/.test(segment)) return false;
+  const rest = segment.length % 4;
+  return rest === 0 || (rest !== 1 && SPARE_BITS_CLEAR[rest].test(segment));
+}
+
 /** SHA-256 of a string, hex. Used to store and look up secrets we never keep. */
 export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));

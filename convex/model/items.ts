@@ -13,6 +13,7 @@ import { keyholeError } from "./errors";
 import { readPage } from "./pagination";
 import { scopeSets } from "./principal";
 import { scopesAllow, type Target } from "./scopes";
+import { MAX_ARRAY_LENGTH, MAX_KEY_LENGTH, MAX_OBJECT_FIELDS, MAX_VALUE_NESTING, whyNotStorable } from "./storable";
 
 export const ITEM_NAME = /^[A-Za-z0-9_.\-/]{1,200}$/;
 export const MAX_ITEM_BYTES = 64 * 1024;
@@ -42,20 +43,21 @@ export function validateItemName(name: string): string {
   return name;
 }
 
-/** Plain JSON only (null, booleans, finite numbers, strings, arrays, objects), at most 64 KB encoded. */
+/**
+ * Plain JSON that Convex can store, at most 64 KB encoded; otherwise
+ * `invalid_argument` saying what to change. Every surface runs this before
+ * the data goes anywhere (the HTTP API and MCP before calling the mutation,
+ * whose argument encoding would otherwise fail with a bare Error).
+ */
 export function validateItemData(data: unknown): unknown {
-  const isJson = (x: unknown, depth: number): boolean => {
-    if (depth > 64) return false;
-    if (x === null || typeof x === "boolean" || typeof x === "string") return true;
-    if (typeof x === "number") return Number.isFinite(x);
-    if (Array.isArray(x)) return x.every((y) => isJson(y, depth + 1));
-    if (typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype) {
-      return Object.values(x as Record<string, unknown>).every((y) => isJson(y, depth + 1));
-    }
-    return false;
-  };
-  if (data === undefined || !isJson(data, 0)) {
-    throw keyholeError("invalid_argument", "item data must be plain JSON (no bytes, bigints, NaN or Infinity)");
+  const why = data === undefined ? "it is missing" : whyNotStorable(data);
+  if (why !== null) {
+    throw keyholeError(
+      "invalid_argument",
+      `item data cannot be stored: ${why}. Item data is plain JSON whose object keys are printable ASCII ` +
+        `(no control characters), at most ${MAX_KEY_LENGTH} characters and not starting with "$"; at most ` +
+        `${MAX_VALUE_NESTING} levels deep, ${MAX_ARRAY_LENGTH} elements an array and ${MAX_OBJECT_FIELDS} fields an object`,
+    );
   }
   const bytes = new TextEncoder().encode(JSON.stringify(data)).length;
   if (bytes > MAX_ITEM_BYTES) {

@@ -5,17 +5,12 @@
  * Header: {"alg":"ES256","kid":"kh-<thumbprint>","typ":"JWT"}. Its first 24
  * bytes never change, so every keyhole token starts with TOKEN_PREFIX and a
  * secret scanner can match it; anyone can check a found token against the
- * public JWKS at `${CONVEX_SITE_URL}/keyhole/jwks.json`.
+ * public JWKS at `${CONVEX_SITE_URL}/keyhole/jwks.json`. The one verifier of
+ * token text is in http/verify.ts.
  */
-import {
-  calculateJwkThumbprint,
-  createLocalJWKSet,
-  importJWK,
-  jwtVerify,
-  SignJWT,
-  type JWK,
-} from "jose";
-import { base64url } from "./crypto";
+import { calculateJwkThumbprint, importJWK, SignJWT, type JWK } from "jose";
+import { base64url, randomToken, sha256Hex } from "./crypto";
+import { keyholeIssuer } from "./issuer";
 
 export const KEYHOLE_AUDIENCE = "keyhole";
 // Exactly 24 bytes (`{"alg":"ES256","kid":"kh`) → 32 base64url chars with no partial last
@@ -24,15 +19,7 @@ export const TOKEN_PREFIX = base64url(new TextEncoder().encode('{"alg":"ES256","
 
 export type TokenKind = "pat" | "agent";
 
-export function siteUrl(): string {
-  const url = process.env.CONVEX_SITE_URL;
-  if (!url) throw new Error("CONVEX_SITE_URL is not set");
-  return url.replace(/\/+$/, "");
-}
-
-export function keyholeIssuer(): string {
-  return `${siteUrl()}/keyhole`;
-}
+export { keyholeIssuer, siteUrl } from "./issuer";
 
 export type PublicJwk = JWK & { kid: string };
 
@@ -78,14 +65,25 @@ export async function currentSigningKey(): Promise<SigningKey> {
   return await cached.key;
 }
 
+/** The claim that binds a token record to the one token signed for it (keyTrust.ts). */
+export const BINDING_CLAIM = "bnd";
+
+/**
+ * Signs a keyhole token for record `id`. Besides the public claims it carries
+ * a fresh random `bnd` secret; the caller stores `bindingHash` (its SHA-256)
+ * and `keyId` on the record, which binds the record to this token and so to
+ * the key that signed it: a token forged with any key for this record —
+ * lacking `bnd` — is refused (keyTrust.ts).
+ */
 export async function signKeyholeToken(opts: {
   kind: TokenKind;
   id: string;
   expiresAt: number;
   now: number;
-}): Promise<{ token: string; keyId: string }> {
+}): Promise<{ token: string; keyId: string; bindingHash: string }> {
   const key = await currentSigningKey();
-  const token = await new SignJWT({ kind: opts.kind })
+  const binding = randomToken(16);
+  const token = await new SignJWT({ kind: opts.kind, [BINDING_CLAIM]: binding })
     .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "JWT" })
     .setSubject(`${opts.kind}:${opts.id}`)
     .setJti(opts.id)
@@ -94,47 +92,11 @@ export async function signKeyholeToken(opts: {
     .setIssuedAt(Math.floor(opts.now / 1000))
     .setExpirationTime(Math.floor(opts.expiresAt / 1000))
     .sign(key.privateKey);
-  return { token, keyId: key.kid };
+  return { token, keyId: key.kid, bindingHash: await sha256Hex(binding) };
 }
 
 /** Splits a keyhole subject `pat:<id>` / `agent:<id>`. */
 export function parseKeyholeSubject(subject: string): { kind: TokenKind; id: string } | null {
   const m = /^(pat|agent):([A-Za-z0-9_]{1,64})$/.exec(subject);
   return m ? { kind: m[1] as TokenKind, id: m[2] } : null;
-}
-
-/**
- * An ES256 signature is 64 bytes: exactly 86 base64url chars whose last one
- * carries 2 bits, so it must be one of A, Q, g, w. Base64 decoders (jose's
- * included) ignore the 4 spare bits, which would let 4 spellings of one token
- * verify; this makes any change to any character of a token fail.
- */
-export function hasCanonicalSignature(token: string): boolean {
-  const parts = token.split(".");
-  return parts.length === 3 && /^[A-Za-z0-9_-]{85}[AQgw]$/.test(parts[2]);
-}
-
-/**
- * Verifies a keyhole token against the given public keys (current and
- * retired), pinned to ES256, our issuer and audience. Null when it is not a
- * valid keyhole token, for whatever reason (never says which).
- */
-export async function verifyKeyholeToken(
-  token: string,
-  keys: PublicJwk[],
-): Promise<{ kind: TokenKind; id: string; expiresAt: number } | null> {
-  if (!token.startsWith(TOKEN_PREFIX) || token.length > 4096 || !hasCanonicalSignature(token)) return null;
-  try {
-    const { payload } = await jwtVerify(token, createLocalJWKSet({ keys }), {
-      algorithms: ["ES256"],
-      issuer: keyholeIssuer(),
-      audience: KEYHOLE_AUDIENCE,
-      requiredClaims: ["sub", "exp", "jti"],
-    });
-    const sub = parseKeyholeSubject(String(payload.sub));
-    if (!sub || payload.jti !== sub.id || payload.kind !== sub.kind) return null;
-    return { ...sub, expiresAt: (payload.exp as number) * 1000 };
-  } catch {
-    return null;
-  }
 }

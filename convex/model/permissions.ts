@@ -31,6 +31,13 @@ export const PERSONAL_PERMISSIONS: ReadonlySet<Permission> = new Set([
   "tokens:read",
 ]);
 
+/**
+ * Sensitive permissions that "full role" (blank scopes or "*") never
+ * includes: they apply only when a scope entry names them. `connections:use`
+ * hands out a person's provider tokens (GitHub, Slack, ...).
+ */
+export const NAMED_ONLY_PERMISSIONS: ReadonlySet<Permission> = new Set(["connections:use"]);
+
 export const ROLES = ["owner", "admin", "member", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
 

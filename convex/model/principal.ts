@@ -10,6 +10,8 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { countUse } from "./activity";
 import { keyholeError } from "./errors";
 import { keyholeIssuer, parseKeyholeSubject, siteUrl } from "./keys";
+import { checkTokenTrust } from "./keyTrust";
+import { agentSessionLiveness, patLiveness, signInLiveness } from "./liveness";
 import type { ScopeEntry } from "./scopes";
 
 export type UserPrincipal = {
@@ -33,14 +35,7 @@ export type Principal = UserPrincipal | PatPrincipal | AgentPrincipal;
 
 type ReadCtx = Pick<QueryCtx, "auth" | "db">;
 
-export type TokenStatus = "active" | "expired" | "revoked";
-
-/** One definition of a token's status, used everywhere. */
-export function tokenStatus(t: { revokedAt?: number; expiresAt: number }, now: number): TokenStatus {
-  if (t.revokedAt !== undefined) return "revoked";
-  if (t.expiresAt <= now) return "expired";
-  return "active";
-}
+export { tokenStatus, type TokenStatus } from "./liveness";
 
 /** Every list of scope entries that must allow an action (all of them). */
 export function scopeSets(p: Principal): ScopeEntry[][] {
@@ -111,11 +106,9 @@ async function signInPrincipal(ctx: ReadCtx, identity: UserIdentity): Promise<Us
   if (userId === null || authSessionId === null) {
     throw keyholeError("unauthenticated", "credential not recognized");
   }
-  // The JWT lives for an hour; the session record decides now.
-  const session = await ctx.db.get("authSessions", authSessionId);
-  if (session === null || session.userId !== userId || session.expirationTime <= Date.now()) {
-    throw keyholeError("unauthenticated", "this sign-in has ended: sign in again");
-  }
+  // The JWT lives for an hour; the session record decides now (liveness.ts).
+  const live = await signInLiveness(ctx, userId, authSessionId, Date.now());
+  if (live.status !== "active") throw keyholeError("unauthenticated", live.reason);
   return { kind: "user", userId, authSessionId };
 }
 
@@ -127,24 +120,18 @@ async function keyholePrincipal(ctx: ReadCtx, identity: UserIdentity): Promise<P
     const tokenId = ctx.db.normalizeId("apiTokens", sub.id);
     const token = tokenId ? await ctx.db.get("apiTokens", tokenId) : null;
     if (token === null) throw keyholeError("unauthenticated", "credential not recognized");
-    const status = tokenStatus(token, now);
-    if (status === "revoked") throw keyholeError("revoked", "this token has been revoked");
-    if (status === "expired") throw keyholeError("expired", "this token has expired");
+    await checkTokenTrust(ctx, identity, token); // bound to this record, key not compromised
+    const live = patLiveness(token, now);
+    if (live.status !== "active") throw keyholeError(live.status, live.reason);
     return { kind: "pat", userId: token.userId, tokenId: token._id, token };
   }
   const sessionId = ctx.db.normalizeId("agentSessions", sub.id);
   const session = sessionId ? await ctx.db.get("agentSessions", sessionId) : null;
   if (session === null) throw keyholeError("unauthenticated", "credential not recognized");
-  if (session.endedAt !== undefined) throw keyholeError("revoked", "this agent session has ended");
-  if (session.expiresAt <= now) throw keyholeError("expired", "this agent session has expired");
-  if (session.parentTokenId !== undefined) {
-    // revokeApiToken / a leak report end children in batches (the rest in a
-    // scheduled mutation): the parent's record decides now, for every child.
-    const parent = await ctx.db.get("apiTokens", session.parentTokenId);
-    const status = parent === null ? "revoked" : tokenStatus(parent, now);
-    if (status === "revoked") throw keyholeError("revoked", "the PAT this agent session came from has been revoked");
-    if (status === "expired") throw keyholeError("expired", "the PAT this agent session came from has expired");
-  }
+  await checkTokenTrust(ctx, identity, session);
+  // A child's parent PAT decides too, at once (liveness.ts).
+  const live = await agentSessionLiveness(ctx, session, now);
+  if (live.status !== "active") throw keyholeError(live.status, live.reason);
   return { kind: "agent", userId: session.userId, sessionId: session._id, session };
 }
 

@@ -5,9 +5,11 @@
  * An entry is `{resource?, permissions, allowedMatches?}` with resource
  * `org/workspace`, `org`, or omitted (everything). The most specific entry
  * tier that names the target wins; `allowedMatches` globs restrict item names
- * and `[]` denies every item. An empty list of entries means "full role".
+ * and `[]` denies every item. An empty list of entries means "full role",
+ * except the named-only permissions (connections:use).
  */
-import { isPermission, type Permission } from "./permissions";
+import { GLOB_SYNTAX, MAX_GLOB_LENGTH, MAX_GLOBS_PER_ENTRY, MAX_GLOBS_PER_TOKEN, matchesGlob } from "./glob";
+import { isPermission, NAMED_ONLY_PERMISSIONS, type Permission } from "./permissions";
 
 export type ScopeEntry = {
   resource?: string;
@@ -53,8 +55,6 @@ export function parseScopeString(s: string): ScopeEntry | "*" {
   return resource === undefined ? { permissions: perms } : { resource, permissions: perms };
 }
 
-const GLOB = /^[A-Za-z0-9_.\-/*?]{1,128}$/;
-
 export type NormalizedScopes = {
   /** [] = full role. */
   entries: ScopeEntry[];
@@ -77,6 +77,7 @@ export function normalizeScopes(input: ScopeInput[] | undefined): NormalizedScop
   }
   const seen = new Set<string>();
   const entries: ScopeEntry[] = [];
+  let globCount = 0;
   for (const e of parsed as ScopeEntry[]) {
     if (e.resource !== undefined && parseResource(e.resource) === null) {
       throw new ScopeError(
@@ -103,13 +104,10 @@ export function normalizeScopes(input: ScopeInput[] | undefined): NormalizedScop
           `allowedMatches applies only to workspace entries ("org/workspace"); removed from ${e.resource ?? "the global entry"}`,
         );
       } else {
-        if (e.allowedMatches.length > 20) throw new ScopeError("at most 20 allowedMatches patterns per entry");
-        for (const g of e.allowedMatches) {
-          if (!GLOB.test(g)) {
-            throw new ScopeError(
-              `allowedMatches pattern "${g}" is invalid: 1-128 chars of letters, digits, "_.-/" and the wildcards "*", "**", "?"`,
-            );
-          }
+        checkGlobs(e.allowedMatches);
+        globCount += e.allowedMatches.length;
+        if (globCount > MAX_GLOBS_PER_TOKEN) {
+          throw new ScopeError(`at most ${MAX_GLOBS_PER_TOKEN} allowedMatches patterns in all are allowed`);
         }
         entry.allowedMatches = [...e.allowedMatches];
       }
@@ -119,29 +117,20 @@ export function normalizeScopes(input: ScopeInput[] | undefined): NormalizedScop
   return { entries, warnings };
 }
 
-const globCache = new Map<string, RegExp>();
-
-/** `*` and `?` stay within one path segment; `**` crosses segments. */
-export function globToRegExp(glob: string): RegExp {
-  let re = globCache.get(glob);
-  if (re) return re;
-  let src = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === "*" && glob[i + 1] === "*") {
-      src += ".*";
-      i++;
-    } else if (c === "*") src += "[^/]*";
-    else if (c === "?") src += "[^/]";
-    else src += c.replace(/[.+^${}()|[\]\\-]/g, "\\$&");
+/** One entry's allowedMatches: count, length and characters (matching is linear-time: glob.ts). */
+function checkGlobs(globs: string[]): void {
+  if (globs.length > MAX_GLOBS_PER_ENTRY) {
+    throw new ScopeError(`at most ${MAX_GLOBS_PER_ENTRY} allowedMatches patterns per entry are allowed`);
   }
-  re = new RegExp(`^${src}$`);
-  globCache.set(glob, re);
-  return re;
-}
-
-export function matchesGlob(glob: string, name: string): boolean {
-  return globToRegExp(glob).test(name);
+  for (const g of globs) {
+    const shown = JSON.stringify(g.slice(0, 40)) + (g.length > 40 ? "…" : "");
+    if (g.length === 0 || g.length > MAX_GLOB_LENGTH || !GLOB_SYNTAX.test(g)) {
+      throw new ScopeError(
+        `allowedMatches pattern ${shown} is invalid: 1 to at most ${MAX_GLOB_LENGTH} characters of letters, digits, ` +
+          `"_.-/" and the wildcards "*", "**", "?"`,
+      );
+    }
+  }
 }
 
 /** The entries of the most specific tier that names the target. */
@@ -167,7 +156,8 @@ export function scopesAllow(
   target: Target,
   itemName?: string,
 ): boolean {
-  if (entries.length === 0) return true;
+  // Full role (no entries) never includes a named-only permission (connections:use).
+  if (entries.length === 0) return !NAMED_ONLY_PERMISSIONS.has(permission);
   const granting = winningTier(entries, target).filter((e) => e.permissions.includes(permission));
   if (granting.length === 0) return false;
   if (itemName === undefined) return true;

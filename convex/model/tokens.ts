@@ -244,8 +244,8 @@ export async function createToken(ctx: MutationCtx, args: CreateTokenArgs) {
     createdAt: now,
     expiresAt,
   });
-  const { token, keyId } = await signKeyholeToken({ kind: "pat", id: tokenId, expiresAt, now });
-  await ctx.db.patch("apiTokens", tokenId, { tokenHash: await sha256Hex(token), keyId });
+  const { token, keyId, bindingHash } = await signKeyholeToken({ kind: "pat", id: tokenId, expiresAt, now });
+  await ctx.db.patch("apiTokens", tokenId, { tokenHash: await sha256Hex(token), keyId, bindingHash });
 
   await logAudit(ctx, {
     userId: user.userId,

@@ -14,6 +14,7 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { actorOf, logAudit } from "./audit";
 import { keyholeError } from "./errors";
+import { signInLiveness } from "./liveness";
 import { requestInfo, requireUser, type UserPrincipal } from "./principal";
 
 const MAX_UA = 256;
@@ -46,9 +47,12 @@ function clean(s: string | undefined, max: number): string | undefined {
  */
 export async function recordWebSession(
   ctx: MutationCtx,
-  args: { userAgent?: string; ipAddress?: string },
+  args: { userId?: string; userAgent?: string; ipAddress?: string },
 ): Promise<DeviceRecord> {
   const user = await requireUser(ctx, "record a web session");
+  if (args.userId !== undefined && args.userId !== user.userId) {
+    throw keyholeError("forbidden", "userId must be your own: a web session is recorded only for the caller's own sign-in");
+  }
   const info = await requestInfo(ctx);
   const userAgent = clean(info.userAgent ?? args.userAgent, MAX_UA);
   const ipAddress = clean(info.ip ?? args.ipAddress, MAX_IP);
@@ -130,12 +134,11 @@ export async function checkWebSession(ctx: QueryCtx, sessionId: string): Promise
     authSessionId = web?.authSessionId ?? null;
   }
   if (authSessionId === null) return NOT_VALID;
-  const auth = await ctx.db.get("authSessions", authSessionId);
-  const now = Date.now();
-  if (auth === null || auth.userId !== user.userId || auth.expirationTime <= now) return NOT_VALID;
+  // The one sign-in rule (liveness.ts): someone else's reads as not live.
+  const live = await signInLiveness(ctx, user.userId, authSessionId, Date.now());
+  if (live.status !== "active" || live.session === null) return NOT_VALID;
+  const auth = live.session;
   web ??= await webFor(ctx, auth._id);
-  const { live, lastActiveAt } = await liveness(ctx, auth, web, now);
-  if (!live) return NOT_VALID;
   return {
     valid: true,
     sessionId: web?._id ?? auth._id,
@@ -144,7 +147,7 @@ export async function checkWebSession(ctx: QueryCtx, sessionId: string): Promise
     userAgent: web?.userAgent ?? null,
     ipAddress: web?.ipAddress ?? null,
     createdAt: web?.createdAt ?? auth._creationTime,
-    lastActiveAt,
+    lastActiveAt: lastActive(auth, web, live.lastRefreshAt),
     expiresAt: auth.expirationTime,
   };
 }
@@ -157,26 +160,12 @@ async function webFor(ctx: QueryCtx, authSessionId: Id<"authSessions">) {
 }
 
 /**
- * Whether a sign-in is live, and when it was last active. Dead: past its
- * absolute expiry (AUTH_SESSION_TOTAL_DURATION_MS), or idle past
- * AUTH_SESSION_INACTIVE_DURATION_MS (its newest refresh token expired, so it
- * can never get another JWT). Last activity: the later of the device
- * record's touch and the newest refresh token (the client refreshes its JWT
- * while it is in use).
+ * When a sign-in was last active: the later of its start, the device
+ * record's touch and its newest refresh (the client refreshes its JWT while
+ * it is in use).
  */
-async function liveness(
-  ctx: QueryCtx,
-  auth: Doc<"authSessions">,
-  web: Doc<"webSessions"> | null,
-  now: number,
-): Promise<{ live: boolean; lastActiveAt: number }> {
-  const latest = await ctx.db
-    .query("authRefreshTokens")
-    .withIndex("sessionId", (q) => q.eq("sessionId", auth._id))
-    .order("desc")
-    .first();
-  const live = auth.expirationTime > now && (latest === null || latest.expirationTime > now);
-  return { live, lastActiveAt: Math.max(auth._creationTime, web?.lastActiveAt ?? 0, latest?._creationTime ?? 0) };
+function lastActive(auth: Doc<"authSessions">, web: Doc<"webSessions"> | null, lastRefreshAt: number | null): number {
+  return Math.max(auth._creationTime, web?.lastActiveAt ?? 0, lastRefreshAt ?? 0);
 }
 
 export type Device = {
@@ -200,16 +189,16 @@ export async function listDevices(ctx: QueryCtx): Promise<Device[]> {
   const out: Device[] = [];
   for (const s of sessions) {
     if (s.expirationTime <= now) continue;
+    const live = await signInLiveness(ctx, user.userId, s._id, now);
+    if (live.status !== "active") continue;
     const web = await webFor(ctx, s._id);
-    const { live, lastActiveAt } = await liveness(ctx, s, web, now);
-    if (!live) continue;
     out.push({
       _id: web?._id ?? s._id,
       authSessionId: s._id,
       userAgent: web?.userAgent,
       ipAddress: web?.ipAddress,
       createdAt: web?.createdAt ?? s._creationTime,
-      lastActiveAt,
+      lastActiveAt: lastActive(s, web, live.lastRefreshAt),
       current: s._id === user.authSessionId,
     });
   }

@@ -1,7 +1,8 @@
 // The domain authorize() guards: orgs and roles, members, workspaces, items.
 import { describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
-import { codeOf, messageOf } from "../helpers/errors";
+import { validateItemData } from "../../convex/model/items";
+import { codeOf, errorOf, messageOf } from "../helpers/errors";
 import { patFor, world } from "../tokens/fixtures";
 
 describe("organizations", () => {
@@ -157,6 +158,36 @@ describe("items", () => {
     expect(await codeOf(put(10n))).toBe("invalid_argument");
     expect(await codeOf(put(new ArrayBuffer(4)))).toBe("invalid_argument");
     expect(await codeOf(put({ nested: [1, "two", null, true, { x: 1.5 }] }))).toBe("ok");
+  });
+
+  test("data Convex cannot store is invalid_argument, naming the rule, never quoting the key", async () => {
+    const { alice } = await world();
+    const put = (data: unknown) => alice.as.mutation(api.items.put, { workspace: "acme/site", name: "d", data });
+    const deep = (k: number): unknown => (k === 0 ? 1 : { k: deep(k - 1) });
+    // Keys a Convex client refuses to send (convex/values validateObjectField)
+    // reach the validator only from HTTP actions (HTTP API, MCP): checked directly.
+    const keys: [unknown, RegExp][] = [
+      [{ "naïve": 1 }, /U\+00EF at position 2/],
+      [{ a: [{ "\u0000": 1 }] }, /U\+0000 at position 0/],
+      [{ "🔑": 1 }, /U\+1F511/],
+      [{ $gt: 1 }, /starts with "\$"/],
+      [{ ["k".repeat(1025)]: 1 }, /1025 characters long/],
+    ];
+    // Shapes a client sends but Convex cannot store: through the function.
+    const shapes: [unknown, RegExp][] = [
+      [deep(64), /more than 63 levels/],
+      [new Array(8193).fill(0), /8193 elements/],
+      [Object.fromEntries(Array.from({ length: 1025 }, (_, i) => [`f${i}`, 0])), /1025 fields/],
+    ];
+    const check = (e: { code: string; message: string }, why: RegExp) => {
+      expect(e.code).toBe("invalid_argument");
+      expect(e.message).toMatch(why);
+      expect(e.message).not.toMatch(/naïve|🔑|\$gt|kkkk/);
+    };
+    for (const [data, why] of keys) check(await errorOf((async () => validateItemData(data))()), why);
+    for (const [data, why] of shapes) check(await errorOf(put(data)), why);
+    expect(await codeOf(put(deep(63)))).toBe("ok");
+    expect(await codeOf(put({ "": 1, "a b~": 2 }))).toBe("ok");
   });
 
   test("list pages through items by name, at most 100 a page", async () => {

@@ -118,7 +118,7 @@ describe("effective permission = scopes ∩ the owner's current role", () => {
     const pat = await patFor(t, carol, []);
     expect(await codeOf(read(pat.as))).toBe("ok");
     await alice.as.mutation(api.orgs.removeMember, { org: "acme", userId: carol.userId });
-    expect(await messageOf(read(pat.as))).toMatch(/not a member/);
+    expect(await messageOf(read(pat.as))).toMatch(/^no access to "acme/);
   });
 
   test("default deny: no entry for the target means no access", async () => {

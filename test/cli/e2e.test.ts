@@ -105,7 +105,7 @@ describe("login / whoami / logout", () => {
     const h = home();
     const r = await h.run(["login", "--email", email], { input: "not the password\n" });
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe("error: wrong email or password");
+    expect(r.stderr.trim()).toBe("error: wrong email or password (unauthenticated)");
     expect(() => statSync(h.credentials)).toThrow();
   });
 

@@ -113,12 +113,15 @@ describe("CLI parity", () => {
     expect(human.stderr).toContain("Claude Desktop");
   });
 
-  it("mcp config without a token, --mcp-url or login says what to do (exit 1)", async () => {
+  it("mcp config without --mcp-url or a login says what to do (exit 1), except for a Convex Cloud URL", async () => {
     const h = makeHome();
     homes.push(h);
     const r = await h.run(["mcp", "config"], { env: { KEYHOLE_URL: b.url } });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(/^error: cannot tell where \/mcp is/);
+    // A Convex Cloud deployment's site is known without a login.
+    const cloud = JSON.parse((await h.run(["mcp", "config", "--json"], { env: { KEYHOLE_URL: "https://happy-otter-123.convex.cloud" } })).stdout);
+    expect(cloud.mcpUrl).toBe("https://happy-otter-123.convex.site/mcp");
   });
 
   it("logout --json", async () => {

@@ -91,6 +91,9 @@ describe("activity counts", () => {
     expect(await codeOf(bot.query(api.dashboard.tokenActivity, { tokenId: pat.tokenId }))).toBe("forbidden");
     expect(await codeOf(bot.query(api.dashboard.overview, {}))).toBe("forbidden");
     expect(await codeOf(bot.query(api.dashboard.siteInfo, {}))).toBe("forbidden");
+    const { t } = await setup();
+    for (const q of [api.dashboard.overview, api.dashboard.siteInfo]) expect(await codeOf(t.query(q, {}))).toBe("unauthenticated");
+    expect(await codeOf(t.query(api.dashboard.tokenActivity, { tokenId: pat.tokenId }))).toBe("unauthenticated");
     const mine = await mallory.as.query(api.dashboard.overview, {});
     expect(mine).toMatchObject({ activeTokens: 0, usesThisWeek: 0, refusedThisWeek: 0 });
   });

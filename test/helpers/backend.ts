@@ -62,7 +62,15 @@ export type SpawnedBackend = {
 
 // Env the functions get from the backend's env.json; never inherit a test
 // process's values (test/helpers/env.ts sets some for convex-test).
-const STRIP = ["CONVEX_SITE_URL", "SITE_URL", "JWT_PRIVATE_KEY", "JWKS", "KEYHOLE_SIGNING_KEY", "KEYHOLE_ENCRYPTION_KEYS"];
+const STRIP = [
+  "CONVEX_SITE_URL",
+  "SITE_URL",
+  "JWT_PRIVATE_KEY",
+  "JWKS",
+  "KEYHOLE_SIGNING_KEY",
+  "KEYHOLE_ENCRYPTION_KEYS",
+  "KEYHOLE_ISSUER",
+];
 
 const live = new Set<ChildProcess>();
 process.once("exit", () => {

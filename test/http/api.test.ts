@@ -15,7 +15,10 @@ let rwPat: { token: string; tokenId: string }; // acme/site read+write, Signal/*
 let fullPat: { token: string; tokenId: string }; // full role
 
 const INVALID_BODY = { error: { code: "unauthenticated", message: "invalid or expired token" } };
-const INVALID_CHALLENGE = 'Bearer realm="keyhole", error="invalid_token"';
+/** What every API 401 names: where the resource metadata is, and the scopes to ask for. */
+const challengeParams = () =>
+  `resource_metadata="${b.siteUrl}/.well-known/oauth-protected-resource/api", scope="workspace:read work:read work:write"`;
+const invalidChallenge = () => `Bearer realm="keyhole", error="invalid_token", ${challengeParams()}`;
 
 beforeAll(async () => {
   b = await spawnBackend();
@@ -55,11 +58,11 @@ describe("authentication", () => {
     expect(pat.headers.get("cache-control")).toBe("no-store");
   });
 
-  test("no credential → 401 with a plain Bearer challenge", async () => {
+  test("no credential → 401 with a Bearer challenge naming the resource metadata and scopes (RFC 9728)", async () => {
     const r = await call(b, "GET", "/api/whoami");
     expect(r.status).toBe(401);
     expect(r.json.error.code).toBe("unauthenticated");
-    expect(r.headers.get("www-authenticate")).toBe('Bearer realm="keyhole"');
+    expect(r.headers.get("www-authenticate")).toBe(`Bearer realm="keyhole", ${challengeParams()}`);
   });
 
   test("garbage, forged, unknown, expired and revoked tokens all get the same 401", async () => {
@@ -86,7 +89,7 @@ describe("authentication", () => {
           : await call(b, "GET", "/api/whoami", { token });
       expect({ what, status: r.status }).toEqual({ what, status: 401 });
       expect(r.json).toEqual(INVALID_BODY);
-      expect(r.headers.get("www-authenticate")).toBe(INVALID_CHALLENGE);
+      expect(r.headers.get("www-authenticate")).toBe(invalidChallenge());
     }
   });
 
@@ -222,23 +225,31 @@ describe("agent sessions over HTTP", () => {
     expect((await call(b, "GET", "/api/whoami", { token: s1.token })).status).toBe(401);
     expect((await call(b, "GET", "/api/whoami", { token: s2.token })).status).toBe(200);
 
-    // refresh with the current session token as the bearer
+    // refresh with the current session token as the bearer: a session token only, no later expiry
     const r2 = await call(b, "POST", "/api/sessions/refresh", { token: s2.token, body: { ttl: 300 } });
     expect(r2.status).toBe(200);
-    const s3 = r2.json as { token: string };
+    const s3 = r2.json as { token: string; refreshToken?: string; expiresAt: number };
+    expect(s3.refreshToken).toBeUndefined();
+    expect(s3.expiresAt).toBeLessThanOrEqual((r1.json as { expiresAt: number }).expiresAt);
     expect((await call(b, "GET", "/api/whoami", { token: s2.token })).status).toBe(401);
+    expect((await call(b, "GET", "/api/whoami", { token: s3.token })).status).toBe(200);
 
-    // a used refresh token is refused (and ends the family)
+    // a used refresh token is refused with 400 invalid_grant, and the whole family ends
     const replay = await call(b, "POST", "/api/sessions/refresh", { body: { refreshToken: s1.refreshToken } });
-    expect(replay.status).toBe(401);
-    expect(replay.json).toEqual(INVALID_BODY);
+    expect(replay.status).toBe(400);
+    expect(replay.json).toEqual({ error: { code: "invalid_grant", message: expect.stringContaining("already used") } });
+    expect((await call(b, "GET", "/api/whoami", { token: s3.token })).status).toBe(401);
+    // ... and so is the family's refresh token, and a spent session token
+    expect((await call(b, "POST", "/api/sessions/refresh", { body: { refreshToken: s2.refreshToken } })).status).toBe(400);
+    expect((await call(b, "POST", "/api/sessions/refresh", { token: s2.token, body: {} })).json).toMatchObject({
+      error: { code: "invalid_grant" },
+    });
 
     const s4 = (await call(b, "POST", "/api/sessions", { token: rwPat.token, body: { agentId: "other" } })).json;
     const ended = await call(b, "DELETE", "/api/sessions", { token: s4.token });
     expect(ended.status).toBe(200);
     expect(ended.json).toEqual({ ended: true, sessionId: s4.sessionId });
     expect((await call(b, "GET", "/api/whoami", { token: s4.token })).status).toBe(401);
-    expect(s3.token).toBeTruthy();
   });
 
   test("POST /api/sessions without a credential → 401; DELETE with a PAT → 400", async () => {
@@ -288,7 +299,9 @@ describe("items", () => {
     const w = await call(b, "PUT", "/api/workspaces/acme/site/items/Signal/x", { token: readPat.token, body: { data: 1 } });
     expect(w.status).toBe(403);
     expect(w.json.error.code).toBe("forbidden");
-    expect(w.headers.get("www-authenticate")).toBe('Bearer realm="keyhole", error="insufficient_scope"');
+    expect(w.headers.get("www-authenticate")).toBe(
+      `Bearer realm="keyhole", error="insufficient_scope", resource_metadata="${b.siteUrl}/.well-known/oauth-protected-resource/api", scope="work:write"`,
+    );
     // a name outside allowedMatches ["Signal/*"]
     const outside = await call(b, "PUT", "/api/workspaces/acme/site/items/Config/db", { token: rwPat.token, body: { data: 1 } });
     expect(outside.status).toBe(403);
@@ -333,7 +346,7 @@ describe("introspection (RFC 7662)", () => {
       sub: `pat:${readPat.tokenId}`,
       jti: readPat.tokenId,
       aud: "keyhole",
-      iss: `${b.siteUrl}/keyhole`,
+      iss: backendEnv(b).KEYHOLE_ISSUER,
       username: "alice@example.com",
     });
     expect(self.json.exp).toBeGreaterThan(Date.now() / 1000);

@@ -63,12 +63,13 @@ describe("ConvexHttpClient", () => {
 
   test("a plain function error is an Error with its message", async () => {
     const http = b.httpClient();
-    const { email } = await signUp();
+    // @convex-dev/auth's Password provider refuses a short password with a plain Error.
     const err = await http
-      .action(api.auth.signIn, { provider: "password", params: { email, password: "wrong password!", flow: "signIn" } })
+      .action(api.auth.signIn, { provider: "password", params: { email: "short@example.com", password: "short", flow: "signUp" } })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
-    expect(String((err as Error).message)).toMatch(/InvalidSecret/);
+    expect(err).not.toBeInstanceOf(ConvexError);
+    expect(String((err as Error).message)).toMatch(/Invalid password/);
   });
 
   test("sign-in JWT authenticates the HTTP client", async () => {

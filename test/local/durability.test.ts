@@ -154,7 +154,7 @@ describe("durability", () => {
     const file = path.join(b.dataDir, "env.json");
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     const env = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, string>;
-    for (const k of ["JWT_PRIVATE_KEY", "JWKS", "KEYHOLE_SIGNING_KEY", "KEYHOLE_ENCRYPTION_KEYS", "SITE_URL"]) {
+    for (const k of ["JWT_PRIVATE_KEY", "JWKS", "KEYHOLE_SIGNING_KEY", "KEYHOLE_ENCRYPTION_KEYS", "KEYHOLE_ISSUER", "SITE_URL"]) {
       expect(env[k], k).toBeTruthy();
     }
     expect(env.JWT_PRIVATE_KEY).toMatch(/^-----BEGIN PRIVATE KEY----- \S/);

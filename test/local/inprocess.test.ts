@@ -18,7 +18,7 @@ test("startBackend() serves the HTTP client and closes cleanly", async () => {
     expect(process.env.CONVEX_SITE_URL).toBe(b.siteUrl);
     const http = new ConvexHttpClient(b.url, { logger: false });
     expect(await http.query(api.auth.isAuthenticated, {})).toBe(false);
-    const discovery = (await (await fetch(`${b.siteUrl}/.well-known/openid-configuration`)).json()) as { issuer: string };
+    const discovery = (await (await fetch(`${b.siteUrl}/.well-known/oauth-authorization-server`)).json()) as { issuer: string };
     expect(discovery.issuer).toBe(b.siteUrl);
     expect(b.startupMs).toBeGreaterThan(0);
   } finally {

@@ -72,11 +72,17 @@ describe("MCP with the official SDK client", () => {
   });
 
   test("tools/list shows only the tools the token may call", async () => {
-    const full = await connect((await pat("mcp-all", [])).token);
-    const all = (await full.listTools()).tools.map((t) => t.name).sort();
-    expect(all).toEqual(
-      ["delete_item", "get_connection_token", "get_item", "list_items", "list_workspaces", "put_item", "whoami"].sort(),
-    );
+    // Blank scopes and "*" are the full role, except connections:use: no get_connection_token.
+    for (const [name, scopes] of [["mcp-all", []], ["mcp-star", ["*"]]] as const) {
+      const full = await connect((await pat(name, [...scopes])).token);
+      const all = (await full.listTools()).tools.map((t) => t.name).sort();
+      expect(all).toEqual(["delete_item", "get_item", "list_items", "list_workspaces", "put_item", "whoami"].sort());
+      const denied = await failure(full.callTool({ name: "get_connection_token", arguments: { provider: "github" } }));
+      expect(denied).toMatchObject({ status: 403, rpc: { code: -32003 } });
+    }
+    // Named, it is listed next to the full role's tools.
+    const named = await connect((await pat("mcp-all-named", ["connections:use", "acme=work:read"])).token);
+    expect((await named.listTools()).tools.map((t) => t.name)).toContain("get_connection_token");
 
     const reader = await connect((await pat("mcp-reader", ["acme/site=work:read"])).token);
     expect((await reader.listTools()).tools.map((t) => t.name).sort()).toEqual(["get_item", "list_items", "whoami"]);
@@ -203,22 +209,27 @@ describe("MCP over raw HTTP", () => {
   const rpc = (method: string, params: unknown = {}, id: number | null = 1) =>
     JSON.stringify({ jsonrpc: "2.0", ...(id === null ? {} : { id }), method, params });
 
-  test("no credential → 401 with resource_metadata; the metadata is served (RFC 9728)", async () => {
+  test("no credential → 401 naming the resource metadata and scopes; the metadata names keyhole's authorization server (RFC 9728)", async () => {
     const r = await call(b, "POST", "/mcp", { body: rpc("tools/list"), headers: mcpHeaders });
     expect(r.status).toBe(401);
     expect(r.headers.get("www-authenticate")).toBe(
-      `Bearer realm="keyhole", resource_metadata="${b.siteUrl}/.well-known/oauth-protected-resource"`,
+      `Bearer realm="keyhole", resource_metadata="${b.siteUrl}/.well-known/oauth-protected-resource/mcp", scope="workspace:read work:read work:write"`,
     );
     expect(r.json).toMatchObject({ jsonrpc: "2.0", id: 1, error: { code: -32001 } });
 
-    const meta = await call(b, "GET", "/.well-known/oauth-protected-resource");
+    const meta = await call(b, "GET", "/.well-known/oauth-protected-resource/mcp");
     expect(meta.status).toBe(200);
     expect(meta.json).toMatchObject({
       resource: `${b.siteUrl}/mcp`,
+      authorization_servers: [b.siteUrl],
       bearer_methods_supported: ["header"],
     });
     expect(meta.json.scopes_supported).toContain("work:read");
-    expect((await call(b, "GET", "/.well-known/oauth-protected-resource/mcp")).json.resource).toBe(`${b.siteUrl}/mcp`);
+    // The origin itself is not a resource, and there is no partial OIDC document to trip clients.
+    expect((await call(b, "GET", "/.well-known/oauth-protected-resource")).status).toBe(404);
+    expect((await call(b, "GET", "/.well-known/openid-configuration")).status).toBe(404);
+    const as = await call(b, "GET", "/.well-known/oauth-authorization-server");
+    expect(as.json).toMatchObject({ issuer: b.siteUrl, code_challenge_methods_supported: ["S256"], client_id_metadata_document_supported: true });
   });
 
   test("unknown and expired tokens → 401 / −32001 with error=invalid_token", async () => {

@@ -19,7 +19,7 @@ afterAll(async () => {
 
 const ROWS = {
   "auth:initiateOAuth": (t: any) => t.mutation(api.auth.initiateOAuth, { provider: "oauth2", scopes: [], redirectUri: APP_REDIRECT }),
-  "auth:completeOAuth": (t: any) => t.action(api.auth.completeOAuth, { provider: "oauth2", code: "c", state: "s" }),
+  "auth:completeOAuth": (t: any) => t.mutation(api.auth.completeOAuth, { provider: "oauth2", code: "c", state: "s" }),
   "auth:listOAuthConnections": (t: any) => t.query(api.auth.listOAuthConnections, {}),
   "auth:revokeOAuth": (t: any) => t.action(api.auth.revokeOAuth, { provider: "oauth2" }),
   "oauth:getConnectionToken": (t: any) => t.action(api.oauth.getConnectionToken, { provider: "oauth2" }),

@@ -122,7 +122,7 @@ describe("browser flow through the callback route", () => {
     const res = await t.fetch(path(back.location.toString()), { headers: { Cookie: cookiePair(s.setCookie!) } });
     expect(res.headers.get("location")).toBe(`${DASHBOARD}/connections?error=access_denied&provider=oauth2`);
     expect(await connectionRows(t, who.userId)).toHaveLength(0);
-    await expect(who.as.action(api.auth.completeOAuth, { provider: "oauth2", code: "x", state })).rejects.toThrow(/already used/);
+    await expect(who.as.mutation(api.auth.completeOAuth, { provider: "oauth2", code: "x", state })).rejects.toThrow(/already used/);
   });
 
   test("a failed code exchange redirects with a reason, not the provider's text", async () => {

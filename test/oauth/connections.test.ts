@@ -11,6 +11,7 @@ import { aadFor, decryptSecret } from "../../convex/model/oauth/encryption";
 import { asToken, makeTest, signIn, type TestConvex } from "../helpers/convex";
 import {
   APP_REDIRECT,
+  completeOAuth,
   auditActions,
   authorizeAt,
   clearOAuthEnv,
@@ -58,7 +59,7 @@ async function connect(email: string) {
   });
   const { authUrl, state } = await who.as.mutation(api.auth.initiateOAuth, { provider: "oauth2", scopes: [], redirectUri: APP_REDIRECT });
   const back = await authorizeAt(authUrl);
-  const done = await who.as.action(api.auth.completeOAuth, { provider: "oauth2", code: back.code!, state });
+  const done = await completeOAuth(t, who.as, { provider: "oauth2", code: back.code!, state });
   return { ...who, connectionId: done.connectionId, issued: issued as { access: string; refresh: string } };
 }
 
@@ -103,6 +104,33 @@ describe("getConnectionToken", () => {
       ["pat", withUse],
       ["agent", agent],
     ]);
+  });
+
+  // Attacker: holds a full-role PAT or session (blank scopes or "*") and wants the owner's GitHub token.
+  test("blank scopes or \"*\" are the full role except connections:use: it must be named", async () => {
+    const alice = await connect("alice@example.com");
+    const blank = await alice.as.mutation(api.auth.createApiToken, { name: "blank", scopes: [] });
+    const star = await alice.as.mutation(api.auth.createApiToken, { name: "star", scopes: ["*"] });
+    const named = await alice.as.mutation(api.auth.createApiToken, { name: "named", scopes: ["connections:use"] });
+    const personSession = await alice.as.mutation(api.auth.createSession, { agentId: "full" });
+    // A child of a PAT that names it still needs it named in its own scopes.
+    const childBlank = await asToken(t, "pat", named.tokenId).mutation(api.auth.createSession, { agentId: "child" });
+    const childNamed = await asToken(t, "pat", named.tokenId).mutation(api.auth.createSession, {
+      agentId: "child2",
+      scopes: ["connections:use"],
+    });
+    const fullRole = [asToken(t, "pat", blank.tokenId), asToken(t, "pat", star.tokenId), asToken(t, "agent", personSession.sessionId)];
+    for (const who of [...fullRole, asToken(t, "agent", childBlank.sessionId)]) {
+      await expectError(who.action(api.oauth.getConnectionToken, { provider: "oauth2" }), "forbidden", /connections:use/);
+    }
+    // The full role still covers the rest, e.g. listing connections.
+    for (const who of fullRole) expect(await who.query(api.auth.listOAuthConnections, {})).toHaveLength(1);
+    expect(await vendCount(alice.userId)).toBe(0);
+    for (const who of [asToken(t, "pat", named.tokenId), asToken(t, "agent", childNamed.sessionId)]) {
+      expect((await who.action(api.oauth.getConnectionToken, { provider: "oauth2" })).accessToken).toBe(alice.issued.access);
+    }
+    // The person herself needs no scopes.
+    expect((await alice.as.action(api.oauth.getConnectionToken, { provider: "oauth2" })).accessToken).toBe(alice.issued.access);
   });
 
   test("a revoked PAT can no longer get tokens (next request)", async () => {
@@ -207,7 +235,7 @@ describe("listOAuthConnections", () => {
     const list = await alice.as.query(api.auth.listOAuthConnections, {});
     expect(list).toHaveLength(1);
     expect(Object.keys(list[0]).sort()).toEqual(
-      ["_id", "accountId", "accountLogin", "canRefresh", "createdAt", "expiresAt", "lastRefreshedAt", "lastUsedAt", "provider", "scopes", "status", "updatedAt"].sort(),
+      ["_id", "accountId", "accountLogin", "attempt", "canRefresh", "createdAt", "expiresAt", "lastRefreshedAt", "lastUsedAt", "provider", "scopes", "status", "updatedAt"].sort(),
     );
     const text = JSON.stringify(list);
     const row = (await connectionRows(t, alice.userId))[0];

@@ -5,6 +5,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { OAuth2Server } from "oauth2-mock-server";
+import { ConvexError } from "convex/values";
+import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { expect } from "vitest";
 import type { TestConvex } from "../helpers/convex";
@@ -158,4 +160,32 @@ export async function insertAgentSession(t: TestConvex, userId: Id<"users">, per
       familyExpiresAt: Date.now() + 86_400_000,
     }),
   );
+}
+
+/** Connection rows that hold tokens (a failed or pending completeOAuth leaves a row without any). */
+export async function tokenRows(t: TestConvex, userId: Id<"users">) {
+  return (await connectionRows(t, userId)).filter((r) => r.accessToken !== "");
+}
+
+type Accessor = ReturnType<TestConvex["withIdentity"]>;
+
+/**
+ * completeOAuth as a client calls it (a mutation that schedules the code
+ * exchange), then the exchange; returns the outcome the connection record
+ * shows. A failed exchange is thrown as the ConvexError({code, message}) it
+ * recorded, so tests can assert it like any other refusal.
+ */
+export async function completeOAuth(
+  t: TestConvex,
+  as: Accessor,
+  args: { provider: string; code: string; state: string },
+) {
+  const started = await as.mutation(api.auth.completeOAuth, args);
+  expect(started.expiresAt).toBeNull(); // known only once the provider has answered
+  await t.finishAllScheduledFunctions(() => {});
+  const row = (await t.run(async (ctx) => await ctx.db.get("oauthConnections", started.connectionId)))!;
+  const error = row.attempt?.status === "failed" ? row.attempt.error : undefined;
+  if (error) throw new ConvexError({ code: error.code, message: error.message });
+  expect(row.attempt).toBeUndefined();
+  return { connectionId: started.connectionId, provider: started.provider, scopes: row.scopes, expiresAt: row.expiresAt ?? null };
 }

@@ -6,7 +6,7 @@ import { api } from "../../convex/_generated/api";
 import { aadFor, decryptSecret } from "../../convex/model/oauth/encryption";
 import { configuredProviders, requireProvider } from "../../convex/model/oauth/providers";
 import { makeTest, signIn, type TestConvex } from "../helpers/convex";
-import { APP_REDIRECT, auditActions, clearOAuthEnv, connectionRows, expectError, startStub, type Recorded } from "./helpers";
+import { APP_REDIRECT, auditActions, clearOAuthEnv, completeOAuth, connectionRows, expectError, startStub, tokenRows, type Recorded } from "./helpers";
 
 let t: TestConvex;
 let gh: Awaited<ReturnType<typeof startStub>>;
@@ -72,7 +72,7 @@ describe("GitHub", () => {
     expect(u.searchParams.get("scope")).toBe("repo read:user");
     expect(u.searchParams.get("code_challenge_method")).toBe("S256");
 
-    const done = await alice.as.action(api.auth.completeOAuth, { provider: "github", code: "gh-code-1", state });
+    const done = await completeOAuth(t, alice.as, { provider: "github", code: "gh-code-1", state });
     expect(done.scopes).toEqual(["repo", "read:user"]);
     expect(done.expiresAt).toBeNull(); // OAuth-app tokens do not expire
 
@@ -100,14 +100,14 @@ describe("GitHub", () => {
     ghTokenAnswer = () => ({ json: { error: "bad_verification_code", error_description: "The code passed is incorrect or expired." } });
     const alice = await signIn(t, "alice@example.com");
     const { state } = await alice.as.mutation(api.auth.initiateOAuth, { provider: "github", scopes: [], redirectUri: APP_REDIRECT });
-    await expectError(alice.as.action(api.auth.completeOAuth, { provider: "github", code: "bad", state }), "invalid_argument", /GitHub rejected the authorization code \(bad_verification_code\)/);
-    expect(await connectionRows(t, alice.userId)).toHaveLength(0);
+    await expectError(completeOAuth(t, alice.as, { provider: "github", code: "bad", state }), "invalid_argument", /GitHub rejected the authorization code \(bad_verification_code\)/);
+    expect(await tokenRows(t, alice.userId)).toHaveLength(0);
   });
 
   test("revoke deletes the app grant with client credentials (DELETE /applications/{id}/grant)", async () => {
     const alice = await signIn(t, "alice@example.com");
     const { state } = await alice.as.mutation(api.auth.initiateOAuth, { provider: "github", scopes: [], redirectUri: APP_REDIRECT });
-    await alice.as.action(api.auth.completeOAuth, { provider: "github", code: "c", state });
+    await completeOAuth(t, alice.as, { provider: "github", code: "c", state });
     expect(await alice.as.action(api.auth.revokeOAuth, { provider: "github" })).toMatchObject({ revoked: true, providerRevoked: true });
     const del = gh.requests.find((r) => r.method === "DELETE")!;
     expect(del.path).toBe("/applications/gh-client/grant");
@@ -125,7 +125,7 @@ describe("Slack", () => {
     expect(u.searchParams.get("user_scope")).toBe("users:read,chat:write");
     expect(u.searchParams.has("code_challenge")).toBe(false); // PKCE off by default for Slack
 
-    const done = await alice.as.action(api.auth.completeOAuth, { provider: "slack", code: "slack-code", state });
+    const done = await completeOAuth(t, alice.as, { provider: "slack", code: "slack-code", state });
     expect(done.scopes).toEqual(["users:read", "chat:write"]);
     const [row] = await connectionRows(t, alice.userId);
     expect(row).toMatchObject({ provider: "slack", accountId: "U123", accountLogin: "Acme" });
@@ -137,14 +137,14 @@ describe("Slack", () => {
     slackAnswer = () => ({ json: { ok: false, error: "invalid_code" } });
     const alice = await signIn(t, "alice@example.com");
     const { state } = await alice.as.mutation(api.auth.initiateOAuth, { provider: "slack", scopes: [], redirectUri: APP_REDIRECT });
-    await expectError(alice.as.action(api.auth.completeOAuth, { provider: "slack", code: "x", state }), "invalid_argument", /Slack rejected the authorization code \(invalid_code\)/);
-    expect(await connectionRows(t, alice.userId)).toHaveLength(0);
+    await expectError(completeOAuth(t, alice.as, { provider: "slack", code: "x", state }), "invalid_argument", /Slack rejected the authorization code \(invalid_code\)/);
+    expect(await tokenRows(t, alice.userId)).toHaveLength(0);
   });
 
   test("revoke calls auth.revoke with the token", async () => {
     const alice = await signIn(t, "alice@example.com");
     const { state } = await alice.as.mutation(api.auth.initiateOAuth, { provider: "slack", scopes: [], redirectUri: APP_REDIRECT });
-    await alice.as.action(api.auth.completeOAuth, { provider: "slack", code: "c", state });
+    await completeOAuth(t, alice.as, { provider: "slack", code: "c", state });
     expect(await alice.as.action(api.auth.revokeOAuth, { provider: "slack" })).toMatchObject({ revoked: true, providerRevoked: true });
     const rev = slack.requests.find((r) => r.path === "/api/auth.revoke")!;
     expect(new URLSearchParams(rev.body).get("token")).toBe("xoxp-alice");

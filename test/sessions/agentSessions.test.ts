@@ -1,5 +1,6 @@
 // Agent sessions, function level (convex-test): create / validate / refresh /
 // end, reuse detection, PAT children, expiry with a controlled clock.
+import { ConvexError } from "convex/values";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
@@ -27,6 +28,22 @@ async function audit(t: TestConvex) {
 afterEach(() => {
   vi.useRealTimers();
 });
+
+type RefreshArgs = { refreshToken?: string; token?: string; ttl?: number };
+
+/** refreshSession as a client calls it; a refusal (returned, not thrown) becomes a ConvexError for errorOf. */
+async function refresh(t: TestConvex, args: RefreshArgs) {
+  const r = await t.mutation(api.auth.refreshSession, args);
+  if (!r.ok) throw new ConvexError({ code: r.code, message: r.message });
+  return r;
+}
+
+/** A rotation with the refresh token: always a new pair. */
+async function rotate(t: TestConvex, refreshToken: string, ttl?: number) {
+  const r = await refresh(t, { refreshToken, ...(ttl === undefined ? {} : { ttl }) });
+  expect(r.refreshToken).toMatch(/^khr_/);
+  return { ...r, refreshToken: r.refreshToken! };
+}
 
 describe("createSession", () => {
   test("a signed-in person gets a token pair; only hashes are stored", async () => {
@@ -192,7 +209,7 @@ describe("PAT children", () => {
     const asPat = asToken(t, "pat", pat.tokenId);
     const a = await asPat.mutation(api.auth.createSession, { agentId: "a" });
     const b = await asPat.mutation(api.auth.createSession, { agentId: "b" });
-    const b2 = await t.action(api.auth.refreshSession, { refreshToken: b.refreshToken });
+    const b2 = await rotate(t, b.refreshToken);
     const own = await alice.as.mutation(api.auth.createSession, { agentId: "mine" });
 
     const res = await alice.as.mutation(api.auth.revokeApiToken, { tokenId: pat.tokenId });
@@ -201,7 +218,7 @@ describe("PAT children", () => {
     for (const s of [a, b2]) {
       expect(await t.query(api.auth.validateSession, { token: s.token })).toEqual(INVALID);
       expect((await errorOf(asToken(t, "agent", s.sessionId).query(api.auth.viewer, {}))).code).toBe("revoked");
-      expect((await errorOf(t.action(api.auth.refreshSession, { refreshToken: s.refreshToken }))).code).toBe("revoked");
+      expect((await errorOf(rotate(t, s.refreshToken))).code).toBe("revoked");
       expect((await row(t, s.sessionId))!.endReason).toBe("parent_revoked");
     }
     // A person's own session does not depend on the PAT.
@@ -215,7 +232,7 @@ describe("PAT children", () => {
     // Simulate a revocation whose child clean-up has not run yet.
     await t.run(async (ctx) => await ctx.db.patch("apiTokens", pat.tokenId, { revokedAt: Date.now() }));
     expect(await t.query(api.auth.validateSession, { token: s.token })).toEqual(INVALID);
-    expect((await errorOf(t.action(api.auth.refreshSession, { refreshToken: s.refreshToken }))).code).toBe("revoked");
+    expect((await errorOf(rotate(t, s.refreshToken))).code).toBe("revoked");
   });
 
   test("a child's token is refused as a credential once its PAT is revoked, before the children are ended", async () => {
@@ -242,7 +259,7 @@ describe("validateSession", () => {
     const ended = await alice.as.mutation(api.auth.createSession, { agentId: "b" });
     await t.mutation(api.auth.endSession, { token: ended.token });
     const refreshed = await alice.as.mutation(api.auth.createSession, { agentId: "c" });
-    await t.action(api.auth.refreshSession, { refreshToken: refreshed.refreshToken });
+    await rotate(t, refreshed.refreshToken);
     const short = await alice.as.mutation(api.auth.createSession, { agentId: "d", ttl: 60 });
     // Validly signed, but for no row we ever issued.
     const forged = (
@@ -280,8 +297,8 @@ describe("expiry (controlled clock)", () => {
     expect(await t.query(api.auth.validateSession, { token: s.token })).toEqual(INVALID);
     expect((await errorOf(asToken(t, "agent", s.sessionId).query(api.auth.viewer, {}))).code).toBe("expired");
     // Refreshing with the expired session token is refused; with the refresh token it works.
-    expect((await errorOf(t.action(api.auth.refreshSession, { token: s.token }))).code).toBe("expired");
-    const n = await t.action(api.auth.refreshSession, { refreshToken: s.refreshToken });
+    expect((await errorOf(refresh(t, { token: s.token }))).code).toBe("expired");
+    const n = await rotate(t, s.refreshToken);
     expect(n.expiresAt).toBe(Date.now() + 60_000); // keeps the session's ttl
     expect((await t.query(api.auth.validateSession, { token: n.token })).valid).toBe(true);
   });
@@ -296,13 +313,13 @@ describe("expiry (controlled clock)", () => {
     // Refresh daily up to the last half day: the last token is cut at the family's end.
     for (let day = 1; day < 30; day++) {
       vi.setSystemTime(start + day * 86400_000 - 3600_000);
-      s = await t.action(api.auth.refreshSession, { refreshToken: s.refreshToken });
+      s = await rotate(t, s.refreshToken);
     }
     vi.setSystemTime(familyEnd - 3600_000);
-    s = await t.action(api.auth.refreshSession, { refreshToken: s.refreshToken });
+    s = await rotate(t, s.refreshToken);
     expect(s.expiresAt).toBe(familyEnd);
     vi.setSystemTime(familyEnd);
-    const e = await errorOf(t.action(api.auth.refreshSession, { refreshToken: s.refreshToken }));
+    const e = await errorOf(rotate(t, s.refreshToken));
     expect(e.code).toBe("expired");
     expect(e.message).toContain("absolute lifetime");
   });
@@ -317,7 +334,7 @@ describe("refreshSession", () => {
       scopes: ["connections:read"],
       metadata: { taskId: "t-1" },
     });
-    const n = await t.action(api.auth.refreshSession, { refreshToken: s.refreshToken, ttl: 120 });
+    const n = await rotate(t, s.refreshToken, 120);
     expect(n.sessionId).not.toBe(s.sessionId);
     expect(n.token).not.toBe(s.token);
     expect(n.refreshToken).not.toBe(s.refreshToken);
@@ -338,31 +355,83 @@ describe("refreshSession", () => {
     expect((await audit(t)).some((e) => e.action === "session.refreshed" && e.targetId === n.sessionId)).toBe(true);
   });
 
-  test("with the current session token instead of the refresh token", async () => {
+  test("with the current session token: a new session token only, the old one ends", async () => {
     const { t, alice } = await setup();
     const s = await alice.as.mutation(api.auth.createSession, { agentId: "a" });
-    const n = await t.action(api.auth.refreshSession, { token: s.token });
+    const n = await refresh(t, { token: s.token });
+    expect(n.refreshToken).toBeUndefined();
     expect(await t.query(api.auth.validateSession, { token: s.token })).toEqual(INVALID);
     expect((await t.query(api.auth.validateSession, { token: n.token })).valid).toBe(true);
-    // The old refresh token belongs to the rotated row: presenting it now is reuse.
-    expect((await errorOf(t.action(api.auth.refreshSession, { refreshToken: s.refreshToken }))).code).toBe("revoked");
+    expect((await row(t, s.sessionId))!.endReason).toBe("token_refreshed");
+    // Replaying the spent session token is reuse: the family ends.
+    expect((await errorOf(refresh(t, { token: s.token }))).code).toBe("revoked");
     expect(await t.query(api.auth.validateSession, { token: n.token })).toEqual(INVALID);
+  });
+
+  // Attacker: holds a leaked 60-second session token, nothing else.
+  test("a leaked session token never yields a refresh token or a longer lifetime", async () => {
+    const { t, alice } = await setup();
+    vi.useFakeTimers();
+    const s = await alice.as.mutation(api.auth.createSession, { agentId: "a", ttl: 60 });
+    vi.setSystemTime(Date.now() + 30_000);
+    const stolen = await refresh(t, { token: s.token, ttl: 86400 });
+    expect(stolen.refreshToken).toBeUndefined();
+    expect(stolen.expiresAt).toBeLessThanOrEqual(s.expiresAt);
+    // Chaining does not extend it either.
+    vi.setSystemTime(Date.now() + 20_000);
+    const again = await refresh(t, { token: stolen.token });
+    expect(again.refreshToken).toBeUndefined();
+    expect(again.expiresAt).toBeLessThanOrEqual(s.expiresAt);
+    vi.setSystemTime(s.expiresAt);
+    expect(await t.query(api.auth.validateSession, { token: again.token })).toEqual(INVALID);
+    expect((await errorOf(refresh(t, { token: again.token }))).code).toBe("expired");
+    // No row of the family outlives the session the refresh token holder set up.
+    const family = await t.run(async (ctx) => await ctx.db.query("agentSessions").collect());
+    expect(Math.max(...family.map((r) => r.expiresAt))).toBe(s.expiresAt);
+  });
+
+  test("the refresh-token holder refreshing ends every token minted from a session token", async () => {
+    const { t, alice } = await setup();
+    const s = await alice.as.mutation(api.auth.createSession, { agentId: "a" });
+    const minted = await refresh(t, { token: s.token }); // e.g. by whoever stole s.token
+    // The holder's refresh token still works, and takes the session back.
+    const mine = await rotate(t, s.refreshToken);
+    expect(await t.query(api.auth.validateSession, { token: minted.token })).toEqual(INVALID);
+    expect((await errorOf(asToken(t, "agent", minted.sessionId).query(api.auth.viewer, {}))).code).toBe("revoked");
+    expect((await row(t, minted.sessionId))!.endReason).toBe("refreshed");
+    expect((await t.query(api.auth.validateSession, { token: mine.token })).valid).toBe(true);
+    // Replaying the rotated refresh token is reuse.
+    expect((await errorOf(rotate(t, s.refreshToken))).code).toBe("revoked");
+    expect(await t.query(api.auth.validateSession, { token: mine.token })).toEqual(INVALID);
+  });
+
+  test("a refusal is a result, and a replay's revocation commits (the call does not throw)", async () => {
+    const { t, alice } = await setup();
+    const a = await alice.as.mutation(api.auth.createSession, { agentId: "a" });
+    const b = await rotate(t, a.refreshToken);
+    const replay = await t.mutation(api.auth.refreshSession, { refreshToken: a.refreshToken });
+    expect(replay).toEqual({
+      ok: false,
+      code: "revoked",
+      message: expect.stringContaining("whole session family has been revoked") as string,
+    });
+    expect((await row(t, b.sessionId))!.endReason).toBe("reuse_detected");
   });
 
   test("replaying a used refresh token revokes the whole family, audited", async () => {
     const { t, alice } = await setup();
     const a = await alice.as.mutation(api.auth.createSession, { agentId: "a" });
-    const b = await t.action(api.auth.refreshSession, { refreshToken: a.refreshToken });
-    const c = await t.action(api.auth.refreshSession, { refreshToken: b.refreshToken });
+    const b = await rotate(t, a.refreshToken);
+    const c = await rotate(t, b.refreshToken);
     const other = await alice.as.mutation(api.auth.createSession, { agentId: "a" });
 
-    const e = await errorOf(t.action(api.auth.refreshSession, { refreshToken: a.refreshToken }));
+    const e = await errorOf(rotate(t, a.refreshToken));
     expect(e.code).toBe("revoked");
     expect(e.message).toContain("whole session family has been revoked");
     // The live descendant is dead, and so is its refresh token.
     expect(await t.query(api.auth.validateSession, { token: c.token })).toEqual(INVALID);
     expect((await errorOf(asToken(t, "agent", c.sessionId).query(api.auth.viewer, {}))).code).toBe("revoked");
-    expect((await errorOf(t.action(api.auth.refreshSession, { refreshToken: c.refreshToken }))).code).toBe("revoked");
+    expect((await errorOf(rotate(t, c.refreshToken))).code).toBe("revoked");
     expect((await row(t, c.sessionId))!.endReason).toBe("reuse_detected");
     // Another family of the same agent is untouched.
     expect((await t.query(api.auth.validateSession, { token: other.token })).valid).toBe(true);
@@ -377,8 +446,8 @@ describe("refreshSession", () => {
     const { t, alice } = await setup();
     const s = await alice.as.mutation(api.auth.createSession, { agentId: "a" });
     const results = await Promise.allSettled([
-      t.action(api.auth.refreshSession, { refreshToken: s.refreshToken }),
-      t.action(api.auth.refreshSession, { refreshToken: s.refreshToken }),
+      rotate(t, s.refreshToken),
+      rotate(t, s.refreshToken),
     ]);
     const ok = results.filter((r) => r.status === "fulfilled");
     expect(ok.length).toBeLessThanOrEqual(1);
@@ -391,22 +460,22 @@ describe("refreshSession", () => {
   test("unknown, malformed, ended and ambiguous credentials are refused", async () => {
     const { t, alice } = await setup();
     const s = await alice.as.mutation(api.auth.createSession, { agentId: "a" });
-    expect((await errorOf(t.action(api.auth.refreshSession, { refreshToken: "khr_" + "A".repeat(43) }))).code).toBe(
+    expect((await errorOf(refresh(t, { refreshToken: "khr_" + "A".repeat(43) }))).code).toBe(
       "unauthenticated",
     );
-    expect((await errorOf(t.action(api.auth.refreshSession, { refreshToken: "nope" }))).code).toBe("unauthenticated");
-    expect((await errorOf(t.action(api.auth.refreshSession, { token: "nope" }))).code).toBe("unauthenticated");
-    expect((await errorOf(t.action(api.auth.refreshSession, {}))).code).toBe("invalid_argument");
+    expect((await errorOf(refresh(t, { refreshToken: "nope" }))).code).toBe("unauthenticated");
+    expect((await errorOf(refresh(t, { token: "nope" }))).code).toBe("unauthenticated");
+    expect((await errorOf(refresh(t, {}))).code).toBe("invalid_argument");
     expect(
-      (await errorOf(t.action(api.auth.refreshSession, { token: s.token, refreshToken: s.refreshToken }))).code,
+      (await errorOf(refresh(t, { token: s.token, refreshToken: s.refreshToken }))).code,
     ).toBe("invalid_argument");
-    expect((await errorOf(t.action(api.auth.refreshSession, { refreshToken: s.refreshToken, ttl: 30 }))).code).toBe(
+    expect((await errorOf(rotate(t, s.refreshToken, 30))).code).toBe(
       "invalid_argument",
     );
     // None of those touched the session.
     expect((await t.query(api.auth.validateSession, { token: s.token })).valid).toBe(true);
     await t.mutation(api.auth.endSession, { token: s.token });
-    const e = await errorOf(t.action(api.auth.refreshSession, { refreshToken: s.refreshToken }));
+    const e = await errorOf(rotate(t, s.refreshToken));
     expect(e).toEqual({ code: "revoked", message: "this agent session has ended" });
   });
 });
@@ -480,7 +549,7 @@ describe("housekeeping", () => {
     vi.useFakeTimers();
     const start = Date.now();
     const old = await alice.as.mutation(api.auth.createSession, { agentId: "old" });
-    await t.action(api.auth.refreshSession, { refreshToken: old.refreshToken });
+    await rotate(t, old.refreshToken);
     vi.setSystemTime(start + 20 * 86400_000);
     const young = await alice.as.mutation(api.auth.createSession, { agentId: "young" });
     vi.setSystemTime(start + 37 * 86400_000 + 1);

@@ -100,6 +100,24 @@ describe("createWebSession", () => {
     await alice.as.mutation(api.sessions.signOutDevice, { authSessionId: other.authSessionId });
     expect((await errorOf(other.as.mutation(api.auth.createWebSession, {}))).code).toBe("unauthenticated");
   });
+
+  // The seed passes `userId`: the caller's own is accepted, anyone else's is refused.
+  test("userId: your own is accepted; someone else's is forbidden and records nothing for them", async () => {
+    const t = await makeTest();
+    const alice = await signIn(t, "alice@example.com");
+    const mallory = await signIn(t, "mallory@example.com");
+    const own = await alice.as.mutation(api.auth.createWebSession, { userId: alice.userId, userAgent: "A", ipAddress: "192.0.2.7" });
+    expect(own.authSessionId).toBe(alice.sessionId);
+    const e = await errorOf(
+      mallory.as.mutation(api.auth.createWebSession, { userId: alice.userId, userAgent: "evil", ipAddress: "203.0.113.9" }),
+    );
+    expect(e.code).toBe("forbidden");
+    expect(await countFor(t, mallory.sessionId)).toMatchObject({ web: 0 });
+    const devices = await alice.as.query(api.sessions.listDevices, {});
+    expect(JSON.stringify(devices)).not.toContain("evil");
+    // A malformed or unknown id is not the caller's either.
+    expect((await errorOf(alice.as.mutation(api.auth.createWebSession, { userId: "nope" }))).code).toBe("forbidden");
+  });
 });
 
 describe("validateWebSession", () => {

@@ -11,6 +11,7 @@ import { performance } from "node:perf_hooks";
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
+import { rotateWith } from "../helpers/refresh";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
 import { codeOf, ISSUERS, pool, prng, Recorder, serverErrors, signUp } from "./helpers";
 
@@ -187,7 +188,7 @@ test(
           continue;
         }
         const r = await call("auth:refreshSession", [`ref:${s.sessionId}`, s.parent], () =>
-          rec.httpClient(b.url).action(api.auth.refreshSession, { refreshToken: s.refreshToken }),
+          rotateWith(rec.httpClient(b.url), s.refreshToken),
         );
         if (!r.ok) {
           state.session = null;
@@ -205,7 +206,7 @@ test(
         }
         if (rand() < 0.1) {
           await call("stale refresh", [`ref:${s.sessionId}`], () =>
-            rec.httpClient(b.url).action(api.auth.refreshSession, { refreshToken: s.refreshToken }),
+            rotateWith(rec.httpClient(b.url), s.refreshToken),
           );
           // Replaying a used refresh token ends the family (by design): drop ours.
           state.session = null;

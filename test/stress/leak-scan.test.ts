@@ -16,6 +16,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
+import { refreshOrThrow, rotateWith } from "../helpers/refresh";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
 import { findLeaks, ISSUERS, loadCaptures, PASSWORD, Recorder, signUp } from "./helpers";
 
@@ -134,22 +135,22 @@ async function workload() {
   rec.secret("agent-refresh", s2.json!.refreshToken as string, ISSUERS.agent);
   await rec.httpClient(b.url).query(api.auth.validateSession, { token: s1.token });
   await site("POST", "/api/tokens/introspect", pat.token, { token: s1.token });
-  const r1 = await rec.httpClient(b.url).action(api.auth.refreshSession, { refreshToken: s1.refreshToken });
+  const r1 = await rotateWith(rec.httpClient(b.url), s1.refreshToken);
   rec.secret("agent-token", r1.token, ISSUERS.agent);
   rec.secret("agent-refresh", r1.refreshToken, ISSUERS.agent);
   const r2 = await site("POST", "/api/sessions/refresh", s2.json!.token as string, {});
   expect(r2.status).toBe(200);
   rec.secret("agent-token", r2.json!.token as string, ISSUERS.agent);
-  rec.secret("agent-refresh", r2.json!.refreshToken as string, ISSUERS.agent);
-  const r3 = await rec.httpClient(b.url).action(api.auth.refreshSession, { token: r1.token });
+  expect(r2.json!.refreshToken).toBeUndefined();
+  const r3 = await refreshOrThrow(rec.httpClient(b.url), { token: r1.token });
   rec.secret("agent-token", r3.token, ISSUERS.agent);
-  rec.secret("agent-refresh", r3.refreshToken, ISSUERS.agent);
+  expect(r3.refreshToken).toBeUndefined(); // a session token never yields a refresh token
   await rec.httpClient(b.url, r3.token).query(api.items.get, { workspace: "leak/main", name: "Signal/x" });
   await alice.client.query(api.sessions.listAgentSessions, {});
   // Dead credentials: the rotated-away token, a replayed refresh token (ends the family).
   await expect(rec.httpClient(b.url, s1.token).query(api.auth.viewer, {})).rejects.toThrow();
   await site("GET", "/api/whoami", s1.token);
-  await expect(rec.httpClient(b.url).action(api.auth.refreshSession, { refreshToken: s1.refreshToken })).rejects.toThrow();
+  await expect(rotateWith(rec.httpClient(b.url), s1.refreshToken)).rejects.toThrow();
   await site("DELETE", "/api/sessions", r2.json!.token as string);
   await rec.httpClient(b.url).mutation(api.auth.endSession, { token: r3.token });
   await rec.httpClient(b.url).query(api.auth.validateSession, { token: r3.token });
@@ -210,10 +211,20 @@ async function workload() {
   const atProvider2 = await fetch(init2.authUrl, { redirect: "manual" });
   const back2 = new URL(atProvider2.headers.get("location")!);
   rec.secret("oauth-code", back2.searchParams.get("code"));
-  await alice.client.action(api.auth.completeOAuth, { provider: "oauth2", code: back2.searchParams.get("code")!, state: back2.searchParams.get("state")! });
+  const done = await alice.client.mutation(api.auth.completeOAuth, {
+    provider: "oauth2",
+    code: back2.searchParams.get("code")!,
+    state: back2.searchParams.get("state")!,
+  });
+  // The exchange runs scheduled; the connection record shows the outcome.
+  for (let i = 0; i < 100; i++) {
+    const c = (await alice.client.query(api.auth.listOAuthConnections, {})).find((x) => x._id === done.connectionId);
+    if (c?.attempt === null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   // A replayed state and code are refused, without echoing them.
   await expect(
-    alice.client.action(api.auth.completeOAuth, { provider: "oauth2", code: back2.searchParams.get("code")!, state: back2.searchParams.get("state")! }),
+    alice.client.mutation(api.auth.completeOAuth, { provider: "oauth2", code: back2.searchParams.get("code")!, state: back2.searchParams.get("state")! }),
   ).rejects.toThrow();
   await rec.fetch(back.toString(), { redirect: "manual" }).then((r) => r.text());
   await alice.client.query(api.auth.listOAuthConnections, {});

@@ -4,8 +4,11 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
 import { base64url } from "../../convex/model/crypto";
-import { keyIdOf, TOKEN_PREFIX, verifyKeyholeToken, type PublicJwk } from "../../convex/model/keys";
+import { inspect } from "../../convex/model/http/guard";
+import { verifyKeyholeToken } from "../../convex/model/http/verify";
+import { keyIdOf, TOKEN_PREFIX, type PublicJwk } from "../../convex/model/keys";
 import { asToken } from "../helpers/convex";
+import { TEST_ISSUER } from "../helpers/env";
 import { codeOf } from "../helpers/errors";
 import { patFor, world } from "./fixtures";
 
@@ -42,7 +45,7 @@ describe("token format", () => {
       expect(token.startsWith(TOKEN_PREFIX)).toBe(true);
       const [header, payload] = token.split(".").map((s, i) => (i < 2 ? dec(s) : s));
       expect(header).toEqual({ alg: "ES256", kid: expect.stringMatching(/^kh-/), typ: "JWT" });
-      expect(payload).toMatchObject({ kind: "pat", sub: `pat:${payload.jti}`, iss: "http://127.0.0.1:3211/keyhole", aud: "keyhole" });
+      expect(payload).toMatchObject({ kind: "pat", sub: `pat:${payload.jti}`, iss: TEST_ISSUER, aud: "keyhole" });
     }
   });
 });
@@ -69,6 +72,40 @@ describe("verification refuses", () => {
       const variant = token.slice(0, -1) + B64[last ^ d];
       expect(await verifyKeyholeToken(variant, keys)).toBeNull();
     }
+  });
+
+  test("the production entry point (HTTP guard) refuses every non-canonical spelling, in any segment", async () => {
+    const { t, alice } = await world();
+    const { token } = await patFor(t, alice, []);
+    const keys = await jwks(t);
+    const ctx = { runQuery: async () => keys } as never;
+    expect(await inspect(ctx, token)).toMatchObject({ kind: "pat", expired: false });
+    const parts = token.split(".");
+    const variants: string[] = [];
+    for (let seg = 0; seg < 3; seg++) {
+      const s = parts[seg];
+      if (s.length % 4 === 0) continue; // no spare bits in this segment
+      const last = B64.indexOf(s[s.length - 1]);
+      for (const d of [1, 2]) {
+        const changed = [...parts];
+        changed[seg] = s.slice(0, -1) + B64[last ^ d];
+        variants.push(changed.join("."));
+      }
+    }
+    expect(variants.length).toBeGreaterThanOrEqual(2);
+    for (const v of variants) expect(await inspect(ctx, v)).toBeNull();
+    // Padding or a longer signature is another spelling too.
+    expect(await inspect(ctx, `${token}=`)).toBeNull();
+    expect(await inspect(ctx, `${token}A`)).toBeNull();
+  });
+
+  test("an expired token of ours is recognized as expired (to count the failure), not as valid", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const { t, alice } = await world();
+    const { token, tokenId, expiresAt } = await patFor(t, alice, [], { expiresIn: 60 });
+    const keys = await jwks(t);
+    vi.setSystemTime(expiresAt + 1000);
+    expect(await verifyKeyholeToken(token, keys)).toMatchObject({ kind: "pat", id: tokenId, expired: true });
   });
 
   test("a token signed by another key, even with our kid in its header", async () => {

@@ -3,9 +3,11 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { sha256Hex } from "../../convex/model/crypto";
-import { TOKEN_PREFIX, verifyKeyholeToken } from "../../convex/model/keys";
+import { verifyKeyholeToken } from "../../convex/model/http/verify";
+import { TOKEN_PREFIX } from "../../convex/model/keys";
 import { LIMITS } from "../../convex/model/rateLimit";
 import { asToken, makeTest, signIn } from "../helpers/convex";
+import { TEST_ISSUER } from "../helpers/env";
 import { codeOf, messageOf } from "../helpers/errors";
 import { agentSessionFor, patFor, world } from "./fixtures";
 
@@ -35,7 +37,14 @@ describe("createApiToken", () => {
     // The JWT's exp and the record agree to the second; jti is the row id.
     const jwks = (await (await t.fetch("/keyhole/jwks.json")).json()) as { keys: never[] };
     const verified = await verifyKeyholeToken(created.token, jwks.keys);
-    expect(verified).toEqual({ kind: "pat", id: created.tokenId, expiresAt: created.expiresAt });
+    expect(verified).toEqual({
+      kind: "pat",
+      id: created.tokenId,
+      expiresAt: created.expiresAt,
+      expired: false,
+      keyId: row!.keyId,
+      tokenHash: row!.tokenHash,
+    });
   });
 
   test("the token text appears in no table, list result, error or audit event", async () => {
@@ -323,7 +332,7 @@ describe("viewer", () => {
   test("a token identity never passes for a sign-in, even with a user-shaped subject", async () => {
     const { t, alice } = await world();
     // A keyhole-issuer identity whose subject looks like "<userId>|<sessionId>".
-    const forged = t.withIdentity({ issuer: "http://127.0.0.1:3211/keyhole", subject: `${alice.userId}|${alice.sessionId}` });
+    const forged = t.withIdentity({ issuer: TEST_ISSUER, subject: `${alice.userId}|${alice.sessionId}` });
     expect(await codeOf(forged.query(api.auth.viewer, {}))).toBe("unauthenticated");
     expect(await codeOf(forged.mutation(api.auth.createApiToken, { name: "x", scopes: [] }))).toBe("unauthenticated");
     // A sign-in-issuer identity with a PAT-shaped subject is no PAT either.

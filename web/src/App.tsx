@@ -11,7 +11,9 @@ import { isSignedOutError } from "./lib/errors";
 import { useLive } from "./lib/live";
 import { AuditPanel } from "./screens/AuditPanel";
 import { AuthScreen } from "./screens/AuthScreen";
+import { ConnectedAppsPanel } from "./screens/ConnectedAppsPanel";
 import { ConnectionsPanel } from "./screens/ConnectionsPanel";
+import { ConsentScreen, consentRequestId } from "./screens/ConsentScreen";
 import { DevicesPanel } from "./screens/DevicesPanel";
 import { OrgsPanel } from "./screens/OrgsPanel";
 import { SessionsPanel } from "./screens/SessionsPanel";
@@ -22,6 +24,7 @@ const TABS = [
   { id: "sessions", label: "Agent sessions" },
   { id: "devices", label: "Devices" },
   { id: "connections", label: "Connections" },
+  { id: "apps", label: "Connected apps" },
   { id: "orgs", label: "Organizations" },
   { id: "audit", label: "Audit log" },
 ] as const;
@@ -30,6 +33,8 @@ type TabId = (typeof TABS)[number]["id"];
 export function App() {
   const { isLoading, isAuthenticated } = useConvexAuth();
   const [notice, setNotice] = useState<string | null>(null);
+  // An app asking for access (keyhole's OAuth authorization endpoint sent the browser here).
+  const consent = !isLoading && window.location.hash.startsWith("#/consent") ? consentRequestId() : null;
   return (
     <>
       <ConnectionBanner />
@@ -38,14 +43,15 @@ export function App() {
           <Loading label="Connecting…" />
         </main>
       ) : !isAuthenticated ? (
-        <AuthScreen notice={notice} />
+        <AuthScreen notice={consent !== null ? "An app asks to connect to keyhole: sign in to review it." : notice} />
+      ) : consent !== null ? (
+        <ConsentScreen requestId={consent} />
       ) : (
         <Dashboard onSignedOut={setNotice} />
       )}
     </>
   );
 }
-
 
 /** The auth session id inside a @convex-dev/auth JWT (subject `userId|sessionId`). */
 function sessionIdOf(jwt: string | null): string | null {
@@ -164,6 +170,7 @@ function Dashboard({ onSignedOut }: { onSignedOut: (notice: string | null) => vo
           {tab === "sessions" ? <SessionsPanel /> : null}
           {tab === "devices" ? <DevicesPanel /> : null}
           {tab === "connections" ? <ConnectionsPanel /> : null}
+          {tab === "apps" ? <ConnectedAppsPanel /> : null}
           {tab === "orgs" ? <OrgsPanel /> : null}
           {tab === "audit" ? <AuditPanel initialToken={route.params.get("token")} /> : null}
         </ErrorBoundary>

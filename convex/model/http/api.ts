@@ -6,7 +6,8 @@
  * functions (same definitions: convex/model/functions.ts), so the one
  * authorize() decides access exactly as it does for every other client.
  * Errors have one shape, `{error: {code, message}}`:
- *   400 malformed (and any credential in the URL) · 401 missing / invalid /
+ *   400 malformed (and any credential in the URL; a refused refresh is 400
+ *   `invalid_grant`) · 401 missing / invalid /
  *   expired / revoked (one body for all three) · 403 insufficient scope ·
  *   404 · 405 · 409 · 413 body over MAX_BODY_BYTES · 429 + Retry-After ·
  *   500 generic.
@@ -25,13 +26,17 @@ import type { HttpRouter, RoutableMethod } from "convex/server";
 import { z } from "zod";
 import { internal } from "../../_generated/api";
 import { type ActionCtx, httpAction } from "../../_generated/server";
-import { refreshAgentSession } from "../agentSessions";
+import { validateItemData } from "../items";
+import { whyNotStorable } from "../storable";
 import {
+  bearerOf,
   corsHeaders,
   credentialInUrl,
   errorResponse,
   HttpError,
+  invalidCredential,
   jsonResponse,
+  missingCredential,
   parseWith,
   preflight,
   readBody,
@@ -41,6 +46,9 @@ import {
   tooManyFailures,
 } from "./common";
 import { authenticate, inspect } from "./guard";
+import { isKeyholeError } from "../errors";
+import { PERMISSIONS } from "../permissions";
+import { DEFAULT_SCOPES, resourceMetadataUrl, resourceUrl } from "../oauthServer/config";
 
 type Params = Record<string, string>;
 type Handler = (ctx: ActionCtx, req: Request, params: Params, url: URL) => Promise<Response>;
@@ -85,22 +93,43 @@ const zTokenBody = z.object({
 const zStatus = z.enum(["active", "expired", "revoked", "all"]).default("all");
 const zLimit = z.coerce.number().int().min(1).max(100).default(50);
 
+// --- authentication (RFC 6750 / 9728 / 8707) ------------------------------------------
+
+/**
+ * WWW-Authenticate parameters of an API refusal: where the resource metadata
+ * is, and the scopes to ask for — the permission a 403 names (step-up), else
+ * the defaults.
+ */
+function apiChallenge(e?: unknown): Record<string, string> {
+  let scope = DEFAULT_SCOPES.join(" ");
+  if (isKeyholeError(e) && e.data.code === "forbidden") {
+    const needed = PERMISSIONS.find((p) => new RegExp(`(^|[^a-z:])${p}($|[^a-z:])`).test(e.data.message));
+    if (needed) scope = needed;
+  }
+  return { resource_metadata: resourceMetadataUrl("api"), scope };
+}
+
+/** Every API request authenticates for the API resource: an OAuth token issued for /mcp is refused here. */
+async function authenticateApi(ctx: ActionCtx, req: Request) {
+  return await authenticate(ctx, req, { challenge: apiChallenge(), resource: resourceUrl("api") });
+}
+
 // --- handlers ---------------------------------------------------------------------
 
 const whoami: Handler = async (ctx, req) => {
-  const { who } = await authenticate(ctx, req);
+  const { who } = await authenticateApi(ctx, req);
   return jsonResponse(200, who);
 };
 
 const listPats: Handler = async (ctx, req, _p, url) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const status = parseWith(zStatus, url.searchParams.get("status") ?? undefined);
   const out = await ctx.runQuery(internal.auth.listApiTokensInternal, { status });
   return jsonResponse(200, out);
 };
 
 const createPat: Handler = async (ctx, req) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const body = parseWith(zCreatePat, await readBody(req));
   const created = await ctx.runMutation(internal.auth.createApiTokenInternal, body);
   return jsonResponse(201, created);
@@ -116,42 +145,52 @@ async function patByName(ctx: ActionCtx, name: string, activeOnly: boolean) {
 }
 
 const getPat: Handler = async (ctx, req, p) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const found = await patByName(ctx, p.name, false);
   return jsonResponse(200, await ctx.runQuery(internal.auth.getApiTokenInternal, { tokenId: found._id }));
 };
 
 const revokePat: Handler = async (ctx, req, p) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const found = await patByName(ctx, p.name, true);
   return jsonResponse(200, await ctx.runMutation(internal.auth.revokeApiTokenInternal, { tokenId: found._id }));
 };
 
 const createSession: Handler = async (ctx, req) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const body = parseWith(zCreateSession, await readBody(req));
+  const why = body.metadata === undefined ? null : whyNotStorable(body.metadata);
+  if (why !== null) throw new HttpError(400, "invalid_argument", `metadata cannot be stored: ${why}`);
   const created = await ctx.runMutation(internal.auth.createSessionInternal, body);
   return jsonResponse(201, created);
 };
 
 /**
  * With `{refreshToken}` the refresh token is the credential (no bearer needed,
- * the session token may have expired); without it, the bearer must be the
- * current, unexpired session token. Either way the old pair stops working.
+ * the session token may have expired) and the pair rotates; without it, the
+ * bearer is the current, unexpired session token and only a new session token
+ * comes back (never a refresh token, never a later expiry). A refusal
+ * (unknown, ended, replayed, expired) is 400 `invalid_grant` (RFC 6749 §5.2);
+ * a replay has then already ended the whole session family.
  */
 const refreshSession: Handler = async (ctx, req) => {
   const body = parseWith(zRefresh, await readBody(req));
-  if (body.refreshToken !== undefined) {
-    const pair = await refreshAgentSession(ctx, { refreshToken: body.refreshToken, ttl: body.ttl });
-    return jsonResponse(200, pair);
+  let args: { refreshToken: string } | { token: string };
+  if (body.refreshToken !== undefined) args = { refreshToken: body.refreshToken };
+  else {
+    const bearer = bearerOf(req);
+    if (!bearer.present) throw missingCredential();
+    if (bearer.token === null) throw invalidCredential();
+    args = { token: bearer.token };
   }
-  const { token } = await authenticate(ctx, req);
-  const pair = await refreshAgentSession(ctx, { token, ttl: body.ttl });
-  return jsonResponse(200, pair);
+  const result = await ctx.runMutation(internal.auth.refreshSessionInternal, { ...args, ttl: body.ttl });
+  if (!result.ok) throw new HttpError(400, "invalid_grant", result.message);
+  const { ok: _ok, ...credentials } = result;
+  return jsonResponse(200, credentials);
 };
 
 const endSession: Handler = async (ctx, req) => {
-  const { who, token } = await authenticate(ctx, req);
+  const { who, token } = await authenticateApi(ctx, req);
   if (who.kind !== "agent") {
     throw new HttpError(400, "invalid_argument", "DELETE /api/sessions ends the agent session whose token you present");
   }
@@ -162,7 +201,7 @@ const endSession: Handler = async (ctx, req) => {
 const workspaceOf = (p: Params) => `${p.org}/${p.ws}`;
 
 const listItems: Handler = async (ctx, req, p, url) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const numItems = parseWith(zLimit, url.searchParams.get("limit") ?? undefined);
   const cursor = url.searchParams.get("cursor");
   if (cursor !== null && cursor.length > 2048) throw new HttpError(400, "invalid_argument", "cursor is malformed");
@@ -174,22 +213,22 @@ const listItems: Handler = async (ctx, req, p, url) => {
 };
 
 const getItem: Handler = async (ctx, req, p) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const item = await ctx.runQuery(internal.items.getInternal, { workspace: workspaceOf(p), name: p.name });
   if (item === null) throw new HttpError(404, "not_found", `no item "${p.name}" in ${workspaceOf(p)}`);
   return jsonResponse(200, item);
 };
 
 const putItem: Handler = async (ctx, req, p) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const body = parseWith(zPutItem, await readBody(req));
-  checkConvexValue(body.data);
+  validateItemData(body.data); // before the mutation's argument encoding could fail on it
   const id = await ctx.runMutation(internal.items.putInternal, { workspace: workspaceOf(p), name: p.name, data: body.data });
   return jsonResponse(200, { _id: id, name: p.name });
 };
 
 const deleteItem: Handler = async (ctx, req, p) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const removed = await ctx.runMutation(internal.items.removeInternal, { workspace: workspaceOf(p), name: p.name });
   if (!removed) throw new HttpError(404, "not_found", `no item "${p.name}" in ${workspaceOf(p)}`);
   return jsonResponse(200, { deleted: true, name: p.name });
@@ -202,7 +241,7 @@ const deleteItem: Handler = async (ctx, req, p) => {
  * needs `tokens:read`.
  */
 const introspectToken: Handler = async (ctx, req) => {
-  await authenticate(ctx, req);
+  await authenticateApi(ctx, req);
   const body = parseWith(zTokenBody, await readBody(req, { allowForm: true }));
   const seen = await inspect(ctx, body.token);
   if (seen === null || seen.expired) return jsonResponse(200, { active: false });
@@ -236,20 +275,6 @@ const revokeLeaked: Handler = async (ctx, req) => {
   }
   return jsonResponse(202, LEAK_ANSWER);
 };
-
-/** Convex values reject object keys that start with "$"; say so as a 400 instead of failing the call. */
-function checkConvexValue(x: unknown, depth = 0): void {
-  if (depth > 64) throw new HttpError(400, "invalid_argument", "data is nested too deeply");
-  if (Array.isArray(x)) return x.forEach((y) => checkConvexValue(y, depth + 1));
-  if (x !== null && typeof x === "object") {
-    for (const [k, y] of Object.entries(x)) {
-      if (k.startsWith("$") || k.length === 0) {
-        throw new HttpError(400, "invalid_argument", `data: object keys must be non-empty and must not start with "$"`);
-      }
-      checkConvexValue(y, depth + 1);
-    }
-  }
-}
 
 // --- routing ----------------------------------------------------------------------
 
@@ -312,7 +337,7 @@ export async function handleApiRequest(ctx: ActionCtx, req: Request): Promise<Re
     const { handler, params } = match(url.pathname, req.method);
     return withHeaders(await handler(ctx, req, params, url), cors);
   } catch (e) {
-    return errorResponse(toHttpError(e), cors);
+    return errorResponse(toHttpError(e, apiChallenge(e)), cors);
   }
 }
 

@@ -26,9 +26,11 @@ import { constantTimeEqual } from "../crypto";
 import { isKeyholeError } from "../errors";
 import { KEYHOLE_AUDIENCE, keyholeIssuer, parseKeyholeSubject, type TokenKind } from "../keys";
 import { type Permission, PERSONAL_PERMISSIONS, roleGrants } from "../permissions";
-import { getPrincipal, type Principal, recordUse, requestInfo, requirePrincipal, scopeSets, tokenStatus } from "../principal";
+import { agentSessionLiveness, patLiveness } from "../liveness";
+import { getPrincipal, type Principal, recordUse, requestInfo, requirePrincipal, scopeSets } from "../principal";
 import { consume, LIMITS } from "../rateLimit";
 import { formatScopes, parseResource, type ScopeEntry, scopesAllow } from "../scopes";
+import { audienceAllows } from "../oauthServer/grants";
 import { endChildSessions } from "../tokens";
 import { vScopeEntry } from "../../validators";
 
@@ -70,7 +72,7 @@ const CREDENTIAL_FAILURES = new Set(["unauthenticated", "expired", "revoked"]);
  */
 export async function authenticateRequest(
   ctx: MutationCtx,
-  opts: { permissions?: Permission[] },
+  opts: { permissions?: Permission[]; resource?: string },
 ): Promise<AuthOutcome> {
   let p: Principal | null;
   try {
@@ -83,6 +85,10 @@ export async function authenticateRequest(
     return { ok: false, retryAfterMs };
   }
   if (p === null) return { ok: false, retryAfterMs: await recordFailure(ctx, null) };
+  if (p.kind === "agent" && opts.resource !== undefined && !(await audienceAllows(ctx, p.session, opts.resource))) {
+    // an OAuth access token issued for another of keyhole's resources (RFC 8707)
+    return { ok: false, retryAfterMs: await recordFailure(ctx, { kind: "agent", id: p.sessionId, expired: false }) };
+  }
   await recordUse(ctx, p);
   const who = await whoOf(ctx, p);
   if (opts.permissions === undefined) return { ok: true, who };
@@ -123,20 +129,22 @@ type CredentialRecord =
   | { kind: "pat"; doc: Doc<"apiTokens">; live: boolean; revoked: boolean }
   | { kind: "agent"; doc: Doc<"agentSessions">; live: boolean; revoked: boolean };
 
+/** The record a presented token names, and whether it is live by the one rule (liveness.ts). */
 async function credentialRecord(ctx: QueryCtx, kind: TokenKind, id: string): Promise<CredentialRecord | null> {
   const now = Date.now();
   if (kind === "pat") {
     const tokenId = ctx.db.normalizeId("apiTokens", id);
     const doc = tokenId ? await ctx.db.get("apiTokens", tokenId) : null;
     if (doc === null) return null;
-    const status = tokenStatus(doc, now);
-    return { kind, doc, live: status === "active", revoked: status === "revoked" };
+    const live = patLiveness(doc, now);
+    return { kind, doc, live: live.status === "active", revoked: live.status === "revoked" };
   }
   const sessionId = ctx.db.normalizeId("agentSessions", id);
   const doc = sessionId ? await ctx.db.get("agentSessions", sessionId) : null;
   if (doc === null) return null;
-  const revoked = doc.endedAt !== undefined;
-  return { kind, doc, live: !revoked && doc.expiresAt > now, revoked };
+  // A child of a revoked PAT is dead now, even before its row is ended.
+  const live = await agentSessionLiveness(ctx, doc, now);
+  return { kind, doc, live: live.status === "active", revoked: live.status === "revoked" };
 }
 
 /**

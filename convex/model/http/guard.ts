@@ -11,11 +11,11 @@
  */
 import { internal } from "../../_generated/api";
 import type { ActionCtx } from "../../_generated/server";
-import { type PublicJwk, TOKEN_PREFIX } from "../keys";
+import type { PublicJwk } from "../keys";
 import type { Permission } from "../permissions";
 import type { Who } from "./authn";
 import { bearerOf, invalidCredential, missingCredential, tooManyFailures } from "./common";
-import { inspectKeyholeToken, type InspectedToken } from "./verify";
+import { isCanonicalKeyholeToken, verifyKeyholeToken, type VerifiedToken } from "./verify";
 
 export type Authenticated = { who: Who; permissions?: Permission[]; token: string };
 
@@ -25,20 +25,22 @@ export async function loadKeys(ctx: Pick<ActionCtx, "runQuery">): Promise<Public
 }
 
 /** Verifies a keyhole token's signature (expired still recognized); null when it is not ours. */
-export async function inspect(ctx: Pick<ActionCtx, "runQuery">, token: string): Promise<InspectedToken | null> {
-  if (!token.startsWith(TOKEN_PREFIX) || token.length > 4096) return null; // not ours: no key lookup
-  return await inspectKeyholeToken(token, await loadKeys(ctx));
+export async function inspect(ctx: Pick<ActionCtx, "runQuery">, token: string): Promise<VerifiedToken | null> {
+  if (!isCanonicalKeyholeToken(token)) return null; // not ours: no key lookup
+  return await verifyKeyholeToken(token, await loadKeys(ctx));
 }
 
 /**
  * Authenticates the request or throws an HttpError (401 / 429). `challenge`
- * adds parameters to the WWW-Authenticate header (MCP: resource_metadata).
+ * adds parameters to the WWW-Authenticate header (resource_metadata, scope).
  * `permissions`: also answer which of them the credential may use somewhere.
+ * `resource`: the RFC 8707 indicator being accessed; an OAuth access token
+ * issued for another resource is refused like an invalid one.
  */
 export async function authenticate(
   ctx: ActionCtx,
   req: Request,
-  opts: { challenge?: Record<string, string>; permissions?: Permission[] } = {},
+  opts: { challenge?: Record<string, string>; permissions?: Permission[]; resource?: string } = {},
 ): Promise<Authenticated> {
   const challenge = opts.challenge ?? {};
   const bearer = bearerOf(req);
@@ -51,7 +53,7 @@ export async function authenticate(
     });
     throw wait > 0 ? tooManyFailures(wait) : invalidCredential(challenge);
   }
-  const out = await ctx.runMutation(internal.httpInternal.authenticate, { permissions: opts.permissions });
+  const out = await ctx.runMutation(internal.httpInternal.authenticate, { permissions: opts.permissions, resource: opts.resource });
   if (!out.ok) throw out.retryAfterMs > 0 ? tooManyFailures(out.retryAfterMs) : invalidCredential(challenge);
   return { who: out.who, permissions: out.permissions as Permission[] | undefined, token: bearer.token };
 }

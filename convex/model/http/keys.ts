@@ -4,7 +4,8 @@
  * Convex verifies PATs and agent session tokens against it (the customJwt
  * provider in auth.config.ts), and anyone can check a found token's
  * signature with it. It holds the current signing key (KEYHOLE_SIGNING_KEY)
- * and every retired key that may still have live tokens (notAfter > now).
+ * and every retired key that may still have live tokens (notAfter > now),
+ * except keys retired as compromised (keys:revokeKey): those leave at once.
  */
 import { httpActionGeneric, type HttpRouter } from "convex/server";
 import { internal } from "../../_generated/api";
@@ -19,7 +20,9 @@ export const MAX_RETIRED_KEYS = 20;
 /** Retired public keys that may still verify a live token. */
 export async function retiredPublicKeys(ctx: Pick<QueryCtx, "db">, now: number): Promise<PublicJwk[]> {
   const rows = await ctx.db.query("retiredSigningKeys").order("desc").take(MAX_RETIRED_KEYS);
-  return rows.filter((r) => r.notAfter > now).map((r) => JSON.parse(r.publicJwk) as PublicJwk);
+  return rows
+    .filter((r) => r.notAfter > now && r.compromisedAt === undefined)
+    .map((r) => JSON.parse(r.publicJwk) as PublicJwk);
 }
 
 /** Every key a keyhole token may be verified with: the current one first. */

@@ -6,10 +6,13 @@
  *
  * Every request is authenticated with `Authorization: Bearer <token>` before
  * the SDK sees it:
- *   missing → 401, `WWW-Authenticate: Bearer resource_metadata="<site>/.well-known/oauth-protected-resource"`
+ *   missing → 401, `WWW-Authenticate: Bearer resource_metadata="<site>/.well-known/oauth-protected-resource/mcp", scope="…"`
+ *     (the RFC 9728 document names keyhole's own authorization server:
+ *     MCP clients then log in by OAuth, convex/model/oauthServer/)
  *   unknown / expired / revoked → 401 whose JSON-RPC error code is −32001
  *   a tool the credential may not use → 403, JSON-RPC error −32003,
- *     `WWW-Authenticate: Bearer error="insufficient_scope"`
+ *     `WWW-Authenticate: Bearer error="insufficient_scope", scope="<permission>"` (step-up)
+ * An OAuth access token issued for another resource (RFC 8707) is a 401.
  * A tool call that a Convex function refuses mid-call gets the same answers
  * (401/−32001 if the credential died, 403/−32003 if access is denied).
  * `Origin`, when present, must be the dashboard or the site itself.
@@ -29,9 +32,10 @@ import { z } from "zod";
 import { internal } from "../../_generated/api";
 import { type ActionCtx, httpAction } from "../../_generated/server";
 import { isKeyholeError } from "../errors";
+import { validateItemData } from "../items";
 import { vend } from "../oauth/flows";
-import { siteUrl } from "../keys";
-import { type Permission, PERMISSIONS } from "../permissions";
+import { DEFAULT_SCOPES, resourceMetadataUrl, resourceUrl } from "../oauthServer/config";
+import type { Permission } from "../permissions";
 import type { Who } from "./authn";
 import {
   corsHeaders,
@@ -45,7 +49,6 @@ import {
 import { authenticate } from "./guard";
 
 export const MCP_PATH = "/mcp";
-export const PRM_PATH = "/.well-known/oauth-protected-resource";
 
 /** JSON-RPC error codes of this endpoint (−32000…−32099 are implementation-defined). */
 export const JSONRPC = {
@@ -154,6 +157,7 @@ export const TOOLS: ToolDef[] = [
     readOnly: false,
     run: async ({ ctx }, a) => {
       if (a.data === undefined) throw new ToolFailure("invalid_argument: data is required");
+      validateItemData(a.data); // before the mutation's argument encoding could fail on it
       const id = await ctx.runMutation(internal.items.putInternal, { workspace: a.workspace as string, name: a.name as string, data: a.data });
       return { _id: id, name: a.name };
     },
@@ -262,10 +266,6 @@ function rpcError(
   );
 }
 
-function resourceMetadataUrl(): string {
-  return `${siteUrl()}${PRM_PATH}`;
-}
-
 /** The id of a single JSON-RPC request, for error answers; null otherwise. */
 function idOf(body: unknown): JsonRpcId {
   if (body !== null && typeof body === "object" && !Array.isArray(body)) {
@@ -288,13 +288,25 @@ function deniedTool(body: unknown, allowed: Set<Permission>): ToolDef | null {
   return null;
 }
 
+/** `, scope="…"`: the permissions of the tools a request calls (for a step-up challenge), or nothing. */
+function calledPermissions(body: unknown): string {
+  const messages = (Array.isArray(body) ? body : [body]) as RpcMessage[];
+  const perms = new Set<string>();
+  for (const m of messages) {
+    if (m === null || typeof m !== "object" || m.method !== "tools/call") continue;
+    const tool = TOOLS.find((t) => t.name === m.params?.name);
+    if (tool?.permission) perms.add(tool.permission);
+  }
+  return perms.size === 0 ? "" : `, scope="${[...perms].join(" ")}"`;
+}
+
 function merge(res: Response, headers: Record<string, string>): Response {
   for (const [k, v] of Object.entries({ ...SECURITY_HEADERS, ...headers })) res.headers.set(k, v);
   return res;
 }
 
 export async function handleMcpRequest(ctx: ActionCtx, req: Request): Promise<Response> {
-  const resource_metadata = resourceMetadataUrl();
+  const resource_metadata = resourceMetadataUrl("mcp");
   const cors = corsHeaders(req, ["Mcp-Session-Id"]);
   const origin = req.headers.get("Origin");
   if (origin !== null && !trustedOrigins().has(origin)) {
@@ -326,7 +338,11 @@ export async function handleMcpRequest(ctx: ActionCtx, req: Request): Promise<Re
 
   let auth;
   try {
-    auth = await authenticate(ctx, req, { challenge: { resource_metadata }, permissions: TOOL_PERMISSIONS });
+    auth = await authenticate(ctx, req, {
+      challenge: { resource_metadata, scope: DEFAULT_SCOPES.join(" ") },
+      permissions: TOOL_PERMISSIONS,
+      resource: resourceUrl("mcp"),
+    });
   } catch (e) {
     if (e instanceof HttpError) {
       return rpcError(e.status, id, e.status === 429 || e.status === 401 ? JSONRPC.unauthorized : JSONRPC.serverError, e.message, {
@@ -391,7 +407,10 @@ export async function handleMcpRequest(ctx: ActionCtx, req: Request): Promise<Re
         id,
         JSONRPC.forbidden,
         `forbidden: ${state.forbidden}`,
-        { ...cors, "WWW-Authenticate": `Bearer error="insufficient_scope", resource_metadata="${resource_metadata}"` },
+        {
+          ...cors,
+          "WWW-Authenticate": `Bearer error="insufficient_scope"${calledPermissions(body)}, resource_metadata="${resource_metadata}"`,
+        },
         { code: "forbidden" },
       );
     }
@@ -401,30 +420,8 @@ export async function handleMcpRequest(ctx: ActionCtx, req: Request): Promise<Re
   }
 }
 
-/** RFC 9728 protected-resource metadata for /mcp. */
-export function protectedResourceMetadata(): Record<string, unknown> {
-  const site = siteUrl();
-  return {
-    resource: `${site}${MCP_PATH}`,
-    resource_name: "keyhole",
-    // Credentials are keyhole PATs or agent session tokens issued by keyhole
-    // itself (dashboard, CLI, HTTP API), not by an OAuth authorization
-    // server, so `authorization_servers` is left out.
-    bearer_methods_supported: ["header"],
-    scopes_supported: [...PERMISSIONS],
-  };
-}
-
 /** Registers this area's routes on the site router (see convex/http.ts). */
 export function registerMcpRoutes(http: HttpRouter): void {
   const handler = httpAction(handleMcpRequest);
   for (const method of ["POST", "GET", "DELETE", "OPTIONS"] as const) http.route({ path: MCP_PATH, method, handler });
-  const prm = httpAction(async () =>
-    new Response(JSON.stringify(protectedResourceMetadata()), {
-      status: 200,
-      headers: { "Content-Type": "application/json", "Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*" },
-    }),
-  );
-  http.route({ path: PRM_PATH, method: "GET", handler: prm });
-  http.route({ path: `${PRM_PATH}${MCP_PATH}`, method: "GET", handler: prm });
 }

@@ -1,13 +1,18 @@
 /**
- * Checking a presented keyhole token ourselves, in an HTTP action, for the
- * cases where no Convex identity vouches for it: leak reports, introspection,
- * and failed authentications (to count failures per token and tell the owner).
+ * keyhole's one token verifier, for code that holds a token's text: leak
+ * reports, introspection, and failed authentications (to count failures per
+ * token and tell the owner). Convex functions never verify tokens
+ * themselves: Convex does, through the customJwt provider in auth.config.ts.
  *
- * Unlike verifyKeyholeToken this also recognizes a token whose signature is
- * ours but whose `exp` has passed (reported as `expired: true`).
+ * It accepts only a keyhole token (TOKEN_PREFIX, ≤ 4 KB) spelled canonically
+ * (every segment canonical base64url, so no second spelling of a token
+ * verifies), signed ES256 by one of `keys` (picked by the header's `kid`), for
+ * our issuer and audience, with a consistent `sub`/`jti`/`kind`. A token whose
+ * signature is ours but whose `exp` has passed is still recognized, with
+ * `expired: true`. Anything else is null, for whatever reason (never says which).
  */
-import { createLocalJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
-import { sha256Hex } from "../crypto";
+import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
+import { isCanonicalBase64url, sha256Hex } from "../crypto";
 import {
   KEYHOLE_AUDIENCE,
   keyholeIssuer,
@@ -17,15 +22,20 @@ import {
   type TokenKind,
 } from "../keys";
 
-export type InspectedToken = {
+export type VerifiedToken = {
   kind: TokenKind;
   id: string;
   expiresAt: number;
   /** Signature ours, `exp` passed. */
   expired: boolean;
+  /** The key id (`kid`) whose key verified the signature. */
+  keyId: string;
   /** SHA-256 of the text, to match the record (never the text itself). */
   tokenHash: string;
 };
+
+/** An ES256 signature is 64 bytes: 86 base64url characters. */
+const SIGNATURE_CHARS = 86;
 
 function claimsOf(payload: JWTPayload): { kind: TokenKind; id: string; expiresAt: number } | null {
   const sub = parseKeyholeSubject(String(payload.sub ?? ""));
@@ -33,9 +43,16 @@ function claimsOf(payload: JWTPayload): { kind: TokenKind; id: string; expiresAt
   return { ...sub, expiresAt: payload.exp * 1000 };
 }
 
+/** Whether `token` is shaped like a keyhole token, spelled the one canonical way. */
+export function isCanonicalKeyholeToken(token: string): boolean {
+  if (!token.startsWith(TOKEN_PREFIX) || token.length > 4096) return false;
+  const parts = token.split(".");
+  return parts.length === 3 && parts[2].length === SIGNATURE_CHARS && parts.every(isCanonicalBase64url);
+}
+
 /** Null unless `token` is a keyhole token whose signature one of `keys` verifies. */
-export async function inspectKeyholeToken(token: string, keys: PublicJwk[]): Promise<InspectedToken | null> {
-  if (!token.startsWith(TOKEN_PREFIX) || token.length > 4096) return null;
+export async function verifyKeyholeToken(token: string, keys: PublicJwk[]): Promise<VerifiedToken | null> {
+  if (!isCanonicalKeyholeToken(token)) return null;
   let payload: JWTPayload;
   let expired = false;
   try {
@@ -54,5 +71,6 @@ export async function inspectKeyholeToken(token: string, keys: PublicJwk[]): Pro
   }
   const claims = claimsOf(payload);
   if (claims === null) return null;
-  return { ...claims, expired, tokenHash: await sha256Hex(token) };
+  const keyId = String(decodeProtectedHeader(token).kid);
+  return { ...claims, expired, keyId, tokenHash: await sha256Hex(token) };
 }

@@ -13,6 +13,7 @@ import { authorize } from "../authorize";
 import { randomToken } from "../crypto";
 import { keyholeError } from "../errors";
 import { requireUser, type RequestInfo } from "../principal";
+import { hasTokens } from "./listing";
 import { aadFor, DecryptionError, decryptSecret, encryptionKeys, encryptSecret, type EncryptionKeys } from "./encryption";
 import { PROVIDER_IDS, type ProviderId } from "./providers";
 
@@ -27,23 +28,6 @@ export const vActor = v.object({
   kind: v.union(v.literal("user"), v.literal("pat"), v.literal("agent"), v.literal("anonymous"), v.literal("system")),
   id: v.optional(v.string()),
 });
-
-/** Public shape of a connection: no secret fields, ever. */
-export const vConnectionInfo = v.object({
-  _id: v.id("oauthConnections"),
-  provider: v.string(),
-  accountId: v.union(v.string(), v.null()),
-  accountLogin: v.union(v.string(), v.null()),
-  scopes: v.array(v.string()),
-  status: v.union(v.literal("active"), v.literal("expired"), v.literal("needs_reconnect")),
-  expiresAt: v.union(v.number(), v.null()),
-  canRefresh: v.boolean(),
-  createdAt: v.number(),
-  updatedAt: v.number(),
-  lastUsedAt: v.union(v.number(), v.null()),
-  lastRefreshedAt: v.union(v.number(), v.null()),
-});
-export type ConnectionInfo = Infer<typeof vConnectionInfo>;
 
 export const vCompleted = v.object({
   connectionId: v.id("oauthConnections"),
@@ -148,6 +132,7 @@ export async function storeConnection(
     refreshLockId: undefined,
     refreshLockUntil: undefined,
     needsReconnect: undefined,
+    attempt: undefined,
   };
   const existing = await connectionOf(ctx, args.userId, args.provider);
   let id: Id<"oauthConnections">;
@@ -176,36 +161,6 @@ export async function storeConnection(
     details: `provider=${args.provider}${args.accountLogin ? ` account=${args.accountLogin.slice(0, 64)}` : ""}${existing ? " replaced=true" : ""}`,
   });
   return { connectionId: id, provider: args.provider, scopes, expiresAt: expiresAt ?? null };
-}
-
-function statusOf(row: Doc<"oauthConnections">, now: number): ConnectionInfo["status"] {
-  if (row.needsReconnect) return "needs_reconnect";
-  if (row.expiresAt !== undefined && row.expiresAt <= now && row.refreshToken === undefined) return "expired";
-  return "active";
-}
-
-/** The caller's connections (`connections:read`), without a single secret field. */
-export async function listConnections(ctx: QueryCtx): Promise<ConnectionInfo[]> {
-  const p = await authorize(ctx, "connections:read");
-  const rows = await ctx.db
-    .query("oauthConnections")
-    .withIndex("by_user_provider", (q) => q.eq("userId", p.userId))
-    .take(50);
-  const now = Date.now();
-  return rows.map((r) => ({
-    _id: r._id,
-    provider: r.provider,
-    accountId: r.accountId ?? null,
-    accountLogin: r.accountLogin ?? null,
-    scopes: r.scopes,
-    status: statusOf(r, now),
-    expiresAt: r.expiresAt ?? null,
-    canRefresh: r.refreshToken !== undefined && !r.needsReconnect,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-    lastUsedAt: r.lastUsedAt ?? null,
-    lastRefreshedAt: r.lastRefreshedAt ?? null,
-  }));
 }
 
 // --- vending -------------------------------------------------------------------
@@ -251,6 +206,12 @@ export async function beginVend(ctx: MutationCtx, provider: ProviderId, info?: R
   const p = await authorize(ctx, "connections:use");
   const row = await connectionOf(ctx, p.userId, provider);
   if (row === null) throw keyholeError("not_found", `no ${provider} connection: connect ${provider} first`);
+  if (!hasTokens(row)) {
+    throw keyholeError(
+      "not_found",
+      `no ${provider} connection yet (${row.attempt?.status ?? "pending"}): ${row.attempt?.status === "failed" ? `connect ${provider} again` : "wait for it to finish"}`,
+    );
+  }
   if (row.needsReconnect) {
     throw keyholeError("expired", `the ${provider} connection was rejected by ${provider} on refresh: reconnect ${provider}`);
   }
@@ -386,7 +347,7 @@ export async function takeForRevoke(
   if (row === null) return null;
   let tokens: { accessToken?: string; refreshToken?: string } = {};
   try {
-    tokens = await opened(row);
+    if (hasTokens(row)) tokens = await opened(row);
   } catch {
     tokens = {}; // unreadable tokens are still deleted; nothing to send the provider
   }

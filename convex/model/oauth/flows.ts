@@ -4,13 +4,13 @@
  * convex/oauth.ts (which see the caller's identity: ctx.runMutation from an
  * action propagates it).
  */
-import type { Infer } from "convex/values";
+import type { ConvexError, Infer } from "convex/values";
 import { internal } from "../../_generated/api";
 import type { Id } from "../../_generated/dataModel";
 import type { ActionCtx } from "../../_generated/server";
 import { sha256Hex } from "../crypto";
 import { requestInfo, type RequestInfo } from "../principal";
-import { keyholeError, type ErrorCode } from "../errors";
+import { keyholeError, type ErrorCode, type KeyholeErrorData } from "../errors";
 import {
   exchangeCode,
   fetchAccount,
@@ -24,8 +24,8 @@ import type { NewTokens, vCompleted, vVendedToken } from "./connections";
 import { configuredProviders, PROVIDER_IDS, requireProvider, type ProviderConfig, type ProviderId } from "./providers";
 import type { ConsumeMode } from "./state";
 
-const MAX_CODE_LENGTH = 2048;
-const MAX_STATE_LENGTH = 256;
+export const MAX_CODE_LENGTH = 2048;
+export const MAX_STATE_LENGTH = 256;
 const WAIT_STEP_MS = 250;
 const WAIT_STEPS = 20;
 
@@ -50,7 +50,7 @@ export function requireProviderId(provider: string): ProviderId {
 
 export type CompleteOutcome =
   | { ok: true; result: Infer<typeof vCompleted> }
-  | { ok: false; reason: string; error: Error };
+  | { ok: false; reason: string; error: ConvexError<KeyholeErrorData> };
 
 const PROVIDER_REASONS: Record<ProviderError["kind"], string> = {
   denied: "access_denied",
@@ -60,10 +60,26 @@ const PROVIDER_REASONS: Record<ProviderError["kind"], string> = {
   provider_error: "provider_error",
 };
 
+/** A provider failure as a short, secret-free reason (for redirects and records) and a keyhole error. */
+export function providerFailure(cfg: ProviderConfig, e: ProviderError): { reason: string; error: ConvexError<KeyholeErrorData> } {
+  return { reason: PROVIDER_REASONS[e.kind], error: toKeyholeError(cfg, e) };
+}
+
+/** The code exchange and the account lookup: throws ProviderError. */
+export async function exchangeAndFetch(
+  cfg: ProviderConfig,
+  grant: { code: string; redirectUri: string; verifier?: string },
+): Promise<{ tokens: NewTokens; account: { accountId?: string; accountLogin?: string } }> {
+  const tokens = await exchangeCode(cfg, grant);
+  const account = await fetchAccount(cfg, tokens);
+  return { tokens: newTokens(tokens), account };
+}
+
 /**
- * completeOAuth and the callback route: consume the state (committed even if
+ * The browser callback route: consume the state (committed even if
  * everything after fails), exchange the code, read the account, store.
  * Failures come back with a short, secret-free `reason` (used in redirects).
+ * (completeOAuth, the mutation, is model/oauth/complete.ts.)
  */
 export async function tryComplete(
   ctx: ActionCtx,
@@ -73,7 +89,7 @@ export async function tryComplete(
   try {
     cfg = requireProvider(args.provider);
   } catch (e) {
-    return { ok: false, reason: "unknown_provider", error: e as Error };
+    return { ok: false, reason: "unknown_provider", error: e as ConvexError<KeyholeErrorData> };
   }
   if (args.state.length === 0 || args.state.length > MAX_STATE_LENGTH) {
     return { ok: false, reason: "invalid_request", error: keyholeError("invalid_argument", "state is missing or malformed") };
@@ -95,39 +111,22 @@ export async function tryComplete(
       error: keyholeError("invalid_argument", "authorization code is missing or malformed"),
     };
   }
-  let tokens: TokenSet;
-  let account: { accountId?: string; accountLogin?: string };
+  let got: Awaited<ReturnType<typeof exchangeAndFetch>>;
   try {
-    tokens = await exchangeCode(cfg, { code: args.code, redirectUri: consumed.redirectUri, verifier: consumed.verifier });
-    account = await fetchAccount(cfg, tokens);
+    got = await exchangeAndFetch(cfg, { code: args.code, redirectUri: consumed.redirectUri, verifier: consumed.verifier });
   } catch (e) {
-    if (e instanceof ProviderError) return { ok: false, reason: PROVIDER_REASONS[e.kind], error: toKeyholeError(cfg, e) };
+    if (e instanceof ProviderError) return { ok: false, ...providerFailure(cfg, e) };
     throw e;
   }
   const result = await ctx.runMutation(internal.oauth.storeConnection, {
     userId: consumed.userId,
     provider: cfg.id,
-    accountId: account.accountId,
-    accountLogin: account.accountLogin,
+    ...got.account,
     requestedScopes: consumed.scopes,
-    tokens: newTokens(tokens),
+    tokens: got.tokens,
     info,
   });
   return { ok: true, result };
-}
-
-/** completeOAuth: tryComplete, throwing the failure. */
-export async function complete(
-  ctx: ActionCtx,
-  args: { provider: string; code: string; state: string; mode: ConsumeMode },
-): Promise<Infer<typeof vCompleted>> {
-  // Anonymous callers are turned away before anything is looked up or consumed.
-  if (args.mode.kind === "user" && (await ctx.auth.getUserIdentity()) === null) {
-    throw keyholeError("unauthenticated", "sign in to connect an OAuth account");
-  }
-  const outcome = await tryComplete(ctx, args);
-  if (!outcome.ok) throw outcome.error;
-  return outcome.result;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

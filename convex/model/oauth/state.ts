@@ -119,6 +119,7 @@ export type ConsumeMode = Infer<typeof vConsumeMode>;
 export const vConsumeResult = v.union(
   v.object({
     ok: v.literal(true),
+    stateId: v.id("oauthStates"),
     userId: v.id("users"),
     redirectUri: v.string(),
     scopes: v.array(v.string()),
@@ -201,7 +202,7 @@ export async function consumeState(
     }
     return rejection;
   }
-  return { ok: true, userId: row.userId, redirectUri: row.redirectUri, scopes: row.scopes, verifier };
+  return { ok: true, stateId: row._id, userId: row.userId, redirectUri: row.redirectUri, scopes: row.scopes, verifier };
 }
 
 export const vBindResult = v.union(

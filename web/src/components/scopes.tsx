@@ -18,7 +18,9 @@ export function ScopeChips({ scopes }: { scopes: readonly ScopeEntry[] }) {
   if (scopes.length === 0) {
     return (
       <ul className="chips" aria-label="Scopes">
-        <li className="chip chip-full">Full role — everything your roles allow</li>
+        <li className="chip chip-full">
+          Full role — everything your roles allow <span className="chip-match">· except connections:use</span>
+        </li>
       </ul>
     );
   }
@@ -50,7 +52,7 @@ export function ScopeChips({ scopes }: { scopes: readonly ScopeEntry[] }) {
 /** Every scope entry with its permissions in words (the token detail view). */
 export function ScopeDetails({ scopes }: { scopes: readonly ScopeEntry[] }) {
   if (scopes.length === 0) {
-    return <p className="notice notice-warn">Full role: everything your roles allow, in every organization you are in.</p>;
+    return <p className="notice notice-warn">Full role: everything your roles allow, in every organization you are in (except <code>connections:use</code>, which a token gets only when a scope names it).</p>;
   }
   return (
     <ul className="scope-details">

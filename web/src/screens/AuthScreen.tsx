@@ -1,12 +1,16 @@
 import { useAuthActions } from "@convex-dev/auth/react";
 import { useEffect, useId, useState, type FormEvent } from "react";
 import { useBackendDown } from "../lib/connection";
-import { errorMessage } from "../lib/errors";
+import { describeError, errorMessage } from "../lib/errors";
 import { useConfig } from "../lib/context";
 
 type Mode = "signIn" | "signUp";
 
 function signInErrorMessage(e: unknown, mode: Mode): string {
+  // keyhole's sign-in answers an unknown account and a wrong password alike.
+  const { code, message } = describeError(e);
+  if (code === "unauthenticated") return "Email or password is incorrect.";
+  if (code === "rate_limited") return `Too many failed sign-ins from here: ${message.replace(/^too many failed sign-ins from this address: /, "")}.`;
   const raw = e instanceof Error ? e.message : String(e);
   if (/already exists/i.test(raw)) return "An account with this email already exists. Sign in instead.";
   if (/Invalid password/.test(raw)) return "Choose a password of at least 8 characters.";

@@ -49,6 +49,8 @@ function useCallbackOutcome(): [Outcome | null, () => void] {
 }
 
 function statusBadge(c: Connection, now: number) {
+  if (c.status === "pending") return <Badge tone="neutral">connecting…</Badge>;
+  if (c.status === "failed") return <Badge tone="bad">failed: {c.attempt?.error?.message ?? "connect again"}</Badge>;
   if (c.status === "needs_reconnect") return <Badge tone="bad">needs reconnect</Badge>;
   if (c.status === "expired" || (c.expiresAt !== null && c.expiresAt <= now)) {
     return c.canRefresh ? <Badge tone="neutral">refreshes on next use</Badge> : <Badge tone="warn">expired</Badge>;

@@ -330,8 +330,9 @@ function CreateForm({
           />
         ) : (
           <p id={ids.fullWarn} className="notice notice-warn">
-            This token can do <strong>everything you can</strong>, wherever your roles allow it. Prefer a narrower token if it leaks easily
-            (CI logs, shared machines, agents).
+            This token can do <strong>everything you can</strong>, wherever your roles allow it — except getting tokens from your OAuth
+            connections (<code>connections:use</code>), which a token gets only when a scope names it. Prefer a narrower token if it leaks
+            easily (CI logs, shared machines, agents).
           </p>
         )}
         {scopeError && submitted ? <p className="field-error">{scopeError}</p> : null}
