@@ -2,13 +2,17 @@
 // CLI's sign-in recorded as a device ("keyhole CLI on Linux", with its IP),
 // its calls carrying its own user agent, `keyhole mcp config` printing a
 // configuration that really reaches /mcp, and honest last-use wording.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { ConvexHttpClient } from "convex/browser";
 import type { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { buildProgram } from "../../cli/main";
 import { describeUserAgent } from "../../web/src/lib/ua";
+import { root } from "../browser/harness";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
 import { PASSWORD } from "../helpers/signup";
 import { makeHome, type CliResult } from "./run";
@@ -40,6 +44,47 @@ async function signedIn() {
   const client = new ConvexHttpClient(b.url, { logger: false });
   client.setAuth(creds.token);
   return { run, email, login, client };
+}
+
+/** Runs mcp-remote's proxy with `args` and `env` (no browser, its own config dir); returns whoami's text over stdio. */
+async function viaMcpRemote(args: string[], env: Record<string, string>): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keyhole-parity-mcp-"));
+  const child = spawn(process.execPath, [path.join(root, "node_modules/mcp-remote/dist/proxy.js"), ...args], {
+    env: { ...process.env, ...env, BROWSER: "/bin/false", MCP_REMOTE_CONFIG_DIR: dir },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  let buffer = "";
+  const answers = new Map<number, (m: unknown) => void>();
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
+      const line = buffer.slice(0, nl).trim();
+      buffer = buffer.slice(nl + 1);
+      if (line) {
+        const msg = JSON.parse(line) as { id?: number };
+        if (typeof msg.id === "number") answers.get(msg.id)?.(msg);
+      }
+    }
+  });
+  const request = (id: number, method: string, params: unknown) => {
+    const answered = new Promise<unknown>((r) => answers.set(id, r));
+    child.stdin.write(JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n");
+    return answered;
+  };
+  try {
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`mcp-remote: no answer\n${stderr}`)), 20_000));
+    await Promise.race([request(1, "initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "parity", version: "1" } }), timeout]);
+    child.stdin.write(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) + "\n");
+    const r = (await Promise.race([request(2, "tools/call", { name: "whoami", arguments: {} }), timeout])) as { result: { content: { text: string }[] } };
+    return r.result.content[0].text;
+  } finally {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function leaves(c: Command): Command[] {
@@ -104,6 +149,9 @@ describe("CLI parity", () => {
     });
     expect(res.status).toBe(200);
     expect(JSON.stringify(await res.json())).toContain("claude");
+
+    // And the real mcp-remote (what `npx -y mcp-remote …` runs) with exactly these args and env: tools over stdio.
+    expect(await viaMcpRemote(args.slice(2), cfg.server.env)).toContain("claude");
 
     // Human output: both clients; without a token, a placeholder and the signed-in deployment's URL.
     const human = ok(await s.run(["mcp", "config"]));
