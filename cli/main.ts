@@ -1,13 +1,14 @@
 /**
- * The keyhole CLI: `keyhole login`, `keyhole token create|list|get|revoke`,
- * `keyhole session create|refresh|end`, `keyhole mcp config`. Built on
- * ConvexHttpClient. Every command takes --json.
+ * The keyhole CLI: `keyhole login`, `keyhole token create|list|get|edit|revoke|regenerate`,
+ * `keyhole session create|refresh|end`, `keyhole org tokens|revoke-token|invite|accept|policy`,
+ * `keyhole mcp config`. Built on ConvexHttpClient. Every command takes --json.
  *
  * Exit codes: 0 ok, 1 failure, 2 usage. Errors are one line on stderr.
  */
 import { Command, CommanderError, Option } from "commander";
 import { registerAuthCommands } from "./commands/auth";
 import { registerMcpCommands } from "./commands/mcp";
+import { registerOrgCommands } from "./commands/org";
 import { registerSessionCommands } from "./commands/session";
 import { registerTokenCommands } from "./commands/token";
 import { currentUrl, type GlobalOptions } from "./lib/client";
@@ -42,6 +43,7 @@ Exit codes: 0 ok, 1 failure, 2 usage error.`,
   registerTokenCommands(program, globals);
   registerSessionCommands(program, globals);
   registerMcpCommands(program, globals);
+  registerOrgCommands(program, globals);
   return program;
 }
 

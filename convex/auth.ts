@@ -9,6 +9,7 @@ import * as AgentSessions from "./model/agentSessions";
 import { mutationDefinition, queryDefinition } from "./model/functions";
 import { KeyholePassword } from "./model/passwordSignIn";
 import * as OAuthComplete from "./model/oauth/complete";
+import * as Regenerate from "./model/governance/regenerate";
 import * as OAuthConnections from "./model/oauth/connections";
 import * as OAuthFlows from "./model/oauth/flows";
 import * as OAuthListing from "./model/oauth/listing";
@@ -20,7 +21,8 @@ import * as WebSessions from "./model/webSessions";
 import { vScopeInput, vTokenType } from "./validators";
 
 // Password sign-in always (keyhole's hardened sign-in flow over the library's
-// provider: model/passwordSignIn.ts); GitHub only when its OAuth app is configured.
+// provider: model/passwordSignIn.ts; e-mail addresses are accounts' ids in
+// lowercase, model/governance/email.ts); GitHub only when its OAuth app is configured.
 const providers = [
   KeyholePassword,
   ...(process.env.AUTH_GITHUB_ID && process.env.AUTH_GITHUB_SECRET ? [GitHub] : []),
@@ -128,6 +130,31 @@ export const endRevokedTokenSessions = internalMutation({
     if (more) await ctx.scheduler.runAfter(0, internal.auth.endRevokedTokenSessions, args);
     return null;
   },
+});
+
+// governance: rotate a token without downtime, rename or redescribe it (model/governance/regenerate.ts)
+
+/**
+ * A new secret with the same settings (name, description, type, scopes,
+ * lifetime from now) under a new token id. The old secret keeps working for
+ * `graceSeconds` (0 to 604800 = 7 days; default 0: it stops now), then fails
+ * as expired. The new token text is in this result only. People only.
+ */
+export const regenerateApiToken = mutation({
+  args: { tokenId: v.string(), graceSeconds: v.optional(v.number()) },
+  returns: v.object({
+    ...Tokens.vCreatedToken.fields,
+    previousTokenId: v.id("apiTokens"),
+    previousExpiresAt: v.number(),
+  }),
+  handler: async (ctx, args) => await Regenerate.regenerateToken(ctx, args),
+});
+
+/** Renames a token or changes its description ("" clears it). People only; someone else's → not_found. */
+export const updateApiToken = mutation({
+  args: { tokenId: v.string(), name: v.optional(v.string()), description: v.optional(v.string()) },
+  returns: Tokens.vTokenInfo,
+  handler: async (ctx, args) => await Regenerate.updateToken(ctx, args),
 });
 
 /** Who is calling: a person, a PAT or an agent session. */

@@ -1,6 +1,17 @@
+import { paginationOptsValidator } from "convex/server";
 import { v } from "convex/values";
 import { internalQuery, mutation, query } from "./_generated/server";
 import { queryDefinition } from "./model/functions";
+import * as Invites from "./model/governance/invites";
+import * as OrgTokens from "./model/governance/orgTokens";
+import * as Policy from "./model/governance/policy";
+import {
+  vInviteCreated,
+  vInviteInfo,
+  vOrgToken,
+  vTokenPolicy,
+  vTokenPolicyInput,
+} from "./model/governance/validators";
 import * as Orgs from "./model/orgs";
 import { vRole } from "./validators";
 
@@ -28,13 +39,6 @@ export const listMembers = query({
   handler: async (ctx, args) => await Orgs.listMembers(ctx, args.org),
 });
 
-/** Adds an existing account by email (members:write; admin needs org:configure, owner org:admin). */
-export const addMember = mutation({
-  args: { org: v.string(), email: v.string(), role: vRole },
-  returns: v.id("memberships"),
-  handler: async (ctx, args) => await Orgs.addMember(ctx, args),
-});
-
 /** Changes a member's role (org:configure; to or from owner needs org:admin; an org keeps one owner). */
 export const setRole = mutation({
   args: { org: v.string(), userId: v.id("users"), role: vRole },
@@ -47,4 +51,86 @@ export const removeMember = mutation({
   args: { org: v.string(), userId: v.id("users") },
   returns: v.null(),
   handler: async (ctx, args) => await Orgs.removeMember(ctx, args),
+});
+
+// ---- governance: invitations, the org-wide token view, token policy ----------
+// (convex/model/governance/; people join an org only through an invitation)
+
+/**
+ * Invites someone to the org with `role` (members:write; admin needs
+ * org:configure, owner org:admin). The code is returned once; pass the link
+ * to the person. With `email`, only an account with that address (any case)
+ * may accept. Single-use; expires after `expiresIn` seconds (1 h to 7 days,
+ * default 7 days).
+ */
+export const invite = mutation({
+  args: { org: v.string(), role: vRole, email: v.optional(v.string()), expiresIn: v.optional(v.number()) },
+  returns: vInviteCreated,
+  handler: async (ctx, args) => await Invites.createInvite(ctx, args),
+});
+
+/** Joins the org an invitation is for: the signed-in invitee only (tokens can't); single-use. */
+export const acceptInvite = mutation({
+  args: { code: v.string() },
+  returns: v.object({ org: v.string(), orgName: v.string(), role: vRole }),
+  handler: async (ctx, args) => await Invites.acceptInvite(ctx, args.code),
+});
+
+/** The org's invitations, newest first, with their status; never a code (members:write). */
+export const listInvites = query({
+  args: { org: v.string() },
+  returns: v.array(vInviteInfo),
+  handler: async (ctx, args) => await Invites.listInvites(ctx, args.org),
+});
+
+/** Revokes a pending invitation (members:write); repeating it is a no-op. */
+export const revokeInvite = mutation({
+  args: { org: v.string(), inviteId: v.string() },
+  returns: v.object({ inviteId: v.id("orgInvites"), changed: v.boolean() }),
+  handler: async (ctx, args) => await Invites.revokeInvite(ctx, args),
+});
+
+/**
+ * Every PAT and live agent session that can reach the org, for its owners
+ * and admins (org:configure): owner, name, type, the scope entries that reach
+ * the org, status, times, and what the token policy refuses. Paged by member
+ * (`paginationOpts.numItems` members per page, at most 20). Never a secret.
+ */
+export const listOrgTokens = query({
+  args: {
+    org: v.string(),
+    status: v.optional(v.union(v.literal("active"), v.literal("all"))),
+    paginationOpts: v.optional(paginationOptsValidator),
+  },
+  returns: v.object({ page: v.array(vOrgToken), isDone: v.boolean(), continueCursor: v.string() }),
+  handler: async (ctx, args) => await OrgTokens.listOrgTokens(ctx, args),
+});
+
+/**
+ * Revokes a member's token (or ends an agent session) that reaches the org:
+ * a signed-in owner or admin (org:configure; an owner's token needs
+ * org:admin). The owner sees who revoked it and why (notice, audit, webhook).
+ */
+export const revokeOrgToken = mutation({
+  args: { org: v.string(), tokenId: v.string(), reason: v.optional(v.string()) },
+  returns: v.object({ tokenId: v.string(), changed: v.boolean(), sessionsEnded: v.number() }),
+  handler: async (ctx, args) => await OrgTokens.revokeOrgToken(ctx, args),
+});
+
+/** The org's token policy (any member: org:read). */
+export const getTokenPolicy = query({
+  args: { org: v.string() },
+  returns: vTokenPolicy,
+  handler: async (ctx, args) => await Policy.getTokenPolicy(ctx, args.org),
+});
+
+/**
+ * Sets the org's token policy (a signed-in owner or admin: org:configure).
+ * A field left out stays; null clears a limit. Enforced on every request
+ * from then on, for existing tokens too.
+ */
+export const setTokenPolicy = mutation({
+  args: { org: v.string(), policy: vTokenPolicyInput },
+  returns: vTokenPolicy,
+  handler: async (ctx, args) => await Policy.setTokenPolicy(ctx, args.org, args.policy),
 });

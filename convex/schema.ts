@@ -1,6 +1,7 @@
 import { authTables } from "@convex-dev/auth/server";
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
+import { vDeliveryAttempt, vDeliveryStatus, vNoticeKind, vTokenPolicyFields, vWebhookEventType } from "./model/governance/validators";
 import { auditEventFields, vRole, vScopeEntry, vTokenType } from "./validators";
 
 export default defineSchema({
@@ -12,6 +13,8 @@ export default defineSchema({
     name: v.string(),
     createdBy: v.id("users"),
     createdAt: v.number(),
+    /** Governance (model/governance/policy.ts): read by authorize() with the org, no extra read. */
+    tokenPolicy: v.optional(v.object(vTokenPolicyFields)),
   }).index("by_slug", ["slug"]),
 
   memberships: defineTable({
@@ -76,7 +79,9 @@ export default defineSchema({
     .index("by_user_status", ["userId", "revokedAt", "expiresAt"])
     .index("by_user_name_status", ["userId", "name", "revokedAt", "expiresAt"])
     .index("by_hash", ["tokenHash"])
-    .index("by_key_expiry", ["keyId", "expiresAt"]),
+    .index("by_key_expiry", ["keyId", "expiresAt"])
+    // governance: expiry notices scan tokens by expiry across all owners
+    .index("by_expiry", ["expiresAt"]),
 
   /**
    * One row per agent session token. A refresh ends the row ("refreshed") and
@@ -250,6 +255,79 @@ export default defineSchema({
   })
     .index("by_user_provider", ["userId", "provider"])
     .index("by_key", ["keyId"]),
+
+  // --- governance (convex/model/governance/) ----------------------------------
+  /** An invitation to an org: single-use, expiring; only the SHA-256 of its code is stored. */
+  orgInvites: defineTable({
+    orgId: v.id("orgs"),
+    role: vRole,
+    /** Lowercased; when set, only an account with this e-mail may accept. */
+    email: v.optional(v.string()),
+    codeHash: v.string(),
+    invitedBy: v.id("users"),
+    createdAt: v.number(),
+    expiresAt: v.number(),
+    acceptedAt: v.optional(v.number()),
+    acceptedBy: v.optional(v.id("users")),
+    revokedAt: v.optional(v.number()),
+    revokedBy: v.optional(v.id("users")),
+  })
+    .index("by_code", ["codeHash"])
+    .index("by_org", ["orgId", "createdAt"]),
+
+  /** A PAT regenerated with a grace period: the old record expires at the grace end. */
+  tokenRegenerations: defineTable({
+    userId: v.id("users"),
+    oldTokenId: v.id("apiTokens"),
+    newTokenId: v.id("apiTokens"),
+    graceEndsAt: v.number(),
+    createdAt: v.number(),
+  })
+    .index("by_old", ["oldTokenId"])
+    .index("by_new", ["newTokenId"]),
+
+  /** Dashboard notices (expiring / expired tokens, admin revocations). */
+  notices: defineTable({
+    userId: v.id("users"),
+    kind: vNoticeKind,
+    /** The token (or agent session) id the notice is about. */
+    subjectId: v.string(),
+    message: v.string(),
+    createdAt: v.number(),
+    dismissedAt: v.optional(v.number()),
+  })
+    .index("by_user", ["userId", "dismissedAt", "createdAt"])
+    .index("by_subject_kind", ["subjectId", "kind"]),
+
+  /** A webhook endpoint of a person or an org; its signing secret is AES-256-GCM encrypted. */
+  webhookEndpoints: defineTable({
+    /** A person's endpoint (userId) or an org's (orgId); exactly one is set. */
+    userId: v.optional(v.id("users")),
+    orgId: v.optional(v.id("orgs")),
+    url: v.string(),
+    description: v.optional(v.string()),
+    eventTypes: v.array(vWebhookEventType),
+    secret: v.string(),
+    createdBy: v.id("users"),
+    createdAt: v.number(),
+  })
+    .index("by_user", ["userId"])
+    .index("by_org", ["orgId"]),
+
+  /** One event for one endpoint, with its attempts (the delivery log). Never a secret in `payload`. */
+  webhookDeliveries: defineTable({
+    endpointId: v.id("webhookEndpoints"),
+    /** The Standard Webhooks message id (`webhook-id`), the same on every retry. */
+    messageId: v.string(),
+    eventType: v.string(),
+    payload: v.string(),
+    status: vDeliveryStatus,
+    attempts: v.array(vDeliveryAttempt),
+    nextAttemptAt: v.optional(v.number()),
+    createdAt: v.number(),
+  })
+    .index("by_endpoint", ["endpointId", "createdAt"])
+    .index("by_created", ["createdAt"]),
 
   // --- keyhole as an OAuth authorization server (convex/model/oauthServer/) --
   /**

@@ -1,4 +1,6 @@
 /** Command-line flags shared by local/main.ts and local/start.ts. */
+import { parseHostList } from "./hosts.js";
+
 export type Flags = {
   port: number;
   sitePort: number;
@@ -6,12 +8,17 @@ export type Flags = {
   dataDir: string;
   webPort: number;
   noWeb: boolean;
+  /** Serve the dashboard with Vite's dev server (confined to web/) instead of the build. */
+  devWeb: boolean;
+  /** Host names served besides IP literals and localhost (local/hosts.ts). */
+  allowedHosts?: string[];
   /** The Convex functions folder (default: the repo's convex/). */
   convexDir?: string;
 };
 
-const USAGE = `Usage: npm start -- [--port 3210] [--site-port 3211] [--host 127.0.0.1] [--data-dir .keyhole] [--web-port 5173] [--no-web] [--convex-dir convex]
-Environment: KEYHOLE_PORT, KEYHOLE_SITE_PORT, KEYHOLE_HOST, KEYHOLE_DATA_DIR, KEYHOLE_WEB_PORT`;
+const USAGE = `Usage: npm start -- [--port 3210] [--site-port 3211] [--host 127.0.0.1] [--data-dir .keyhole] [--web-port 5173] [--no-web] [--dev-web]
+                    [--allowed-hosts name,*.domain] [--convex-dir convex]
+Environment: KEYHOLE_PORT, KEYHOLE_SITE_PORT, KEYHOLE_HOST, KEYHOLE_DATA_DIR, KEYHOLE_WEB_PORT, KEYHOLE_ALLOWED_HOSTS`;
 
 /** parseFlags for an entry point: a bad flag prints its message and exits with status 2. */
 export function parseFlagsOrExit(argv: string[]): Flags {
@@ -24,8 +31,15 @@ export function parseFlagsOrExit(argv: string[]): Flags {
 }
 
 /** The flags that startBackend() takes. */
-export function backendOptions(flags: Flags): Pick<Flags, "port" | "sitePort" | "host" | "dataDir" | "convexDir"> {
-  return { port: flags.port, sitePort: flags.sitePort, host: flags.host, dataDir: flags.dataDir, convexDir: flags.convexDir };
+export function backendOptions(flags: Flags): Pick<Flags, "port" | "sitePort" | "host" | "dataDir" | "convexDir" | "allowedHosts"> {
+  return {
+    port: flags.port,
+    sitePort: flags.sitePort,
+    host: flags.host,
+    dataDir: flags.dataDir,
+    convexDir: flags.convexDir,
+    allowedHosts: flags.allowedHosts,
+  };
 }
 
 export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): Flags {
@@ -36,6 +50,8 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     dataDir: env.KEYHOLE_DATA_DIR || ".keyhole",
     webPort: num(env.KEYHOLE_WEB_PORT, 5173, "KEYHOLE_WEB_PORT"),
     noWeb: false,
+    devWeb: false,
+    allowedHosts: env.KEYHOLE_ALLOWED_HOSTS === undefined ? undefined : parseHostList(env.KEYHOLE_ALLOWED_HOSTS),
   };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
@@ -71,6 +87,12 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
         break;
       case "--no-web":
         flags.noWeb = true;
+        break;
+      case "--dev-web":
+        flags.devWeb = true;
+        break;
+      case "--allowed-hosts":
+        flags.allowedHosts = parseHostList(take());
         break;
       case "-h":
       case "--help":

@@ -17,6 +17,8 @@ import { convexToJson, type Value } from "convex/values";
 import type { UserIdentity } from "convex/server";
 import { Engine, toFunctionError, type UdfKind } from "./engine.js";
 import { legacyIssuer } from "../convex/model/issuer.js";
+import { HOST_REFUSED, hostPolicy, parseHostList, urlHostNames } from "./hosts.js";
+import { endCounterSignIns } from "./ids.js";
 import { applyEnv, loadOrCreateEnvFile } from "./env.js";
 import { AuthError, IdentityVerifier, providersOf } from "./identity.js";
 import { createLogger, type Logger } from "./log.js";
@@ -35,6 +37,11 @@ export type BackendOptions = {
   sitePort?: number;
   /** Interface to listen on. Default 127.0.0.1. */
   host?: string;
+  /**
+   * Host names served besides IP literals and localhost (hosts.ts). Default:
+   * KEYHOLE_ALLOWED_HOSTS. The names of CONVEX_SITE_URL / SITE_URL are added.
+   */
+  allowedHosts?: string[];
   /** Where data, journal and env.json live. Default `.keyhole`. */
   dataDir?: string;
   /** The Convex functions folder. Default: the repo's convex/. */
@@ -187,6 +194,8 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   });
   ready.catch(() => {});
   let state: { engine: Engine; verifier: IdentityVerifier; sync: SyncServer; siteUrl: string } | null = null;
+  const hostNames = options.allowedHosts ?? parseHostList(process.env.KEYHOLE_ALLOWED_HOSTS);
+  let hosts = hostPolicy(hostNames);
 
   const apiServer = http.createServer((req, res) => void handleApi(req, res));
   const siteServer = http.createServer((req, res) => void handleSite(req, res));
@@ -205,7 +214,13 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
       return;
     }
     ready.then(
-      () => state!.sync.handleUpgrade(req, socket, head),
+      () => {
+        if (!hosts.allows(req.headers.host)) {
+          socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${HOST_REFUSED}`);
+          return;
+        }
+        state!.sync.handleUpgrade(req, socket, head);
+      },
       () => socket.destroy(),
     );
   });
@@ -233,6 +248,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     if (created) log.info(`generated secrets for the functions in ${path.join(dataDir, "env.json")}`);
     applyEnv(fileEnv, options.env, { CONVEX_SITE_URL: derivedSiteUrl });
     const siteUrl = (process.env.CONVEX_SITE_URL ?? derivedSiteUrl).replace(/\/+$/, "");
+    hosts = hostPolicy([...hostNames, ...urlHostNames([siteUrl, process.env.SITE_URL])]);
 
     patchRequestUrl();
     engine = await Engine.create(buildModuleMap(convexDir));
@@ -254,6 +270,14 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     };
     if (restored.journalRecords > 0 || docs > 0) {
       log.info(`restored ${docs} document(s) (${restored.journalRecords} journal record(s) replayed)`);
+    }
+    // A data dir from before random ids: its sign-ins' ids were guessable.
+    const ended = await endCounterSignIns(engine);
+    if (ended.sessions + ended.refreshTokens > 0) {
+      log.warn(
+        `upgraded a data dir made with guessable document ids: ended ${ended.sessions} sign-in(s) and ` +
+          `${ended.refreshTokens} refresh token(s); everyone signs in again (all other data is kept)`,
+      );
     }
 
     const authConfig = (await engine.loadModule("auth.config"))?.default;
@@ -289,32 +313,42 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     throw e;
   }
 
-  async function identityFrom(req: IncomingMessage, strict: boolean): Promise<UserIdentity | null> {
+  /**
+   * The request's identity. `/api/*` (strict) refuses a rejected token with
+   * 401 as Convex does (crates/local_backend/src/authentication.rs,
+   * ExtractIdentity). An HTTP action runs anyway, with the rejection kept so
+   * its getUserIdentity() throws (rejected.ts); as on Convex, any
+   * Authorization header that is not a valid `Bearer <JWT>` counts
+   * (ExtractAuthenticationToken refuses other schemes).
+   */
+  async function identityFrom(req: IncomingMessage, strict: boolean): Promise<{ identity: UserIdentity | null; rejected?: string }> {
     const h = req.headers.authorization;
-    if (!h) return null;
+    if (h === undefined) return { identity: null };
     const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
     if (!m) {
-      if (strict) throw new HttpError(401, "Unauthenticated", "Unsupported Authorization header (expected `Bearer <JWT>`)");
-      return null;
+      const message = "Unsupported Authorization header (expected `Bearer <JWT>`)";
+      if (strict) throw new HttpError(401, "Unauthenticated", message);
+      return { identity: null, rejected: message };
     }
     try {
-      return (await state!.verifier.verify(m[1]!)).identity;
+      return { identity: (await state!.verifier.verify(m[1]!)).identity };
     } catch (e) {
-      if (!strict) return null;
-      if (e instanceof AuthError) throw new HttpError(401, "Unauthenticated", e.message);
-      throw e;
+      if (!(e instanceof AuthError)) throw e;
+      if (strict) throw new HttpError(401, "Unauthenticated", e.message);
+      return { identity: null, rejected: e.message };
     }
   }
 
   async function handleApi(req: IncomingMessage, res: ServerResponse) {
     try {
+      await ready;
+      if (refuseHost(req, res)) return;
       corsHeaders(req, res);
       const pathname = (req.url ?? "/").split("?")[0]!;
       if (req.method === "OPTIONS") {
         res.writeHead(204).end();
         return;
       }
-      await ready;
       if (req.method === "GET" && (pathname === "/" || pathname === "/version" || pathname === "/instance_name")) {
         res.writeHead(200, { "Content-Type": "text/plain" }).end(
           pathname === "/" ? "This Convex deployment (keyhole embedded backend) is running.\n" : "keyhole-local",
@@ -348,7 +382,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
       } catch (e) {
         throw new HttpError(400, "BadRequest", `Invalid args: ${(e as Error).message}`);
       }
-      const identity = await identityFrom(req, true);
+      const { identity } = await identityFrom(req, true);
       try {
         const { value } = await state!.engine.call(kind, body.path, args, {
           identity,
@@ -378,9 +412,17 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     }
   }
 
+  /** Answers 403 to a foreign Host name (hosts.ts); true when it did. */
+  function refuseHost(req: IncomingMessage, res: ServerResponse): boolean {
+    if (hosts.allows(req.headers.host)) return false;
+    res.writeHead(403, { "Content-Type": "text/plain", Connection: "close" }).end(HOST_REFUSED);
+    return true;
+  }
+
   async function handleSite(req: IncomingMessage, res: ServerResponse) {
     try {
       await ready;
+      if (refuseHost(req, res)) return;
       const method = req.method ?? "GET";
       const body = method === "GET" || method === "HEAD" ? undefined : await readBody(req, MAX_BODY_BYTES);
       const headers = new Headers();
@@ -388,13 +430,13 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
         if (v === undefined || ["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"].includes(k)) continue;
         for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one);
       }
-      const identity = await identityFrom(req, false);
+      const { identity, rejected } = await identityFrom(req, false);
       const origin = `http://${req.headers.host ?? new URL(state!.siteUrl).host}`;
       const response = await siteOrigin.run(origin, () =>
         state!.engine.fetch(
           req.url ?? "/",
           { method, headers, body: body as BodyInit | undefined },
-          { identity, ip: clientIp(req), userAgent: req.headers["user-agent"] ?? null },
+          { identity, rejected, ip: clientIp(req), userAgent: req.headers["user-agent"] ?? null },
         ),
       );
       const outHeaders: Record<string, string | string[]> = {};

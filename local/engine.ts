@@ -20,6 +20,9 @@
  *   the bucket of that index's first field (the rest of the range, sorting and
  *   filters still run upstream, unchanged); and record what a live query read.
  * - `get`: record single-document reads of live queries.
+ * - `paginate`: Convex's pagination journals for live queries (pagination.ts).
+ * - `transactionManager.begin`: one snapshot per Transition (snapshot.ts).
+ * - `_generateId`: 128 random bits per id instead of a counter (ids.ts).
  * - restore: persisted documents and the id / creation-time / commit-ts
  *   counters are put back before the first function runs, so ids are never
  *   reused and timestamps never go backwards.
@@ -29,6 +32,10 @@ import { convexTest } from "convex-test";
 import { compareValues, convexToJson, jsonToConvex, type Value } from "convex/values";
 import type { UserIdentity } from "convex/server";
 import { canonicalizeUdfPath, type ModuleMap } from "./modules.js";
+import { newDocumentId, tableOf } from "./ids.js";
+import { paginateWithJournal, type JournalState } from "./pagination.js";
+import { installRejectedIdentity, rejectedIdentity } from "./rejected.js";
+import { SnapshotGate } from "./snapshot.js";
 import { encodeDoc, type Doc, type Journal, type Restored } from "./store.js";
 
 export type UdfKind = "query" | "mutation" | "action";
@@ -38,6 +45,8 @@ export type ReadSet = {
   ids: Set<string>;
   tables: Set<string>;
   ranges: Array<{ table: string; range: RangeExpr[] }>;
+  /** A live query's pagination journal (pagination.ts). */
+  journal?: JournalState;
 };
 type RangeExpr = { type: "Eq" | "Gt" | "Gte" | "Lt" | "Lte"; fieldPath: string; value: unknown };
 
@@ -46,6 +55,8 @@ export type CommitInfo = { ts: bigint; changes: Change[] };
 
 export type CallOptions = {
   identity?: UserIdentity | null;
+  /** The request carried a token that was rejected (HTTP actions only: see rejected.ts). */
+  rejected?: string;
   ip?: string | null;
   userAgent?: string | null;
 };
@@ -65,12 +76,7 @@ export function emptyReadSet(): ReadSet {
   return { ids: new Set(), tables: new Set(), ranges: [] };
 }
 
-/** tableNameFromId, as convex-test formats ids: digits followed by the table name. */
-export function tableOf(id: string): string | null {
-  let i = 0;
-  while (i < id.length && id.charCodeAt(i) >= 48 && id.charCodeAt(i) <= 57) i++;
-  return i === 0 || i === id.length ? null : id.slice(i);
-}
+export { tableOf };
 
 function fieldOf(doc: Record<string, unknown>, fieldPath: string): Value | undefined {
   let cur: unknown = doc;
@@ -134,6 +140,7 @@ type Any = any;
 
 export class Engine {
   readonly readTracker = new AsyncLocalStorage<ReadSet>();
+  readonly gate = new SnapshotGate();
   private readonly commitListeners = new Set<(c: CommitInfo) => void>();
   private tableIds = new Map<string, Set<string>>();
   private indexes = new Map<string, IndexMap[]>();
@@ -163,25 +170,40 @@ export class Engine {
     const root = generated.split("_generated", 2)[0]!;
     const schemaKey = Object.keys(modules).find((k) => /^schema\.[^./]+$/.test(k.slice(root.length)));
     const schema = schemaKey ? ((await modules[schemaKey]!()) as { default: unknown }).default : undefined;
-    const t = convexTest({ schema: schema as never, modules: modules as never });
+    // Convex's per-transaction limits (reads, writes, index ranges, scheduled
+    // functions), enforced as on a deployment: convex-test's defaults are
+    // Convex's documented limits (https://docs.convex.dev/production/state/limits).
+    const t = convexTest({ schema: schema as never, modules: modules as never, transactionLimits: true });
 
-    // Catch convex-test's ConvexGlobal (see the header comment).
+    // Catch convex-test's ConvexGlobal and its execution-context store (see
+    // the header comment), and its AuthFake (rejected.ts).
     const originalRun = AsyncLocalStorage.prototype.run;
     let convexGlobal: Any = null;
+    let executionContext: AsyncLocalStorage<{ udfType?: string }> | null = null;
     AsyncLocalStorage.prototype.run = function (this: AsyncLocalStorage<unknown>, store: unknown, fn: Any, ...args: unknown[]) {
       if (store && typeof store === "object" && "components" in store && "transactionManager" in store) {
         convexGlobal = store;
       }
+      if (store && typeof store === "object" && "udfType" in store && "depth" in store) {
+        executionContext = this as AsyncLocalStorage<{ udfType?: string }>;
+      }
       return originalRun.call(this, store, fn, ...args);
     } as typeof originalRun;
+    let authFake: Any = null;
     try {
       await (t as Any).finishInProgressScheduledFunctions();
+      await (t as Any).withIdentity({ subject: "probe" }).run(async (ctx: Any) => {
+        authFake = Object.getPrototypeOf(ctx.auth);
+      });
     } finally {
       AsyncLocalStorage.prototype.run = originalRun;
     }
-    if (!convexGlobal) throw new Error("could not reach convex-test's state (unsupported convex-test version?)");
+    if (!convexGlobal || !executionContext || typeof authFake?.getUserIdentity !== "function") {
+      throw new Error("could not reach convex-test's state (unsupported convex-test version?)");
+    }
+    installRejectedIdentity(authFake, executionContext);
     const db = convexGlobal.components[""].db;
-    for (const m of ["commit", "get", "_iterateDocs", "_resolveQuerySource", "paginate"]) {
+    for (const m of ["commit", "get", "_generateId", "_iterateDocs", "_resolveQuerySource", "paginate"]) {
       if (typeof db[m] !== "function") throw new Error(`convex-test DatabaseFake has no ${m}() (unsupported version)`);
     }
     const engine = new Engine(t, db, convexGlobal.transactionManager, schema, modules, root);
@@ -221,6 +243,26 @@ export class Engine {
 
   *documents(): Iterable<[string, Doc]> {
     for (const id of Object.keys(this.db._documents)) yield [id, this.db._documents[id]];
+  }
+
+  /** Committed ids of one table. */
+  idsOf(table: string): string[] {
+    return [...(this.tableIds.get(table) ?? EMPTY)];
+  }
+
+  /** A committed document, or null. */
+  document(id: string): Doc | null {
+    return (this.db._documents[id] as Doc | undefined) ?? null;
+  }
+
+  /** Deletes documents in journaled transactions (start-up maintenance). */
+  async deleteDocuments(ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += 1000) {
+      const batch = ids.slice(i, i + 1000);
+      await this.t.run(async (ctx: Any) => {
+        for (const id of batch) if ((await ctx.db.get(id)) !== null) await ctx.db.delete(id);
+      });
+    }
   }
 
   documentCount(table?: string): number {
@@ -302,6 +344,14 @@ export class Engine {
     let hint: { table: string; ids: Set<string> } | null = null;
     let inResolve = false;
 
+    // Unguessable ids instead of convex-test's counter (see ids.ts).
+    db._generateId = function (table: string) {
+      return newDocumentId(table, (id) => {
+        if (this._documents[id] !== undefined) return true;
+        return (this._writes as Record<string, unknown>[]).some((level) => level[id] !== undefined);
+      });
+    };
+
     db.get = function (tableName: string | undefined, id: string) {
       engine.readTracker.getStore()?.ids.add(id);
       return origGet.call(this, tableName, id);
@@ -361,7 +411,25 @@ export class Engine {
           throw new Error("InvalidCursor: the pagination cursor is malformed; pass null or a continueCursor you were given");
         }
       }
-      return origPaginate.call(this, opts);
+      const journal = engine.readTracker.getStore()?.journal;
+      return paginateWithJournal(journal, opts, (o) => origPaginate.call(this, o));
+    };
+
+    // One snapshot per Transition (snapshot.ts): a top-level transaction
+    // begins only when no one else holds the gate, and takes convex-test's
+    // lock in the same synchronous step.
+    const tm = this.tm;
+    const origBegin = tm.begin;
+    tm.begin = function (isNested: boolean, limits: unknown) {
+      const free = () => !engine.gate.mustWait() && this._waitOnCurrentFunction === null;
+      if (isNested || free()) return origBegin.call(this, isNested, limits);
+      return (async () => {
+        while (!free()) {
+          if (engine.gate.mustWait()) await engine.gate.admit();
+          else await this._waitOnCurrentFunction;
+        }
+        return origBegin.call(this, isNested, limits);
+      })();
     };
 
     db.commit = function (commitTs: bigint | null) {
@@ -409,6 +477,7 @@ export class Engine {
   private accessor(opts: CallOptions): Any {
     let a = this.t;
     if (opts.identity) a = a.withIdentity(opts.identity);
+    else if (opts.rejected !== undefined) a = a.withIdentity(rejectedIdentity(opts.rejected));
     return a.withRequestMetadata({ ip: opts.ip ?? null, userAgent: opts.userAgent ?? null });
   }
 
@@ -499,6 +568,20 @@ export class Engine {
   async runInternal(udfPath: string, args: Record<string, Value>): Promise<Value> {
     const c = canonicalizeUdfPath(udfPath);
     return await this.readTracker.exit(() => this.t.fun({ componentPath: "", udfPath: c.udfPath }, args));
+  }
+
+  /**
+   * Runs `fn` on one committed state: transactions in flight finish first and
+   * no other transaction begins until `fn` is done (snapshot.ts).
+   */
+  onSnapshot<T>(fn: () => Promise<T>): Promise<T> {
+    const quiesce = () =>
+      this.tm._waitOnCurrentFunction === null
+        ? null
+        : (async () => {
+            while (this.tm._waitOnCurrentFunction !== null) await this.tm._waitOnCurrentFunction;
+          })();
+    return this.gate.run(quiesce, fn);
   }
 
   /** Runs a function with direct access to the DatabaseFake inside a transaction. */

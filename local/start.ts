@@ -2,53 +2,23 @@
  * `npm start` — the embedded backend plus the dashboard, one banner, Ctrl-C
  * stops everything.
  *
- * Dashboard: the Vite dev server when web/index.html exists, otherwise a
- * static server for web/dist when it was built, otherwise none.
+ * Dashboard (local/dashboard.ts): the production build in web/dist, built on
+ * first start or when its sources changed; `--dev-web` runs Vite's dev server
+ * instead (confined to web/). Both answer only to allowed Host names.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import http from "node:http";
+import type http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { backendOptions, parseFlagsOrExit } from "./args.js";
+import { ensureDashboardBuilt, serveDashboard, spawnDevServer } from "./dashboard.js";
+import { hostPolicy, parseHostList, urlHostNames } from "./hosts.js";
 import { installConsoleRedaction } from "./log.js";
 import { startBackend, type Backend } from "./backend.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript",
-  ".css": "text/css",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".ico": "image/x-icon",
-  ".json": "application/json",
-  ".woff2": "font/woff2",
-};
-
-function serveStatic(dir: string, port: number, host: string, config: unknown): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    const rel = decodeURIComponent((req.url ?? "/").split("?")[0]!);
-    if (rel === "/config.json") {
-      // Where the dashboard finds the backend (see web/src/config.ts).
-      res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
-      res.end(JSON.stringify(config));
-      return;
-    }
-    let file = path.join(dir, path.normalize(rel).replace(/^(\.\.[/\\])+/, ""));
-    if (!file.startsWith(dir) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
-      file = path.join(dir, "index.html"); // single-page app fallback
-    }
-    res.writeHead(200, { "Content-Type": TYPES[path.extname(file)] ?? "application/octet-stream" });
-    fs.createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve(server));
-  });
-}
 
 function waitForPort(port: number, host: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -91,20 +61,23 @@ async function main() {
   }
 
   const githubSignIn = Boolean(process.env.AUTH_GITHUB_ID && process.env.AUTH_GITHUB_SECRET);
+  const allowedHosts = [
+    ...(flags.allowedHosts ?? parseHostList(process.env.KEYHOLE_ALLOWED_HOSTS)),
+    ...urlHostNames([process.env.SITE_URL]),
+  ];
   let vite: ChildProcess | null = null;
   let staticServer: http.Server | null = null;
   let dashboard = "(none: web/ has no index.html)";
-  const hasViteApp = fs.existsSync(path.join(root, "web", "index.html"));
-  const dist = path.join(root, "web", "dist");
-  if (!flags.noWeb && hasViteApp) {
-    const viteBin = path.join(root, "node_modules", "vite", "bin", "vite.js");
-    const useRootConfig = fs.existsSync(path.join(root, "vite.config.ts"));
-    const args = [viteBin, ...(useRootConfig ? [] : ["web"]), "--port", String(flags.webPort), "--strictPort", "--host", host, "--clearScreen", "false"];
-    vite = spawn(process.execPath, args, {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
+  const hasWebApp = fs.existsSync(path.join(root, "web", "index.html"));
+  if (flags.noWeb) {
+    dashboard = "(disabled by --no-web)";
+  } else if (hasWebApp && flags.devWeb) {
+    vite = spawnDevServer(root, {
+      port: flags.webPort,
+      host,
+      dataDir: backend.dataDir,
+      allowedHosts,
       env: {
-        ...process.env,
         VITE_CONVEX_URL: backend.url,
         VITE_CONVEX_SITE_URL: backend.siteUrl,
         ...(githubSignIn ? { VITE_GITHUB_SIGN_IN: "true" } : {}),
@@ -123,12 +96,16 @@ async function main() {
       if (!stopping) console.error(`[keyhole] the dashboard dev server exited (code ${code}); the backend keeps running`);
       vite = null;
     });
-    dashboard = (await waitForPort(flags.webPort, host, 30_000)) ? webUrl : `${webUrl} (not answering yet)`;
-  } else if (!flags.noWeb && fs.existsSync(path.join(dist, "index.html"))) {
-    staticServer = await serveStatic(dist, flags.webPort, host, { convexUrl: backend.url, githubSignIn });
-    dashboard = `${webUrl} (web/dist)`;
-  } else if (flags.noWeb) {
-    dashboard = "(disabled by --no-web)";
+    dashboard = (await waitForPort(flags.webPort, host, 30_000)) ? `${webUrl} (dev server)` : `${webUrl} (not answering yet)`;
+  } else if (hasWebApp) {
+    try {
+      const dist = await ensureDashboardBuilt(root, (m) => console.log(`[keyhole] ${m}`));
+      staticServer = await serveDashboard(dist, { port: flags.webPort, host }, { convexUrl: backend.url, githubSignIn }, hostPolicy(allowedHosts));
+      dashboard = webUrl;
+    } catch (e) {
+      console.error(`[keyhole] the dashboard is not served: ${(e as Error).message}`);
+      dashboard = "(not served: see the error above)";
+    }
   }
 
   const line = "─".repeat(64);

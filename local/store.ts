@@ -18,6 +18,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { convexToJson, jsonToConvex, type Value } from "convex/values";
+import { isCounterId } from "./ids.js";
 
 export type Doc = Record<string, Value> & { _id: string; _creationTime: number };
 
@@ -117,7 +118,8 @@ export function readStore(dataDir: string, log: Logger): Restored {
   // Belt and braces: ids and creation times never go backwards, whatever the
   // records said.
   for (const [id, doc] of documents) {
-    const m = /^[0-9]+/.exec(id);
+    // (Only an old data dir's counter ids carry a count; see ids.ts.)
+    const m = isCounterId(id) ? /^[0-9]+/.exec(id) : null;
     if (m) counters.nextDocId = Math.max(counters.nextDocId, Number(m[0]) + 1);
     if (doc._creationTime > counters.lastCreationTime) counters.lastCreationTime = doc._creationTime;
   }

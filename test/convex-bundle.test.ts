@@ -2,7 +2,10 @@
 // isn't a "use node" file is bundled for the isolate (esbuild, platform
 // browser — the options `npx convex deploy` uses), and no Node built-in may be
 // reached from it. The embedded backend runs on Node and would not notice
-// such an import; this check would.
+// such an import; this check would. Then every module is evaluated with only
+// the globals Convex provides, and TypeScript's checker finds any reference
+// to a Node-only global (Buffer, require, setImmediate, …) in function bodies
+// (test/helpers/convexRuntime.ts).
 import fs from "node:fs";
 import { builtinModules } from "node:module";
 import os from "node:os";
@@ -10,6 +13,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import { describe, expect, test } from "vitest";
+import { evaluateInConvexGlobals, nodeOnlyReferences } from "./helpers/convexRuntime";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BUILTINS = new Set(builtinModules.filter((m) => !m.startsWith("_")));
@@ -48,11 +52,9 @@ function entryPoints(dir: string): { isolate: string[]; node: string[] } {
 
 type Violation = { builtin: string; importer: string };
 
-/** Bundles a convex/ folder for the Convex isolate; returns the violations and esbuild errors. */
-export async function checkConvexBundle(dir: string): Promise<{ violations: Violation[]; errors: string[]; entryCount: number }> {
-  const { isolate, node } = entryPoints(dir);
-  const violations: Violation[] = [];
-  const guard: esbuild.Plugin = {
+/** esbuild plugin: Node built-ins are violations (recorded, left external); async_hooks is Convex's global. */
+function isolateGuard(violations: Violation[]): esbuild.Plugin {
+  return {
     name: "no-node-builtins-in-isolate",
     setup(build) {
       build.onResolve({ filter: /^(node:)?async_hooks$/ }, (args) => ({ path: args.path, namespace: "async-hooks-shim" }));
@@ -70,6 +72,13 @@ export async function checkConvexBundle(dir: string): Promise<{ violations: Viol
       });
     },
   };
+}
+
+/** Bundles a convex/ folder for the Convex isolate; returns the violations and esbuild errors. */
+export async function checkConvexBundle(dir: string): Promise<{ violations: Violation[]; errors: string[]; entryCount: number }> {
+  const { isolate, node } = entryPoints(dir);
+  const violations: Violation[] = [];
+  const guard = isolateGuard(violations);
   const errors: string[] = [];
   const run = async (entries: string[], platform: esbuild.Platform, plugins: esbuild.Plugin[]) => {
     if (entries.length === 0) return;
@@ -129,4 +138,45 @@ describe("convex/ bundles for the Convex runtime", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+/** Both runtime checks over a folder: module evaluation errors and Node-only global references. */
+async function checkConvexGlobals(dir: string): Promise<{ evaluation: string[]; references: string[] }> {
+  const { isolate } = entryPoints(dir);
+  const failures = await evaluateInConvexGlobals(isolate, [isolateGuard([])]);
+  const evaluation = [...failures].map(([entry, error]) => `${path.relative(dir, entry)}: ${error}`);
+  const references = nodeOnlyReferences(isolate, path.join(root, "tsconfig.json")).map(
+    (r) => `${path.relative(dir, path.resolve(r.file))}:${r.line} ${r.name}`,
+  );
+  return { evaluation, references };
+}
+
+describe("convex/ runs with only the globals Convex provides", () => {
+  test("every module evaluates, and no function references a Node-only global", async () => {
+    const { evaluation, references } = await checkConvexGlobals(path.join(root, "convex"));
+    expect(evaluation, "modules that fail to evaluate with Convex's globals").toEqual([]);
+    expect(references, "Node-only globals used outside \"use node\" files").toEqual([]);
+  }, 120_000);
+
+  test("the checks catch Node-only globals at module level and inside functions", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "convex-globals-"));
+    try {
+      fs.mkdirSync(path.join(dir, "_generated"));
+      fs.writeFileSync(path.join(dir, "top.ts"), 'export const bytes = Buffer.from("x");\n');
+      fs.writeFileSync(
+        path.join(dir, "inside.ts"),
+        'export const later = () => setImmediate(() => {});\nexport const hex = (s: string) => Buffer.from(s).toString("hex");\nexport const tick = () => queueMicrotask(() => {});\nexport const cwd = () => process.cwd();\n',
+      );
+      fs.writeFileSync(
+        path.join(dir, "fine.ts"),
+        'export const site = process.env.CONVEX_SITE_URL;\nexport const ok = async () => [crypto.randomUUID(), new URL("https://a.example"), btoa("x"), await fetch("https://a.example"), setTimeout(() => {}, 1), new TextEncoder().encode("x"), Math.max(1, 2)];\n',
+      );
+      fs.writeFileSync(path.join(dir, "nodeOk.ts"), '"use node";\nexport const b = () => Buffer.from("x");\n');
+      const { evaluation, references } = await checkConvexGlobals(dir);
+      expect(evaluation).toEqual(["top.ts: Buffer is not defined"]);
+      expect(references.sort()).toEqual(["inside.ts:1 setImmediate", "inside.ts:2 Buffer", "inside.ts:3 queueMicrotask", "inside.ts:4 process", "top.ts:1 Buffer"]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

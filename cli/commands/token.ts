@@ -1,4 +1,4 @@
-/** keyhole token create | list | get | revoke — needs `keyhole login` (a PAT cannot manage PATs). */
+/** keyhole token create | list | get | revoke | regenerate | update — needs `keyhole login` (a PAT cannot manage PATs). */
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { api } from "../../convex/_generated/api.js";
 import type { Id } from "../../convex/_generated/dataModel";
@@ -96,7 +96,7 @@ function requireOneOf(opts: { name?: string; id?: string }): void {
 export function registerTokenCommands(program: Command, globals: () => GlobalOptions): void {
   const token = program
     .command("token")
-    .description("personal access tokens: create, list, get, revoke (needs keyhole login)");
+    .description("personal access tokens: create, list, get, revoke, regenerate, update (needs keyhole login)");
 
   token
     .command("create")
@@ -299,4 +299,66 @@ Convex queries are not recorded.`,
       const ended = r.sessionsEnded > 0 ? `; ended ${r.sessionsEnded} agent session${r.sessionsEnded === 1 ? "" : "s"}` : "";
       note(`Revoked token "${name}" (${r.tokenId})${ended}.`);
     });
+
+  token
+    .command("regenerate")
+    .description("a new secret with the same settings; the old one keeps working for --grace, then stops")
+    .option("--name <name>", "the active token's name")
+    .option("--id <tokenId>", "the token's id instead of its name")
+    .option("--grace <duration>", "how long the old secret keeps working: 0 to 7d (default 0: it stops now)", graceArg)
+    .option("--json", "print {token, tokenId, name, scopes, expiresAt, previousTokenId, previousExpiresAt}")
+    .addHelpText("after", "\nExample (swap a deploy secret without downtime):\n  keyhole token regenerate --name ci --grace 1h")
+    .action(async (opts: { name?: string; id?: string; grace?: number; json?: boolean }) => {
+      requireOneOf(opts);
+      const { client } = await loginClient(globals());
+      const tokenId = opts.id ?? (await findByName(client, opts.name!, "all"))._id;
+      const r = await client.mutation(api.auth.regenerateApiToken, {
+        tokenId,
+        ...(opts.grace !== undefined ? { graceSeconds: opts.grace } : {}),
+      });
+      for (const w of r.warnings ?? []) note(`warning: ${w}`);
+      if (opts.json) {
+        const { warnings: _w, ...rest } = r;
+        printJson(rest);
+      } else {
+        note(`Regenerated "${r.name}": new id ${r.tokenId}, expires ${iso(r.expiresAt)}`);
+        note(
+          r.previousExpiresAt > Date.now()
+            ? `The old secret (${r.previousTokenId}) keeps working until ${iso(r.previousExpiresAt)}.`
+            : `The old secret (${r.previousTokenId}) has stopped working.`,
+        );
+        out(r.token);
+      }
+      note("Save this token now: it is shown only once and cannot be recovered.");
+    });
+
+  token
+    .command("update")
+    .description("rename a token or change its description")
+    .option("--name <name>", "the token's name (an active token first, else the newest with that name)")
+    .option("--id <tokenId>", "the token's id instead of its name")
+    .option("--new-name <name>", "its new name")
+    .option("-d, --description <text>", 'its new description ("" clears it)')
+    .option("--json", "print the token's details as JSON")
+    .action(async (opts: { name?: string; id?: string; newName?: string; description?: string; json?: boolean }) => {
+      requireOneOf(opts);
+      if (opts.newName === undefined && opts.description === undefined) throw new UsageError("give --new-name and/or --description");
+      const { client } = await loginClient(globals());
+      const tokenId = opts.id ?? (await findByName(client, opts.name!, "all"))._id;
+      const t = (await client.mutation(api.auth.updateApiToken, {
+        tokenId,
+        ...(opts.newName !== undefined ? { name: opts.newName } : {}),
+        ...(opts.description !== undefined ? { description: opts.description } : {}),
+      })) as TokenInfo;
+      if (opts.json) return printJson(tokenJson(t));
+      note(`Updated token "${t.name}" (${t._id}).`);
+    });
+}
+
+/** --grace: 0 (plain seconds) up to 7 days. */
+function graceArg(value: string): number {
+  if (/^\s*0+\s*[smhdwy]?\s*$/.test(value)) return 0;
+  const s = durationArg(value);
+  if (s > 7 * 86_400) throw new InvalidArgumentError(`"${value}" is longer than 7 days`);
+  return s;
 }

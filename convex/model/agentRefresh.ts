@@ -44,7 +44,12 @@ import {
 
 const MAX_REFRESH_CHARS = 128;
 
-export const vRefreshRefusalCode = v.union(v.literal("unauthenticated"), v.literal("revoked"), v.literal("expired"));
+export const vRefreshRefusalCode = v.union(
+  v.literal("unauthenticated"),
+  v.literal("revoked"),
+  v.literal("expired"),
+  v.literal("forbidden"),
+);
 
 /** The result of refreshSession: the new credential(s), or why not. */
 export const vRefreshResult = v.union(
@@ -66,7 +71,25 @@ const refuse = (code: Refusal["code"], message: string): Refusal => ({ ok: false
 /** Token end reasons that mean "this credential was already used to refresh". */
 const SPENT = new Set(["refreshed", "token_refreshed"]);
 
-export type RefreshArgs = { refreshToken?: string; token?: string; ttl?: number };
+export type RefreshArgs = {
+  refreshToken?: string;
+  token?: string;
+  ttl?: number;
+  /** Set only by the OAuth token endpoint (never by a validator): an OAuth grant rotates there and nowhere else. */
+  viaOAuthTokenEndpoint?: boolean;
+};
+
+/** Whether a family is an OAuth grant (oauthServer/grants.ts; queried here to keep that module out of this one's imports). */
+async function isOAuthGrant(ctx: MutationCtx, familyId: string): Promise<boolean> {
+  const grant = await ctx.db
+    .query("oauthGrants")
+    .withIndex("by_family", (q) => q.eq("familyId", familyId))
+    .first();
+  return grant !== null;
+}
+
+// Its refresh token is bound to the client (and its secret) and its lifetimes to the grant.
+const OAUTH_ONLY = "this session is an OAuth grant: the app refreshes it at the token endpoint (/oauth/token)";
 
 export async function refreshAgentSession(ctx: MutationCtx, args: RefreshArgs): Promise<RefreshResult> {
   if ((args.refreshToken === undefined) === (args.token === undefined)) {
@@ -74,8 +97,9 @@ export async function refreshAgentSession(ctx: MutationCtx, args: RefreshArgs): 
   }
   const ttl = args.ttl === undefined ? undefined : checkTtl(args.ttl);
   const now = Date.now();
-  if (args.refreshToken !== undefined) return await byRefreshToken(ctx, args.refreshToken, ttl, now);
-  return await bySessionToken(ctx, args.token!, ttl, now);
+  const via = args.viaOAuthTokenEndpoint === true;
+  if (args.refreshToken !== undefined) return await byRefreshToken(ctx, args.refreshToken, ttl, now, via);
+  return await bySessionToken(ctx, args.token!, ttl, now, via);
 }
 
 async function rowByRefreshToken(ctx: MutationCtx, rt: string): Promise<Doc<"agentSessions"> | null> {
@@ -105,7 +129,13 @@ async function reuseDetected(ctx: MutationCtx, row: Doc<"agentSessions">, via: s
   );
 }
 
-async function byRefreshToken(ctx: MutationCtx, rt: string, ttl: number | undefined, now: number): Promise<RefreshResult> {
+async function byRefreshToken(
+  ctx: MutationCtx,
+  rt: string,
+  ttl: number | undefined,
+  now: number,
+  viaOAuthTokenEndpoint: boolean,
+): Promise<RefreshResult> {
   const row = await rowByRefreshToken(ctx, rt);
   if (row === null) return refuse("unauthenticated", "unknown refresh token");
   if (row.endedAt !== undefined) {
@@ -114,6 +144,7 @@ async function byRefreshToken(ctx: MutationCtx, rt: string, ttl: number | undefi
   }
   // The row's own token may have expired: the refresh token outlives it.
   if (row.familyExpiresAt <= now) return refuse("expired", "this session reached its absolute lifetime: create a new session");
+  if (!viaOAuthTokenEndpoint && (await isOAuthGrant(ctx, row.familyId))) return refuse("forbidden", OAUTH_ONLY);
   if (row.parentTokenId !== undefined) {
     const parent = await parentLiveness(ctx, row.parentTokenId, now);
     if (parent.status !== "active") return refuse(parent.status, parent.reason);
@@ -129,12 +160,19 @@ async function byRefreshToken(ctx: MutationCtx, rt: string, ttl: number | undefi
   return { ok: true, ...pair };
 }
 
-async function bySessionToken(ctx: MutationCtx, token: string, ttl: number | undefined, now: number): Promise<RefreshResult> {
+async function bySessionToken(
+  ctx: MutationCtx,
+  token: string,
+  ttl: number | undefined,
+  now: number,
+  viaOAuthTokenEndpoint: boolean,
+): Promise<RefreshResult> {
   const row = await rowByToken(ctx, token);
   if (row === null) return refuse("unauthenticated", "unknown session token");
   if (row.endedAt !== undefined && SPENT.has(row.endReason ?? "")) return await reuseDetected(ctx, row, "session token", now);
   const live = await agentSessionLiveness(ctx, row, now);
   if (live.status !== "active") return refuse(live.status, live.reason);
+  if (!viaOAuthTokenEndpoint && (await isOAuthGrant(ctx, row.familyId))) return refuse("forbidden", OAUTH_ONLY);
   const exp = jwtExpiryMs(token);
   if (exp === null || exp <= now) return refuse("expired", "this session token has expired: refresh with the refresh token");
   // Never later than the presented token: a session token cannot extend itself.

@@ -3,6 +3,7 @@ import type { Infer } from "convex/values";
 import type { Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { canonicalAction } from "./auditNames";
+import { webhookFromAudit } from "./governance/events";
 import type { Principal } from "./principal";
 import { requestInfo } from "./principal";
 import type { vActorKind } from "../validators";
@@ -50,4 +51,6 @@ export async function logAudit(
     userAgent: info.userAgent,
     at: Date.now(),
   });
+  // governance: revocations, leak reports and refresh reuse are also webhook events
+  await webhookFromAudit(ctx, event);
 }

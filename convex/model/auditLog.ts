@@ -133,20 +133,46 @@ class Names {
   }
 
   /** The details text with record ids replaced by names (or dropped when they name nothing useful). */
+  /** The name an id in `key=<id>` stands for; null drops the pair (an id that means nothing to a reader). */
+  private async nameFor(key: string, id: string): Promise<[string, string] | null> {
+    switch (key) {
+      case "user":
+      case "owner": {
+        const name = await this.user(id);
+        return name === undefined ? null : [key, name];
+      }
+      case "parent":
+      case "previous": {
+        const name = await this.token(id);
+        return name === undefined ? null : [key === "parent" ? "token" : key, name];
+      }
+      case "session": {
+        const name = await this.session(id);
+        return name === undefined ? null : ["agent", name];
+      }
+      case "via":
+        return [key, id.replace(/:[A-Za-z0-9]{20,}$/, "")];
+      default: // from=<session id>
+        return null;
+    }
+  }
+
+  /** The details text with record ids replaced by names (or dropped when they name nothing useful). */
   private async details(text: string | undefined): Promise<string | undefined> {
     if (text === undefined) return undefined;
-    let out = "";
+    const out: string[] = [];
     for (const part of text.split(" ")) {
-      const m = /^(user|parent|from)=(\S+)$/.exec(part);
-      if (m === null || (m[1] === "from" && !/^[a-z0-9]{20,}$/.test(m[2]))) {
-        out += (out ? " " : "") + part;
+      const m = /^(user|owner|parent|previous|session|from|via)=(\S+)$/.exec(part);
+      // Only values that look like record ids are replaced ("from=member" in a role change stays).
+      if (m === null || !/^(invite:)?[A-Za-z0-9]{20,}$/.test(m[2])) {
+        out.push(part);
         continue;
       }
-      const name = m[1] === "user" ? await this.user(m[2]) : m[1] === "parent" ? await this.token(m[2]) : undefined;
-      if (name !== undefined) out += `${out ? " " : ""}${m[1] === "parent" ? "token" : m[1]}=${name}`;
+      const named = await this.nameFor(m[1], m[2]);
+      if (named !== null) out.push(`${named[0]}=${named[1]}`);
     }
     // "replayed refresh_token of <id>": the session id means nothing to a reader.
-    return out.replace(/ of [a-z0-9]{20,};/, ";");
+    return out.join(" ").replace(/ of [A-Za-z0-9]{20,};/, ";");
   }
 
   async describe(e: Doc<"auditEvents">): Promise<AuditEntry> {

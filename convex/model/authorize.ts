@@ -13,6 +13,7 @@
 import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { keyholeError } from "./errors";
+import { enforceTokenPolicy } from "./governance/policy";
 import { PERSONAL_PERMISSIONS, roleGrants, type Permission } from "./permissions";
 import { recordUse, requirePrincipal, scopeSets, type Principal } from "./principal";
 import { parseResource, scopesAllow, type Target } from "./scopes";
@@ -61,6 +62,8 @@ export async function authorize(
   if (!scopeSets(principal).every((s) => scopesAllow(s, permission, target, itemName))) {
     throw keyholeError("forbidden", `this token's scopes do not grant ${permission}${where}`);
   }
+  // governance: the org's token policy applies to every token on every request
+  await enforceTokenPolicy(ctx, principal, resource.org);
   return { ...principal, role: membership.role };
 }
 

@@ -138,21 +138,9 @@ export async function listMembers(ctx: QueryCtx, orgSlug: string) {
 }
 
 /** The permission a role change to/from `role` needs beyond members:write. */
-function permissionForRole(role: Role): Permission | null {
+export function permissionForRole(role: Role): Permission | null {
   if (role === "owner") return "org:admin";
   if (role === "admin") return "org:configure";
-  return null;
-}
-
-async function findUserByEmail(ctx: QueryCtx, email: string): Promise<Doc<"users"> | null> {
-  const trimmed = email.trim();
-  for (const candidate of new Set([trimmed, trimmed.toLowerCase()])) {
-    const user = await ctx.db
-      .query("users")
-      .withIndex("email", (q) => q.eq("email", candidate))
-      .first();
-    if (user !== null) return user;
-  }
   return null;
 }
 
@@ -167,35 +155,6 @@ async function keepAnOwner(ctx: QueryCtx, resource: Resource, target: Doc<"membe
   if (owners.length <= 1) {
     throw keyholeError("conflict", `"${resource.org.slug}" needs at least one owner: make someone else owner first`);
   }
-}
-
-export async function addMember(ctx: MutationCtx, args: { org: string; email: string; role: Role }) {
-  const { principal, resource } = await authorizePath(ctx, "members:write", args.org);
-  const extra = permissionForRole(args.role);
-  if (extra) await authorize(ctx, extra, resource);
-  if (args.email.length > 320) throw keyholeError("invalid_argument", "email is too long");
-  const user = await findUserByEmail(ctx, args.email);
-  if (user === null) {
-    throw keyholeError("not_found", "no keyhole account has that email: they need to sign up first");
-  }
-  if ((await membershipOf(ctx, resource.org._id, user._id)) !== null) {
-    throw keyholeError("conflict", `that person is already a member of "${resource.org.slug}"`);
-  }
-  const count = await ctx.db
-    .query("memberships")
-    .withIndex("by_org", (q) => q.eq("orgId", resource.org._id))
-    .take(MAX_MEMBERS_LISTED);
-  if (count.length >= MAX_MEMBERS_LISTED) {
-    throw keyholeError("conflict", `an organization has at most ${MAX_MEMBERS_LISTED} members`);
-  }
-  const membershipId = await ctx.db.insert("memberships", {
-    orgId: resource.org._id,
-    userId: user._id,
-    role: args.role,
-    createdAt: Date.now(),
-  });
-  await auditMembers(ctx, principal, resource, "member.added", user._id, `role=${args.role}`);
-  return membershipId;
 }
 
 export async function setRole(ctx: MutationCtx, args: { org: string; userId: Id<"users">; role: Role }) {

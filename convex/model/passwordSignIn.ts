@@ -27,6 +27,7 @@ import type { DataModel, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { sha256Hex } from "./crypto";
 import { keyholeError } from "./errors";
+import { emailKey, normalizeEmail } from "./governance/email";
 import { requestInfo } from "./principal";
 import { consume, retryAfterMs, type Limit } from "./rateLimit";
 
@@ -46,7 +47,12 @@ type CredentialsOptions = {
 };
 
 /** The library's Password provider: sign-up, hashing, and every flow but "signIn". */
-const library = (Password<DataModel>() as unknown as { options: CredentialsOptions }).options;
+// Accounts' ids are e-mail addresses in lowercase (governance/email.ts).
+const library = (
+  Password<DataModel>({ profile: (params) => ({ email: normalizeEmail(String(params.email ?? "")) }) }) as unknown as {
+    options: CredentialsOptions;
+  }
+).options;
 
 /** A hash of the library's shape (Scrypt, 16-byte salt : 64-byte key) that no password matches. */
 export const DUMMY_HASH = `${"0".repeat(32)}:${"0".repeat(128)}`;
@@ -123,7 +129,8 @@ async function signIn(
     throw keyholeError("invalid_argument", "sign in with an email and a password");
   }
   const { ip } = await requestInfo(ctx as unknown as Parameters<typeof requestInfo>[0]);
-  const result = await ctx.runMutation(internal.passwords.check, { email, password, ip });
+  // "Bob@Corp.test" signs in to "bob@corp.test" (an address of any shape gets the one refusal).
+  const result = await ctx.runMutation(internal.passwords.check, { email: emailKey(email) ?? email, password, ip });
   if (!result.ok) throw keyholeError(result.code, result.message);
   return { userId: result.userId };
 }

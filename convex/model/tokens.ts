@@ -14,6 +14,7 @@ import { vScopeEntry, vTokenStatus, vTokenType } from "../validators";
 import { actorOf, logAudit } from "./audit";
 import { sha256Hex } from "./crypto";
 import { keyholeError } from "./errors";
+import { policyWarnings } from "./governance/policy";
 import { signKeyholeToken } from "./keys";
 import { PERSONAL_PERMISSIONS, type Permission } from "./permissions";
 import { requireUser, tokenStatus, type Principal, type TokenStatus, type UserPrincipal } from "./principal";
@@ -256,6 +257,8 @@ export async function createToken(ctx: MutationCtx, args: CreateTokenArgs) {
     details: `name=${name} type=${type} expiresAt=${new Date(expiresAt).toISOString()} scopes=${formatScopes(entries).join(" ")}`,
   });
 
+  // governance: warn at once when an org's token policy would refuse this token
+  warnings.push(...(await policyWarnings(ctx, user.userId, { scopes: entries, lifetimeMs: expiresAt - now, type })));
   return {
     token,
     tokenId,
@@ -308,7 +311,7 @@ export async function listTokens(ctx: QueryCtx, status: StatusFilter = "all"): P
 }
 
 /** One of the caller's tokens; someone else's reads as not found. */
-async function ownToken(ctx: QueryCtx, user: UserPrincipal, tokenId: string): Promise<Doc<"apiTokens">> {
+export async function ownToken(ctx: QueryCtx, user: UserPrincipal, tokenId: string): Promise<Doc<"apiTokens">> {
   const id = ctx.db.normalizeId("apiTokens", tokenId);
   const token = id === null ? null : await ctx.db.get("apiTokens", id);
   if (token === null || token.userId !== user.userId) {

@@ -31,10 +31,27 @@ const ROWS: Record<string, Row> = {
   "orgs:create": { kind: "mutation", ref: api.orgs.create, args: () => ({ slug: "newco", name: "New" }), orgScoped: false },
   "orgs:listMine": { kind: "query", ref: api.orgs.listMine, args: () => ({}), orgScoped: false },
   "orgs:listMembers": { kind: "query", ref: api.orgs.listMembers, args: () => ({ org: "acme" }), orgScoped: true },
-  "orgs:addMember": {
+  "orgs:invite": { kind: "mutation", ref: api.orgs.invite, args: () => ({ org: "acme", role: "owner" }), orgScoped: true },
+  "orgs:acceptInvite": { kind: "mutation", ref: api.orgs.acceptInvite, args: () => ({ code: "khi_x" }), orgScoped: false },
+  "orgs:listInvites": { kind: "query", ref: api.orgs.listInvites, args: () => ({ org: "acme" }), orgScoped: true },
+  "orgs:revokeInvite": {
     kind: "mutation",
-    ref: api.orgs.addMember,
-    args: () => ({ org: "acme", email: "mallory@example.com", role: "owner" }),
+    ref: api.orgs.revokeInvite,
+    args: () => ({ org: "acme", inviteId: "x" }),
+    orgScoped: true,
+  },
+  "orgs:listOrgTokens": { kind: "query", ref: api.orgs.listOrgTokens, args: () => ({ org: "acme" }), orgScoped: true },
+  "orgs:revokeOrgToken": {
+    kind: "mutation",
+    ref: api.orgs.revokeOrgToken,
+    args: (_w, id) => ({ org: "acme", tokenId: id }),
+    orgScoped: true,
+  },
+  "orgs:getTokenPolicy": { kind: "query", ref: api.orgs.getTokenPolicy, args: () => ({ org: "acme" }), orgScoped: true },
+  "orgs:setTokenPolicy": {
+    kind: "mutation",
+    ref: api.orgs.setTokenPolicy,
+    args: () => ({ org: "acme", policy: { maxLifetimeDays: 1 } }),
     orgScoped: true,
   },
   "orgs:setRole": {
@@ -91,10 +108,30 @@ const ROWS: Record<string, Row> = {
     orgScoped: false,
   },
   "auth:viewer": { kind: "query", ref: api.auth.viewer, args: () => ({}), orgScoped: false },
+  "auth:regenerateApiToken": {
+    kind: "mutation",
+    ref: api.auth.regenerateApiToken,
+    args: (_w, id) => ({ tokenId: id }),
+    orgScoped: false,
+  },
+  "auth:updateApiToken": {
+    kind: "mutation",
+    ref: api.auth.updateApiToken,
+    args: (_w, id) => ({ tokenId: id, name: "renamed" }),
+    orgScoped: false,
+  },
 };
 
 /** The tokens section of convex/auth.ts (the rest of that file belongs to other areas). */
-const AUTH_TOKEN_FUNCTIONS = ["createApiToken", "listApiTokens", "getApiToken", "revokeApiToken", "viewer"];
+const AUTH_TOKEN_FUNCTIONS = [
+  "createApiToken",
+  "listApiTokens",
+  "getApiToken",
+  "revokeApiToken",
+  "viewer",
+  "regenerateApiToken",
+  "updateApiToken",
+];
 
 function publicFunctions(prefix: string, mod: Record<string, unknown>): string[] {
   return Object.entries(mod)

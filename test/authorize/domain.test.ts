@@ -40,25 +40,16 @@ describe("members and roles", () => {
     ]);
   });
 
-  test("adding: members:write; admins can't add owners; unknown emails and duplicates are refused", async () => {
+  test("inviting: members:write; admins can't invite owners; accepting twice is a conflict", async () => {
     const { t, alice, carol, dave } = await world();
     const { signIn } = await import("../helpers/convex");
-    await signIn(t, "erin@example.com");
-    expect(await codeOf(carol.as.mutation(api.orgs.addMember, { org: "acme", email: "erin@example.com", role: "viewer" }))).toBe(
-      "forbidden",
-    );
-    expect(await codeOf(dave.as.mutation(api.orgs.addMember, { org: "acme", email: "erin@example.com", role: "owner" }))).toBe(
-      "forbidden",
-    );
-    expect(await codeOf(dave.as.mutation(api.orgs.addMember, { org: "acme", email: "Erin@Example.com", role: "admin" }))).toBe(
-      "ok",
-    );
-    expect(await codeOf(alice.as.mutation(api.orgs.addMember, { org: "acme", email: "erin@example.com", role: "owner" }))).toBe(
-      "conflict",
-    );
-    expect(await codeOf(alice.as.mutation(api.orgs.addMember, { org: "acme", email: "nobody@example.com", role: "viewer" }))).toBe(
-      "not_found",
-    );
+    const erin = await signIn(t, "erin@example.com");
+    expect(await codeOf(carol.as.mutation(api.orgs.invite, { org: "acme", role: "viewer" }))).toBe("forbidden");
+    expect(await codeOf(dave.as.mutation(api.orgs.invite, { org: "acme", role: "owner" }))).toBe("forbidden");
+    const { code } = await dave.as.mutation(api.orgs.invite, { org: "acme", role: "admin", email: "Erin@Example.com" });
+    expect(await codeOf(erin.as.mutation(api.orgs.acceptInvite, { code }))).toBe("ok");
+    const again = await alice.as.mutation(api.orgs.invite, { org: "acme", role: "owner" });
+    expect(await codeOf(erin.as.mutation(api.orgs.acceptInvite, { code: again.code }))).toBe("conflict");
   });
 
   test("only owners make, demote or remove owners; admins manage the rest", async () => {

@@ -45,7 +45,7 @@ type Probe = (c: ConvexHttpClient, org: string) => Promise<unknown>;
 
 const PROBES: Record<string, Probe> = {
   "orgs.listMembers": (c, org) => c.query(api.orgs.listMembers, { org }),
-  "orgs.addMember": (c, org) => c.mutation(api.orgs.addMember, { org, email: "x@example.com", role: "viewer" }),
+  "orgs.invite": (c, org) => c.mutation(api.orgs.invite, { org, email: "x@example.com", role: "viewer" }),
   "orgs.setRole": (c, org) => c.mutation(api.orgs.setRole, { org, userId: ownerId as never, role: "viewer" }),
   "orgs.removeMember": (c, org) => c.mutation(api.orgs.removeMember, { org, userId: ownerId as never }),
   "workspaces.list": (c, org) => c.query(api.workspaces.list, { org }),

@@ -33,6 +33,14 @@ describe("--help", () => {
     [["session", "create"], "Usage: keyhole session create [options]"],
     [["session", "refresh"], "Usage: keyhole session refresh [options]"],
     [["session", "end"], "Usage: keyhole session end [options]"],
+    [["token", "regenerate"], "Usage: keyhole token regenerate [options]"],
+    [["token", "update"], "Usage: keyhole token update [options]"],
+    [["org"], "Usage: keyhole org [options] [command]"],
+    [["org", "tokens"], "Usage: keyhole org tokens [options]"],
+    [["org", "revoke-token"], "Usage: keyhole org revoke-token [options]"],
+    [["org", "invite"], "Usage: keyhole org invite [options]"],
+    [["org", "accept"], "Usage: keyhole org accept [options] <link-or-code>"],
+    [["org", "policy"], "Usage: keyhole org policy [options]"],
   ])("keyhole %j --help exits 0 with usage", async (path, usage) => {
     const r = await runCli([...path, "--help"]);
     expect(r.code).toBe(0);

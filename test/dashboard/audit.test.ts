@@ -7,6 +7,7 @@ import { api } from "../../convex/_generated/api";
 import { AUDIT_ACTIONS, canonicalAction } from "../../convex/model/auditLog";
 import { asToken, makeTest, signIn } from "../helpers/convex";
 import { codeOf } from "../helpers/errors";
+import { joinOrg } from "../helpers/invite";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -22,7 +23,7 @@ async function setup() {
   const alice = await signIn(t, "alice@example.com");
   const bob = await signIn(t, "bob@example.com");
   await alice.as.mutation(api.orgs.create, { slug: "acme", name: "Acme" });
-  await alice.as.mutation(api.orgs.addMember, { org: "acme", email: "bob@example.com", role: "admin" });
+  await joinOrg(alice, "acme", bob, "admin");
   const ci = await alice.as.mutation(api.auth.createApiToken, { name: "ci", scopes: [] });
   vi.setSystemTime(T0 + 60_000);
   const other = await alice.as.mutation(api.auth.createApiToken, { name: "other", scopes: ["work:read"] });

@@ -15,6 +15,7 @@ import {
   toHttpError,
 } from "../../convex/model/http/common";
 import { asToken, makeTest, signIn } from "../helpers/convex";
+import { joinOrg } from "../helpers/invite";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -132,7 +133,7 @@ describe("MCP tools/list", () => {
     const alice = await signIn(t, "alice@example.com");
     const bob = await signIn(t, "bob@example.com");
     await alice.as.mutation(api.orgs.create, { slug: "acme", name: "Acme" });
-    await alice.as.mutation(api.orgs.addMember, { org: "acme", email: "bob@example.com", role: "viewer" });
+    await joinOrg(alice, "acme", bob, "viewer");
     const pat = await bob.as.mutation(api.auth.createApiToken, { name: "all", scopes: [] });
     const r = await asToken(t, "pat", pat.tokenId).fetch("/mcp", {
       method: "POST",

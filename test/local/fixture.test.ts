@@ -90,16 +90,40 @@ describe("HTTP actions", () => {
     expect((await fetch(`${b.siteUrl}/echo`)).status).toBe(201); // still serving
   });
 
-  test("a valid Bearer JWT is the handler's identity; an invalid one is no identity", async () => {
+  test("a valid Bearer JWT is the handler's identity; a rejected one makes getUserIdentity() throw, as on Convex", async () => {
     const token = await esToken({ sub: "agent-7", name: "Agent Seven" });
-    const ok = (await (await fetch(`${b.siteUrl}/echo`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
-      identity: Record<string, unknown> | null;
+    const get = async (authorization?: string) => {
+      const r = await fetch(`${b.siteUrl}/identity`, { headers: authorization ? { authorization } : {} });
+      expect(r.status).toBe(200); // the action runs either way
+      return (await r.json()) as { own: Record<string, unknown> | null; thrown: string | null; inQuery: unknown; inMutation: unknown };
     };
-    expect(ok.identity).toMatchObject({ subject: "agent-7", issuer: "https://issuer.test", name: "Agent Seven" });
-    const bad = (await (await fetch(`${b.siteUrl}/echo`, { headers: { authorization: `Bearer ${token}x` } })).json()) as {
-      identity: unknown;
-    };
-    expect(bad.identity).toBeNull();
+    const ok = await get(`Bearer ${token}`);
+    expect(ok.thrown).toBeNull();
+    expect(ok.own).toMatchObject({ subject: "agent-7", issuer: "https://issuer.test", name: "Agent Seven" });
+    expect(ok.inQuery).toMatchObject({ subject: "agent-7" });
+
+    expect(await get()).toEqual({ own: null, thrown: null, inQuery: null, inMutation: null });
+
+    const expired = await esToken({ sub: "u" }, { exp: Math.floor(Date.now() / 1000) - 60 });
+    const foreign = await new SignJWT({ sub: "u" })
+      .setProtectedHeader({ alg: "ES256" })
+      .setIssuer("https://elsewhere.example")
+      .setExpirationTime("1h")
+      .sign(es.privateKey);
+    for (const authorization of [`Bearer ${token}x`, "Bearer garbage", `Bearer ${expired}`, `Bearer ${foreign}`, "Basic YTpi"]) {
+      const r = await get(authorization);
+      // Convex: Identity::Unknown(error) — the action's getUserIdentity() throws
+      // the error; queries and mutations it runs see no identity.
+      expect({ authorization, thrown: typeof r.thrown, inQuery: r.inQuery, inMutation: r.inMutation }).toEqual({
+        authorization,
+        thrown: "string",
+        inQuery: null,
+        inMutation: null,
+      });
+    }
+    // An echo handler that does not catch it fails like any throwing action.
+    const bad = await fetch(`${b.siteUrl}/echo`, { headers: { authorization: `Bearer ${token}x` } });
+    expect(bad.status).toBe(500);
   });
 });
 
@@ -210,6 +234,14 @@ describe("identity", () => {
 });
 
 describe("functions", () => {
+  test("Convex's transaction limits apply: 4096 index ranges pass, 4097 fail; 1001 scheduled functions fail", async () => {
+    const http = b.httpClient();
+    expect(await http.query(api.fixture.manyIndexRanges, { count: 4096 })).toBe(0);
+    await expect(http.query(api.fixture.manyIndexRanges, { count: 4097 })).rejects.toThrow(/Too many index ranges read.*limit: 4096/);
+    await expect(http.mutation(api.fixture.scheduleMany, { count: 1001 })).rejects.toThrow(/Scheduled too many functions.*limit: 1000/);
+    await http.mutation(api.fixture.scheduleMany, { count: 3 }); // under the limit: fine
+  });
+
   test("request metadata reaches ctx.meta over HTTP", async () => {
     const res = await fetch(`${b.url}/api/mutation`, {
       method: "POST",

@@ -8,6 +8,7 @@ import { api, internal } from "../../convex/_generated/api";
 import { REFRESH_GRACE_MS, UNUSED_CLIENT_TTL_MS } from "../../convex/model/oauthServer/config";
 import { asBearer, makeTest, signIn, type TestConvex } from "../helpers/convex";
 import { TEST_SITE_URL } from "../helpers/env";
+import { joinOrg } from "../helpers/invite";
 
 const REDIRECT = "http://127.0.0.1:7777/cb";
 
@@ -127,7 +128,7 @@ describe("consent", () => {
   test("never beyond the person's role, never beyond what was requested, only where they are a member", async () => {
     const { t, alice } = await setup();
     const bob = await signIn(t, "bob@example.com");
-    await alice.as.mutation(api.orgs.addMember, { org: "acme", email: "bob@example.com", role: "viewer" });
+    await joinOrg(alice, "acme", bob, "viewer");
     await bob.as.mutation(api.orgs.create, { slug: "bobco", name: "Bob Co" });
     const clientId = await registerPublic(t);
     const decide = async (resource: string | null, permissions: string[]) => {

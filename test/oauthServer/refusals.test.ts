@@ -27,7 +27,7 @@ beforeAll(async () => {
     env: {
       NODE_EXTRA_CA_CERTS: tls.caFile,
       NODE_OPTIONS: `--import ${HOSTS_HOOK}`,
-      KEYHOLE_TEST_HOSTS: JSON.stringify({ "private.keyhole.test": "10.0.0.7", "metadata.keyhole.test": "169.254.169.254" }),
+      KEYHOLE_TEST_HOSTS: JSON.stringify({ "private.keyhole.test": "10.0.0.7", "metadata.keyhole.test": "169.254.169.254", "compat.keyhole.test": "::a9fe:a9fe" }),
     },
   });
 }, 180_000);
@@ -197,6 +197,9 @@ describe("Client ID Metadata Documents: the fetch is guarded", () => {
     ["the cloud metadata address", "https://169.254.169.254/latest/client.json", /private or reserved/],
     ["a name that resolves to a private address", "https://private.keyhole.test/client.json", /private or reserved/],
     ["a name that resolves to the metadata address", "https://metadata.keyhole.test:8443/client.json", /private or reserved/],
+    // IPv4-compatible IPv6 (::/96, deprecated): ipaddr.js calls it unicast, but it embeds a private IPv4 address.
+    ["an IPv4-compatible IPv6 literal of a private address", "https://[::a00:7]/client.json", /private or reserved/],
+    ["a name that resolves to an IPv4-compatible form of the metadata address", "https://compat.keyhole.test/client.json", /private or reserved/],
     ["plain http", "http://app.example/client.json", /https/],
     ["no path", "https://app.example/", /path/],
   ])("%s is refused before any request", async (_what, url, why) => {

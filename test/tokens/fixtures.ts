@@ -5,6 +5,7 @@ import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import type { ScopeInput } from "../../convex/model/scopes";
 import { asToken, makeTest, signIn, type TestConvex } from "../helpers/convex";
+import { joinOrg } from "../helpers/invite";
 
 export type Person = Awaited<ReturnType<typeof signIn>>;
 
@@ -23,9 +24,9 @@ export async function world() {
   await alice.as.mutation(api.orgs.create, { slug: "acme", name: "Acme" });
   await alice.as.mutation(api.workspaces.create, { org: "acme", slug: "site", name: "Site" });
   await alice.as.mutation(api.workspaces.create, { org: "acme", slug: "lab", name: "Lab" });
-  await alice.as.mutation(api.orgs.addMember, { org: "acme", email: "bob@example.com", role: "viewer" });
-  await alice.as.mutation(api.orgs.addMember, { org: "acme", email: "carol@example.com", role: "member" });
-  await alice.as.mutation(api.orgs.addMember, { org: "acme", email: "dave@example.com", role: "admin" });
+  await joinOrg(alice, "acme", bob, "viewer");
+  await joinOrg(alice, "acme", carol, "member");
+  await joinOrg(alice, "acme", dave, "admin");
   await mallory.as.mutation(api.orgs.create, { slug: "evil", name: "Evil" });
   await mallory.as.mutation(api.workspaces.create, { org: "evil", slug: "den", name: "Den" });
   for (const name of ["Signal/temp-1", "Signal/temp-2", "Config/db/url", "notes"]) {

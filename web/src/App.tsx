@@ -9,15 +9,18 @@ import { api } from "./api";
 import { ErrorBoundary, Loading } from "./components/ui";
 import { isSignedOutError } from "./lib/errors";
 import { useLive } from "./lib/live";
+import { AcceptInvite, inviteCodeFromHash } from "./screens/AcceptInvite";
 import { AuditPanel } from "./screens/AuditPanel";
 import { AuthScreen } from "./screens/AuthScreen";
 import { ConnectedAppsPanel } from "./screens/ConnectedAppsPanel";
 import { ConnectionsPanel } from "./screens/ConnectionsPanel";
 import { ConsentScreen, consentRequestId } from "./screens/ConsentScreen";
 import { DevicesPanel } from "./screens/DevicesPanel";
+import { NoticesBar } from "./screens/Notices";
 import { OrgsPanel } from "./screens/OrgsPanel";
 import { SessionsPanel } from "./screens/SessionsPanel";
 import { TokensPanel } from "./screens/TokensPanel";
+import { WebhooksPanel } from "./screens/WebhooksPanel";
 
 const TABS = [
   { id: "tokens", label: "Tokens" },
@@ -26,6 +29,7 @@ const TABS = [
   { id: "connections", label: "Connections" },
   { id: "apps", label: "Connected apps" },
   { id: "orgs", label: "Organizations" },
+  { id: "webhooks", label: "Webhooks" },
   { id: "audit", label: "Audit log" },
 ] as const;
 type TabId = (typeof TABS)[number]["id"];
@@ -105,11 +109,31 @@ function ConnectionBanner() {
   );
 }
 
+/** An invitation link's code, read once and then taken out of the address bar. */
+function useInviteCode(): [string | null, () => void] {
+  const [code, setCode] = useState<string | null>(() => inviteCodeFromHash(window.location.hash));
+  useEffect(() => {
+    // location.replace: the link's history entry is overwritten, and hashchange moves to the tab.
+    if (inviteCodeFromHash(window.location.hash) !== null) window.location.replace("#/orgs");
+    const on = () => {
+      const next = inviteCodeFromHash(window.location.hash);
+      if (next !== null) {
+        setCode(next);
+        window.location.replace("#/orgs");
+      }
+    };
+    window.addEventListener("hashchange", on);
+    return () => window.removeEventListener("hashchange", on);
+  }, [code]);
+  return [code, () => setCode(null)];
+}
+
 function Dashboard({ onSignedOut }: { onSignedOut: (notice: string | null) => void }) {
   const { signOut } = useAuthActions();
   const me = useLive(api.users.me, {});
   const route = useRoute();
   const tab = (TABS.find((t) => t.id === route.section)?.id ?? "tokens") as TabId;
+  const [inviteCode, clearInvite] = useInviteCode();
   const mainRef = useRef<HTMLElement>(null);
   useRecordWebSession();
 
@@ -165,6 +189,8 @@ function Dashboard({ onSignedOut }: { onSignedOut: (notice: string | null) => vo
         </ul>
       </nav>
       <main id="main" ref={mainRef} tabIndex={-1} className="content">
+        <NoticesBar />
+        {inviteCode ? <AcceptInvite code={inviteCode} onDone={clearInvite} /> : null}
         <ErrorBoundary key={tab} title={`Couldn't show ${active.label.toLowerCase()}`}>
           {tab === "tokens" ? tokenId ? <TokenDetail key={tokenId} tokenId={tokenId} /> : <TokensPanel /> : null}
           {tab === "sessions" ? <SessionsPanel /> : null}
@@ -172,6 +198,7 @@ function Dashboard({ onSignedOut }: { onSignedOut: (notice: string | null) => vo
           {tab === "connections" ? <ConnectionsPanel /> : null}
           {tab === "apps" ? <ConnectedAppsPanel /> : null}
           {tab === "orgs" ? <OrgsPanel /> : null}
+          {tab === "webhooks" ? <WebhooksPanel /> : null}
           {tab === "audit" ? <AuditPanel initialToken={route.params.get("token")} /> : null}
         </ErrorBoundary>
       </main>

@@ -17,25 +17,41 @@ if (/^[a-z]+$/.test(section)) {
 
 const root = createRoot(document.getElementById("root")!);
 
-loadConfig().then(
-  (config) => {
-    const client = new ConvexReactClient(config.convexUrl);
-    root.render(
-      <StrictMode>
-        <ConfigContext.Provider value={config}>
-          <ConvexAuthProvider client={client}>
-            <App />
-          </ConvexAuthProvider>
-        </ConfigContext.Provider>
-      </StrictMode>,
-    );
-  },
-  (e: unknown) => {
-    root.render(
-      <main className="boot" role="alert">
-        <h1>keyhole can't start</h1>
-        <p>{e instanceof Error ? e.message : String(e)}</p>
-      </main>,
-    );
-  },
-);
+// Clickjacking: another page could frame the dashboard (the consent screen's
+// Allow, a Revoke) under a decoy and borrow the person's click. Framed, keyhole
+// shows only a link that opens it in its own window, whatever the host's headers.
+if (window.self !== window.top) {
+  root.render(
+    <main className="boot" role="alert">
+      <h1>keyhole does not work inside another page</h1>
+      <p>
+        <a href={window.location.href} target="_blank" rel="noopener noreferrer">
+          Open keyhole in its own window
+        </a>
+      </p>
+    </main>,
+  );
+} else {
+  loadConfig().then(
+    (config) => {
+      const client = new ConvexReactClient(config.convexUrl);
+      root.render(
+        <StrictMode>
+          <ConfigContext.Provider value={config}>
+            <ConvexAuthProvider client={client}>
+              <App />
+            </ConvexAuthProvider>
+          </ConfigContext.Provider>
+        </StrictMode>,
+      );
+    },
+    (e: unknown) => {
+      root.render(
+        <main className="boot" role="alert">
+          <h1>keyhole can't start</h1>
+          <p>{e instanceof Error ? e.message : String(e)}</p>
+        </main>,
+      );
+    },
+  );
+}

@@ -31,6 +31,21 @@ export async function inspect(ctx: Pick<ActionCtx, "runQuery">, token: string): 
 }
 
 /**
+ * The request's identity, or null when Convex rejected its token: on Convex an
+ * HTTP action with a bearer token that Convex refuses still runs, and
+ * ctx.auth.getUserIdentity() throws (get-convex/convex-backend:
+ * crates/local_backend/src/http_actions.rs, crates/isolate/src/environment/
+ * action/task_executor.rs). Such a request is an invalid credential (401).
+ */
+async function identityOrNull(ctx: ActionCtx) {
+  try {
+    return await ctx.auth.getUserIdentity();
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Authenticates the request or throws an HttpError (401 / 429). `challenge`
  * adds parameters to the WWW-Authenticate header (resource_metadata, scope).
  * `permissions`: also answer which of them the credential may use somewhere.
@@ -45,7 +60,7 @@ export async function authenticate(
   const challenge = opts.challenge ?? {};
   const bearer = bearerOf(req);
   if (!bearer.present) throw missingCredential(challenge);
-  const identity = bearer.token === null ? null : await ctx.auth.getUserIdentity();
+  const identity = bearer.token === null ? null : await identityOrNull(ctx);
   if (identity === null || bearer.token === null) {
     const seen = bearer.token === null ? null : await inspect(ctx, bearer.token);
     const wait: number = await ctx.runMutation(internal.httpInternal.recordAuthFailure, {

@@ -10,7 +10,7 @@
  * shared secret (`client_secret*`, `client_secret_*` auth methods).
  */
 import ipaddr from "ipaddr.js";
-import { MAX_REDIRECT_URIS, MAX_URI_CHARS, redirectUriProblem } from "./config";
+import { displayName, MAX_REDIRECT_URIS, MAX_URI_CHARS, redirectUriProblem } from "./config";
 
 /** Largest document read (the draft suggests 5 KB). */
 export const CIMD_MAX_BYTES = 5 * 1024;
@@ -50,12 +50,15 @@ export function cimdUrlProblem(clientId: string): string | null {
  * Whether a resolved address may be connected to: public unicast only, or
  * loopback when `allowLoopback` (local development). Private, link-local
  * (169.254.169.254), carrier-grade NAT, unique-local, multicast, reserved,
- * unspecified, IPv4-mapped/NAT64/6to4/Teredo forms of those — all refused.
+ * unspecified, IPv4-mapped/IPv4-compatible/NAT64/6to4/Teredo forms of those — all refused.
  */
 export function addressAllowed(address: string, allowLoopback: boolean): boolean {
   if (!ipaddr.isValid(address)) return false;
-  const range = ipaddr.process(address).range();
-  return range === "unicast" || (allowLoopback && range === "loopback");
+  const ip = ipaddr.process(address);
+  const range = ip.range();
+  // IPv4-compatible IPv6 (::a.b.c.d, deprecated by RFC 4291): ipaddr.js calls it unicast; never a public client's host.
+  const v4Compatible = ip.kind() === "ipv6" && (ip as ipaddr.IPv6).parts.slice(0, 6).every((p) => p === 0);
+  return (range === "unicast" && !v4Compatible) || (allowLoopback && range === "loopback");
 }
 
 export type CimdClient = {
@@ -100,7 +103,7 @@ export function parseCimdDocument(clientId: string, body: string): CimdClient | 
     if (problem !== null) return `redirect URI ${typeof uri === "string" ? uri.slice(0, 100) : ""} ${problem}`;
   }
   const grantTypes = Array.isArray(d.grant_types) ? d.grant_types.filter((g): g is string => typeof g === "string") : ["authorization_code"];
-  const name = typeof d.client_name === "string" && d.client_name.trim() !== "" ? d.client_name.trim().slice(0, 100) : new URL(clientId).host;
+  const name = (typeof d.client_name === "string" ? displayName(d.client_name) : "") || new URL(clientId).host;
   return {
     clientId,
     name,

@@ -18,7 +18,7 @@ import { constantTimeEqual, randomToken, sha256Hex } from "../crypto";
 import { consume, type Limit } from "../rateLimit";
 import { requestInfo } from "../principal";
 import type { CimdClient } from "./cimd";
-import { MAX_REDIRECT_URIS, MAX_URI_CHARS, redirectUriProblem, UNUSED_CLIENT_TTL_MS } from "./config";
+import { displayName, MAX_REDIRECT_URIS, MAX_URI_CHARS, redirectUriProblem, UNUSED_CLIENT_TTL_MS } from "./config";
 
 export const REGISTRATIONS_PER_IP: Limit = { max: 30, windowMs: 60 * 60_000 };
 /** Client ids issued by registration start with this (never an URL, so never mistaken for a document). */
@@ -104,7 +104,7 @@ export function normalizeRegistration(req: RegistrationRequest):
   } catch (e) {
     return (e as Error).message;
   }
-  const name = (req.client_name ?? "").trim().slice(0, MAX_NAME) || new URL(uris[0]).host || "Unnamed app";
+  const name = displayName(req.client_name ?? "", MAX_NAME) || new URL(uris[0]).host || "Unnamed app";
   return {
     name,
     redirectUris: [...new Set(uris)],

@@ -184,6 +184,15 @@ export function openPreflight(): Response {
   });
 }
 
+/**
+ * A client's name as the consent screen shows it: without control, format
+ * (bidi overrides, zero-width) or line-separator characters, which could
+ * disguise it or reverse the text around it; trimmed to `max`. "" = nothing visible.
+ */
+export function displayName(raw: string, max = 100): string {
+  return raw.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, "").trim().slice(0, max).trim();
+}
+
 /** A name that fits an agent id (`oauth:<name>`): the client's name, reduced to the allowed characters. */
 export function agentIdFor(clientName: string): string {
   const slug = clientName.replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48);

@@ -182,7 +182,7 @@ export async function refreshGrant(ctx: MutationCtx, r: RefreshRequest): Promise
       return tokensOf(pair, grant.permissions);
     }
   }
-  const rotated = await refreshAgentSession(ctx, { refreshToken: r.refreshToken });
+  const rotated = await refreshAgentSession(ctx, { refreshToken: r.refreshToken, viaOAuthTokenEndpoint: true });
   if (!rotated.ok) {
     if (rotated.code === "revoked" && row.endReason === "refreshed") {
       await ctx.db.patch("oauthGrants", grant._id, { revokedAt: now, revokedReason: "refresh_token_reused" });

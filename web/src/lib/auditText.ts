@@ -98,6 +98,32 @@ export function describeEvent(e: AuditEvent): string {
       return `${a} removed ${member} from ${d.org ?? t}`;
     case "member.left":
       return `${a} left ${d.org ?? t}`;
+    case "token.updated":
+      return `${a} edited token ${t}${d.name ? ` (renamed ${d.name.replace("->", " → ")})` : ""}`;
+    case "token.regenerated":
+      return `${a} regenerated token ${t}${d.previousStopsAt ? `; the old secret works until ${d.previousStopsAt.slice(0, 16).replace("T", " ")} UTC` : ""}`;
+    case "org.token_revoked":
+      return `${a} revoked ${e.targetType === "agentSession" ? "agent session" : "token"} ${t} in ${d.org ?? "an organization"}`;
+    case "org.policy_changed":
+      return `${a} changed the token policy of ${d.org ?? t}`;
+    case "invite.created":
+      return `${a} invited ${d.email ?? "someone"} to ${d.org ?? t} as ${d.role ?? "a member"}`;
+    case "invite.revoked":
+      return `${a} revoked an invitation to ${d.org ?? t}`;
+    case "webhook.created":
+      return `${a} added a webhook${d.url ? ` to ${d.url}` : ""}`;
+    case "webhook.removed":
+      return `${a} removed a webhook${d.url ? ` to ${d.url}` : ""}`;
+    case "oauth.consent_approved":
+      return `${a} let an app connect${d.resource ? ` to ${d.resource}` : ""}`;
+    case "oauth.consent_denied":
+      return `${a} refused an app's request to connect`;
+    case "oauth.grant_created":
+      return `${d.client ?? "An app"} connected${d.agent ? ` as agent session ${d.agent}` : ""}`;
+    case "oauth.grant_revoked":
+      return `${a} disconnected ${d.client ?? "an app"}`;
+    case "connection.failed":
+      return `Connecting ${provider} failed${d.reason ? ` (${d.reason})` : ""}`;
     default:
       return `${a}: ${e.action}${t ? ` (${t})` : ""}`;
   }

@@ -30,6 +30,9 @@ const AREAS: Record<string, string> = {
   org: "Organizations",
   workspace: "Organizations",
   member: "Organizations",
+  invite: "Organizations",
+  webhook: "Organizations",
+  oauth: "Connected apps",
 };
 
 function tone(action: string): "bad" | "warn" | "ok" | "neutral" {

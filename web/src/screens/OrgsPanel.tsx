@@ -1,10 +1,12 @@
 import { useMutation } from "convex/react";
-import { useEffect, useId, useState, type FormEvent } from "react";
+import { useEffect, useId, useState } from "react";
 import type { Id } from "../../../convex/_generated/dataModel";
 import { isSlug } from "../../../convex/model/scopes";
 import { api } from "../api";
 import { Badge, ConfirmDialog, Empty, FormError, LiveView } from "../components/ui";
 import { errorMessage } from "../lib/errors";
+import { useFormSubmit } from "../lib/form";
+import { OrgAdmin } from "./OrgAdmin";
 import { useLive } from "../lib/live";
 import { ROLE_PERMISSIONS, type Role } from "../lib/permissions";
 
@@ -18,32 +20,6 @@ function slugify(name: string): string {
     .replace(/[^a-z0-9]+/g, "-")
     .replace(/^-+|-+$/g, "")
     .slice(0, 63);
-}
-
-/**
- * A form's submit cycle: show field errors from the first attempt on, stop
- * while `invalid`, run `action` (which resets the fields), show its error.
- */
-function useFormSubmit(invalid: boolean, action: () => Promise<void>) {
-  const [submitted, setSubmitted] = useState(false);
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  async function onSubmit(e: FormEvent) {
-    e.preventDefault();
-    setSubmitted(true);
-    if (invalid) return;
-    setPending(true);
-    setError(null);
-    try {
-      await action();
-      setSubmitted(false);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setPending(false);
-    }
-  }
-  return { submitted, pending, error, setError, onSubmit };
 }
 
 export function OrgsPanel() {
@@ -157,6 +133,7 @@ function OrgDetail({ org }: { org: { slug: string; name: string; role: string } 
       </div>
       <Workspaces org={org.slug} canCreate={perms.has("workspace:admin")} />
       <Members org={org.slug} canManage={perms.has("members:write")} myRole={role} />
+      {perms.has("org:configure") ? <OrgAdmin org={org.slug} myRole={role} /> : null}
     </div>
   );
 }
@@ -224,21 +201,13 @@ function Members({ org, canManage, myRole }: { org: string; canManage: boolean; 
   const members = useLive(api.orgs.listMembers, { org });
   const me = useLive(api.users.me, {});
   const setRole = useMutation(api.orgs.setRole);
-  const addMember = useMutation(api.orgs.addMember);
   const removeMember = useMutation(api.orgs.removeMember);
   const [removing, setRemoving] = useState<{ userId: Id<"users">; label: string } | null>(null);
-  const [email, setEmail] = useState("");
-  const [newRole, setNewRole] = useState<Role>("member");
-  const ids = { h: useId(), email: useId(), role: useId() };
+  const [error, setError] = useState<string | null>(null);
+  const ids = { h: useId() };
   const myId = me.status === "ready" ? me.data.userId : null;
   // Admins cannot hand out or take away ownership; owners can.
   const assignable = myRole === "owner" ? ROLES : ROLES.filter((r) => r !== "owner");
-  const emailInvalid = !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim());
-  // One error line for the add form and the role selects.
-  const { submitted, pending, error, setError, onSubmit } = useFormSubmit(emailInvalid, async () => {
-    await addMember({ org, email: email.trim(), role: newRole });
-    setEmail("");
-  });
   const roleOptions = assignable.map((r) => (
     <option key={r} value={r}>
       {r}
@@ -302,31 +271,6 @@ function Members({ org, canManage, myRole }: { org: string; canManage: boolean; 
           </ul>
         )}
       </LiveView>
-      {canManage ? (
-        <form className="inline-form" onSubmit={onSubmit} noValidate>
-          <div className="field">
-            <label htmlFor={ids.email}>Add a member by email</label>
-            <input
-              id={ids.email}
-              type="email"
-              value={email}
-              onChange={(e) => setEmail(e.target.value)}
-              aria-invalid={submitted && emailInvalid}
-              placeholder="teammate@example.com"
-            />
-            {submitted && emailInvalid ? <p className="field-error">Enter an email address.</p> : null}
-          </div>
-          <div className="field">
-            <label htmlFor={ids.role}>Role</label>
-            <select id={ids.role} value={newRole} onChange={(e) => setNewRole(e.target.value as Role)}>
-              {roleOptions}
-            </select>
-          </div>
-          <button type="submit" className="btn" disabled={pending}>
-            {pending ? "Adding…" : "Add member"}
-          </button>
-        </form>
-      ) : null}
       {removing ? (
         <ConfirmDialog
           title={`Remove ${removing.label}?`}

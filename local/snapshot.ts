@@ -1,0 +1,49 @@
+/**
+ * One snapshot per Transition.
+ *
+ * On Convex every query result in one Transition is computed at the same
+ * timestamp (the Transition's endVersion.ts): the sync worker runs the query
+ * set against one snapshot (get-convex/convex-backend: crates/sync/src/worker.rs,
+ * `update_queries`, which executes every query at the one timestamp it sends).
+ * convex-test has no MVCC: each query is its own transaction, and a mutation
+ * may commit between two of them. So while a connection computes a
+ * Transition it holds this gate: transactions already running finish first,
+ * no new top-level transaction from anyone else begins until it is done, and
+ * all its queries read one committed state.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+
+export class SnapshotGate {
+  private held: Promise<void> | null = null;
+  private readonly holder = new AsyncLocalStorage<true>();
+
+  /** Whether a top-level transaction must wait (`admit`) before it begins. */
+  mustWait(): boolean {
+    return this.held !== null && this.holder.getStore() !== true;
+  }
+
+  /** Waits until no one else holds the gate. */
+  async admit(): Promise<void> {
+    while (this.mustWait()) await this.held;
+  }
+
+  /**
+   * Runs `fn` holding the gate, after `quiesce` (waits for the transaction in
+   * flight; null when there is none). Holders queue: one at a time.
+   */
+  async run<T>(quiesce: () => Promise<void> | null, fn: () => Promise<T>): Promise<T> {
+    while (this.held !== null) await this.held;
+    let release!: () => void;
+    this.held = new Promise<void>((r) => (release = r));
+    try {
+      return await this.holder.run(true, async () => {
+        const waiting = quiesce(); // null: nothing in flight
+        if (waiting !== null) await waiting;
+        return await fn();
+      });
+    } finally {
+      this.held = null;
+      release();
+    }
+  }
+}

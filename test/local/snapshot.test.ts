@@ -1,0 +1,91 @@
+// One snapshot per Transition (local/snapshot.ts): every result a Transition
+// carries was computed on the same committed state, as on Convex. The test
+// forces the worst interleaving deterministically: while the socket re-runs
+// the first of its two queries, another client's mutation is started (the
+// backend runs in this process, so the test can step in between).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConvexHttpClient } from "convex/browser";
+import { anyApi } from "convex/server";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { startBackend, type Backend } from "../../local/backend";
+import type { Engine } from "../../local/engine";
+import { RawSync, type ServerMessage } from "../helpers/rawsync";
+
+const api = anyApi;
+const fixtureDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture", "convex");
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "keyhole-snapshot-"));
+let b: Backend;
+
+beforeAll(async () => {
+  const quiet = { info() {}, warn() {}, error() {} };
+  b = await startBackend({
+    port: 0,
+    sitePort: 0,
+    dataDir,
+    convexDir: fixtureDir,
+    logger: quiet,
+    env: { FIXTURE_ES_JWKS_B64: Buffer.from('{"keys":[]}').toString("base64"), FIXTURE_RS_JWKS: '{"keys":[]}' },
+  });
+});
+afterAll(async () => {
+  await b?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+test("a write that lands while a Transition is computed never splits it", async () => {
+  const http = new ConvexHttpClient(b.url, { logger: false });
+  const a = (await http.mutation(api.fixture.add, { text: "a", n: 0 })) as string;
+  const c = (await http.mutation(api.fixture.add, { text: "c", n: 0 })) as string;
+
+  const s = await RawSync.open(b.url);
+  s.send({
+    type: "ModifyQuerySet",
+    baseVersion: 0,
+    newVersion: 1,
+    modifications: [
+      { type: "Add", queryId: 1, udfPath: "fixture:get", args: [{ id: a }] },
+      { type: "Add", queryId: 2, udfPath: "fixture:get", args: [{ id: c }] },
+    ],
+  });
+  await s.next((m) => m.type === "Transition" && m.modifications.length === 2);
+
+  // Step in: right after the socket re-runs query 1, another client writes both documents.
+  const engine = b.engine as Engine & { call: Engine["call"] };
+  const call = engine.call.bind(engine);
+  let armed = true;
+  let injected: Promise<unknown> | null = null;
+  engine.call = (async (kind, udfPath, args, opts, readSet) => {
+    const r = await call(kind, udfPath, args, opts, readSet);
+    if (armed && readSet && udfPath === "fixture:get" && args.id === a) {
+      armed = false;
+      // (Over HTTP: a request of its own, not a continuation of this one.)
+      injected = new ConvexHttpClient(b.url, { logger: false }).mutation(api.fixture.setBoth, { a, b: c, n: 999 });
+      // Give it every chance to commit before query 2 runs.
+      await Promise.race([injected, new Promise((r) => setTimeout(r, 300))]);
+    }
+    return r;
+  }) as Engine["call"];
+  try {
+    await http.mutation(api.fixture.setBoth, { a, b: c, n: 1 });
+    await s.next(
+      (m) => m.type === "Transition" && (m.modifications as ServerMessage[]).some((u) => u.type === "QueryUpdated" && u.value?.n === 999),
+    );
+    await injected;
+  } finally {
+    engine.call = call;
+  }
+
+  // Replay the Transitions as the client applies them: both documents always agree.
+  const latest = new Map<number, number>();
+  const seen: string[] = [];
+  for (const t of s.messages.filter((m) => m.type === "Transition")) {
+    for (const m of t.modifications as ServerMessage[]) if (m.type === "QueryUpdated") latest.set(m.queryId, m.value.n);
+    seen.push(`${latest.get(1)}/${latest.get(2)}`);
+    expect(latest.get(1), `after each Transition: ${seen.join(" ")}`).toBe(latest.get(2));
+  }
+  expect(seen.at(-1)).toBe("999/999");
+  s.close();
+});
