@@ -59,6 +59,7 @@ function script(name: string, title: string, args: string[] = [], env: Record<st
 const all: Bench[] = [
   { name: "verify", run: () => runVerifyBench(quick ? { keyCounts: [1000], durationMs: 3000 } : {}) },
   script("authorize", "Reads/writes per authorize()", quick ? ["--quick"] : []),
+  script("activity", "Activity counters: writes per request", quick ? ["--requests", "300", "--minutes", "5"] : []),
   script("sessions", "Agent sessions", quick ? ["--n", "100"] : []),
   script("signin", "Sign-in: unknown account vs wrong password", quick ? ["--n", "5"] : []),
   { name: "revoke-live", run: () => runRevokeLiveBench(quick ? { subscribers: [1, 10], trials: () => 3 } : {}) },

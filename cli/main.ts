@@ -1,20 +1,22 @@
 /**
- * The keyhole CLI: `keyhole login`, `keyhole token create|list|get|revoke|regenerate|update`,
- * `keyhole session create|refresh|end`, `keyhole org tokens|revoke-token|invite|accept|policy`.
- * Built on ConvexHttpClient.
+ * The keyhole CLI: `keyhole login`, `keyhole token create|list|get|edit|revoke|regenerate`,
+ * `keyhole session create|refresh|end`, `keyhole org tokens|revoke-token|invite|accept|policy`,
+ * `keyhole mcp config`. Built on ConvexHttpClient. Every command takes --json.
  *
  * Exit codes: 0 ok, 1 failure, 2 usage. Errors are one line on stderr.
  */
 import { Command, CommanderError, Option } from "commander";
 import { registerAuthCommands } from "./commands/auth";
+import { registerMcpCommands } from "./commands/mcp";
 import { registerOrgCommands } from "./commands/org";
 import { registerSessionCommands } from "./commands/session";
 import { registerTokenCommands } from "./commands/token";
 import { currentUrl, type GlobalOptions } from "./lib/client";
 import { CliError, describeError, UsageError } from "./lib/errors";
 import { Interrupted } from "./lib/prompt";
+import { VERSION } from "./lib/version";
 
-export const VERSION = "0.1.0";
+export { VERSION } from "./lib/version";
 
 export function buildProgram(): Command {
   const program = new Command("keyhole");
@@ -40,6 +42,7 @@ Exit codes: 0 ok, 1 failure, 2 usage error.`,
   registerAuthCommands(program, globals);
   registerTokenCommands(program, globals);
   registerSessionCommands(program, globals);
+  registerMcpCommands(program, globals);
   registerOrgCommands(program, globals);
   return program;
 }

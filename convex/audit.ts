@@ -1,16 +1,19 @@
 import { paginationOptsValidator, paginationResultValidator } from "convex/server";
 import { v } from "convex/values";
 import { internalMutation, query } from "./_generated/server";
-import { listAuditEvents, logAudit } from "./model/audit";
+import { logAudit } from "./model/audit";
+import { listAuditLog, vAuditEntry, vAuditFilter } from "./model/auditLog";
 import { auditEventFields } from "./validators";
 
-const vAuditEvent = v.object({ _id: v.id("auditEvents"), ...auditEventFields, at: v.number() });
-
-/** The caller's own audit log, newest first (a token needs tokens:read). */
+/**
+ * The caller's own audit log, newest first (a person, or a token with
+ * tokens:read), with names for ids; optional filters by event type, token,
+ * actor kind and date range (`from` ≤ at < `to`).
+ */
 export const list = query({
-  args: { paginationOpts: paginationOptsValidator },
-  returns: paginationResultValidator(vAuditEvent),
-  handler: async (ctx, args) => await listAuditEvents(ctx, args.paginationOpts),
+  args: { paginationOpts: paginationOptsValidator, ...vAuditFilter },
+  returns: paginationResultValidator(vAuditEntry),
+  handler: async (ctx, { paginationOpts, ...filter }) => await listAuditLog(ctx, paginationOpts, filter),
 });
 
 /**

@@ -15,6 +15,7 @@ import * as OAuthFlows from "./model/oauth/flows";
 import * as OAuthListing from "./model/oauth/listing";
 import * as OAuthState from "./model/oauth/state";
 import { getPrincipal, isSignInIdentity, requirePrincipal } from "./model/principal";
+import { rememberTokenHint } from "./model/tokenHints";
 import * as Tokens from "./model/tokens";
 import * as WebSessions from "./model/webSessions";
 import { vScopeInput, vTokenType } from "./validators";
@@ -75,7 +76,11 @@ const createApiToken_ = mutationDefinition({
     type: v.optional(vTokenType),
   },
   returns: Tokens.vCreatedToken,
-  handler: async (ctx, args) => await Tokens.createToken(ctx, args),
+  handler: async (ctx, args) => {
+    const created = await Tokens.createToken(ctx, args);
+    await rememberTokenHint(ctx, created.tokenId, created.token); // short identifier for lists (model/tokenHints.ts)
+    return created;
+  },
 });
 /** Creates a PAT for the signed-in person. The token text is in this result only. */
 export const createApiToken = mutation(createApiToken_);

@@ -17,6 +17,7 @@ crons.daily(
   internal.oauth.reencryptConnections,
   {},
 );
+crons.daily("purge token activity older than 90 days", { hourUTC: 3, minuteUTC: 53 }, internal.dashboard.purgeOldActivity, {});
 
 // Token lifecycle (model/governance/lifecycle.ts): notices and webhooks, and the
 // revokeUnusedAfterDays policy, whose revocations do stop tokens.

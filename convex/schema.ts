@@ -69,6 +69,8 @@ export default defineSchema({
     lastUsedAt: v.optional(v.number()),
     lastUsedIp: v.optional(v.string()),
     lastUsedUserAgent: v.optional(v.string()),
+    /** Last characters of the token text, to match a found token to its row (model/tokenHints.ts). */
+    hint: v.optional(v.string()),
   })
     // by_user lists newest first; by_user_name_status checks name uniqueness.
     // eslint-disable-next-line @convex-dev/no-duplicate-indexes
@@ -160,8 +162,26 @@ export default defineSchema({
     /** Whose audit log this belongs to (the owner of the target). */
     userId: v.id("users"),
     ...auditEventFields,
+    /** The PAT the event is about or was made with, for the token filter (model/audit.ts). */
+    tokenId: v.optional(v.string()),
     at: v.number(),
-  }).index("by_user_at", ["userId", "at"]),
+  })
+    .index("by_user_at", ["userId", "at"])
+    // the audit log's filters (event type, token, actor kind), each with a date range
+    .index("by_user_action_at", ["userId", "action", "at"])
+    .index("by_user_token_at", ["userId", "tokenId", "at"])
+    .index("by_user_actor_at", ["userId", "actorKind", "at"]),
+
+  /** Per token and UTC day: minutes with recorded use, refused requests (model/activity.ts). */
+  tokenActivity: defineTable({
+    userId: v.id("users"),
+    tokenId: v.id("apiTokens"),
+    day: v.number(),
+    uses: v.number(),
+    refused: v.number(),
+  })
+    .index("by_token_day", ["tokenId", "day"])
+    .index("by_user_day", ["userId", "day"]),
 
   rateLimits: defineTable({
     key: v.string(),

@@ -20,6 +20,7 @@ import {
   signOutOtherDevices as signOutOthersModel,
   type SignOutResult,
 } from "./model/webSessions";
+import { vScopeEntry } from "./validators";
 
 // --- agent sessions ---------------------------------------------------------
 
@@ -35,6 +36,8 @@ export const listAgentSessions = query({
       expiresAt: v.number(),
       parentTokenId: v.optional(v.id("apiTokens")),
       metadata: v.optional(v.any()),
+      /** The session's own scope entries; [] = the creator's full role (a child is also bounded by its PAT's). */
+      scopes: v.array(vScopeEntry),
     }),
   ),
   handler: async (ctx) => await listLiveSessions(ctx),

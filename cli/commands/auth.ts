@@ -6,8 +6,9 @@ import { credentialsPath, deleteCredentials, loadCredentials, saveCredentials } 
 import { CliError, UsageError } from "../lib/errors";
 import { fields, note, out, printJson } from "../lib/output";
 import { promptHidden, promptLine, readStdinLine, stdinIsTTY } from "../lib/prompt";
+import { userAgent } from "../lib/version";
 
-type LoginOptions = { email?: string; signup?: boolean };
+type LoginOptions = { email?: string; signup?: boolean; json?: boolean };
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
@@ -17,6 +18,7 @@ export function registerAuthCommands(program: Command, globals: () => GlobalOpti
     .description("sign in with email and password and store the credentials for later commands")
     .option("--email <email>", "the account's email (prompted for on a terminal)")
     .option("--signup", "create the account first (password: at least 8 characters)")
+    .option("--json", "print {url, email, credentials, device} on stdout")
     .addHelpText(
       "after",
       `
@@ -55,6 +57,11 @@ Credentials go to $XDG_CONFIG_HOME/keyhole/credentials.json (default
       const tokens = result.tokens;
       if (!tokens) throw new CliError("sign-in did not complete (no session was issued)");
       const path = saveCredentials({ url, token: tokens.token, refreshToken: tokens.refreshToken, email });
+      // The device list shows this sign-in as "keyhole CLI on <OS>" with its IP (from the request itself).
+      const device = await makeClient(url, tokens.token)
+        .mutation(api.auth.createWebSession, { userAgent: userAgent() })
+        .then(() => userAgent(), () => null); // not fatal: the sign-in is listed anyway, without device facts
+      if (opts.json) printJson({ url, email, credentials: path, device });
       note(`Signed in to ${url} as ${email}`);
       note(`Credentials saved to ${path}`);
     });
@@ -62,18 +69,22 @@ Credentials go to $XDG_CONFIG_HOME/keyhole/credentials.json (default
   program
     .command("logout")
     .description("sign out (ends the session on the server when reachable) and delete the stored credentials")
-    .action(async () => {
+    .option("--json", "print {signedOut, url, serverSignOut}")
+    .action(async (opts: { json?: boolean }) => {
       const creds = loadCredentials();
       if (creds === null) {
+        if (opts.json) printJson({ signedOut: false, url: null, serverSignOut: false });
         note("Not signed in.");
         return;
       }
+      let serverSignOut = true;
       try {
         await makeClient(creds.url, creds.token).action(api.auth.signOut, {});
       } catch {
-        // Best effort: the local credentials go away regardless.
+        serverSignOut = false; // best effort: the local credentials go away regardless
       }
       deleteCredentials();
+      if (opts.json) printJson({ signedOut: true, url: creds.url, serverSignOut });
       note(`Signed out of ${creds.url} (removed ${credentialsPath()})`);
     });
 

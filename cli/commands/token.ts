@@ -22,7 +22,20 @@ type TokenInfo = {
   revokedAt: number | null;
   lastUsedIp?: string | null;
   lastUsedUserAgent?: string | null;
+  hint?: string;
 };
+
+/**
+ * Last use as recorded: mutations, actions, HTTP API and MCP calls, at most
+ * once a minute. Reads through Convex queries cannot be recorded, so "none" is
+ * "none recorded", never "never".
+ */
+export const NO_RECORDED_USE = "none recorded";
+
+/** The short identifier: the token text's last characters, e.g. "…x7Qe2A". */
+export function hintLabel(hint: string | undefined): string {
+  return hint ? `…${hint}` : "-";
+}
 
 /** The stable JSON shape of a token in `list --json` and `get --json`. */
 export function tokenJson(t: TokenInfo) {
@@ -37,6 +50,7 @@ export function tokenJson(t: TokenInfo) {
     expiresAt: t.expiresAt,
     lastUsedAt: t.lastUsedAt,
     revokedAt: t.revokedAt,
+    hint: t.hint ?? null,
   };
   return "lastUsedIp" in t
     ? { ...base, lastUsedIp: t.lastUsedIp ?? null, lastUsedUserAgent: t.lastUsedUserAgent ?? null }
@@ -155,13 +169,16 @@ Examples:
     .command("list")
     .description("list your tokens (a table on a terminal, tab-separated lines otherwise)")
     .addOption(new Option("--status <status>", "which tokens").choices(STATUSES).default("active"))
-    .option("--json", 'print {"tokens": [{tokenId, name, type, description, scopes, status, createdAt, expiresAt, lastUsedAt, revokedAt}]}')
+    .option("--json", 'print {"tokens": [{tokenId, name, type, description, scopes, status, createdAt, expiresAt, lastUsedAt, revokedAt, hint}]}')
     .addHelpText(
       "after",
       `
 Tab-separated columns (when stdout is not a terminal):
   name  tokenId  type  status  scopes  expiresAt  lastUsedAt(or -)
-Times in JSON are milliseconds since the epoch.`,
+Times in JSON are milliseconds since the epoch. ID is the end of the token
+text ("…x7Qe2A"): match a token you found to its row. LAST USED counts
+mutations, actions, HTTP and MCP calls (at most once a minute); reads through
+Convex queries are not recorded.`,
     )
     .action(async (opts: { status: (typeof STATUSES)[number]; json?: boolean }) => {
       const { client } = await loginClient(globals());
@@ -179,14 +196,15 @@ Times in JSON are milliseconds since the epoch.`,
         const now = Date.now();
         out(
           table(
-            ["NAME", "TYPE", "STATUS", "SCOPES", "EXPIRES", "LAST USED"],
+            ["NAME", "ID", "TYPE", "STATUS", "SCOPES", "EXPIRES", "LAST USED"],
             list.map((t) => [
               t.name,
+              hintLabel(t.hint),
               t.type,
               t.status,
               formatScopes(t.scopes).join(" "),
               t.status === "revoked" ? "-" : relative(t.expiresAt, now),
-              relative(t.lastUsedAt, now),
+              t.lastUsedAt === null ? NO_RECORDED_USE : relative(t.lastUsedAt, now),
             ]),
           ),
         );
@@ -227,18 +245,19 @@ Times in JSON are milliseconds since the epoch.`,
       const now = Date.now();
       const lastUse =
         t.lastUsedAt === null
-          ? "never"
+          ? `${NO_RECORDED_USE} (mutations, actions, HTTP and MCP calls are recorded; Convex queries are not)`
           : `${iso(t.lastUsedAt)} (${relative(t.lastUsedAt, now)})` +
             [t.lastUsedIp, t.lastUsedUserAgent].filter(Boolean).map((x) => ` ${x}`).join("");
       const pairs: [string, string][] = [
         ["name", t.name],
         ["id", t._id],
+        ["ends in", hintLabel(t.hint)],
         ["type", t.type],
         ["status", t.status],
         ["description", t.description ?? "-"],
         ["scopes", describeScopes(t.scopes)],
         ["created", iso(t.createdAt) ?? "-"],
-        ["expires", `${iso(t.expiresAt)} (${relative(t.expiresAt, now)})`],
+        ["expires", t.status === "revoked" ? "-" : `${iso(t.expiresAt)} (${relative(t.expiresAt, now)})`],
         ["last used", lastUse],
       ];
       if (t.revokedAt !== null) pairs.push(["revoked", iso(t.revokedAt)!]);

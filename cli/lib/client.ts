@@ -10,6 +10,7 @@ import { ConvexHttpClient } from "convex/browser";
 import { api } from "../../convex/_generated/api.js";
 import { type Credentials, jwtExpiresAt, loadCredentials, saveCredentials } from "./credentials";
 import { CliError, UsageError } from "./errors";
+import { userAgent } from "./version";
 
 export const DEFAULT_URL = "http://127.0.0.1:3210";
 
@@ -49,9 +50,16 @@ export function currentUrl(): string | undefined {
   return lastUrl;
 }
 
+/** fetch with the CLI's User-Agent, so sign-ins and last-use records say "keyhole CLI on <OS>". */
+const fetchAsCli: typeof fetch = (input, init) => {
+  const headers = new Headers(init?.headers);
+  headers.set("User-Agent", userAgent());
+  return fetch(input, { ...init, headers });
+};
+
 export function makeClient(url: string, auth?: string): ConvexHttpClient {
   lastUrl = url;
-  const client = new ConvexHttpClient(url, { logger: false });
+  const client = new ConvexHttpClient(url, { logger: false, fetch: fetchAsCli });
   if (auth !== undefined) client.setAuth(auth);
   return client;
 }

@@ -26,7 +26,7 @@ import { agentSessionLiveness } from "./liveness";
 import { recordUse, requirePrincipal, requireUser } from "./principal";
 import { sha256Hex, randomToken } from "./crypto";
 import { enforce, LIMITS } from "./rateLimit";
-import type { ScopeInput } from "./scopes";
+import type { ScopeEntry, ScopeInput } from "./scopes";
 import { checkScopeResources, validateScopeSyntax } from "./tokens";
 
 export const TTL_MIN_S = 60;
@@ -320,6 +320,7 @@ export type SessionSummary = {
   expiresAt: number;
   parentTokenId?: Id<"apiTokens">;
   metadata?: Record<string, unknown>;
+  scopes: ScopeEntry[];
 };
 
 /** The caller's live (not ended, not expired) agent sessions, soonest expiry first. */
@@ -338,6 +339,7 @@ export async function listLiveSessions(ctx: QueryCtx): Promise<SessionSummary[]>
     expiresAt: r.expiresAt,
     parentTokenId: r.parentTokenId,
     metadata: r.metadata as Record<string, unknown> | undefined,
+    scopes: r.scopes, // shown on the sessions screen; a child's parent scopes are its token's
   }));
 }
 

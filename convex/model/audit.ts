@@ -1,11 +1,9 @@
 /** Audit events: who did what to which credential, from where. Never secrets. */
 import type { Infer } from "convex/values";
 import type { Id } from "../_generated/dataModel";
-import type { PaginationOptions } from "convex/server";
-import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { authorize } from "./authorize";
+import type { MutationCtx } from "../_generated/server";
+import { canonicalAction } from "./auditNames";
 import { webhookFromAudit } from "./governance/events";
-import { readPage } from "./pagination";
 import type { Principal } from "./principal";
 import { requestInfo } from "./principal";
 import type { vActorKind } from "../validators";
@@ -38,9 +36,12 @@ export async function logAudit(
   },
 ): Promise<void> {
   const info = event.ip || event.userAgent ? { ip: event.ip, userAgent: event.userAgent } : await requestInfo(ctx);
+  // The PAT an event is about, or was made with: the audit log's token filter.
+  const tokenId = event.targetType === "apiToken" ? event.targetId : event.actor.kind === "pat" ? event.actor.id : undefined;
   await ctx.db.insert("auditEvents", {
     userId: event.userId,
-    action: event.action,
+    action: canonicalAction(event.action),
+    tokenId,
     actorKind: event.actor.kind,
     actorId: event.actor.id,
     targetType: event.targetType,
@@ -52,23 +53,4 @@ export async function logAudit(
   });
   // governance: revocations, leak reports and refresh reuse are also webhook events
   await webhookFromAudit(ctx, event);
-}
-
-export const MAX_AUDIT_PAGE = 100;
-
-/** A page of the caller's own audit log, newest first (a token needs tokens:read). */
-export async function listAuditEvents(ctx: QueryCtx, paginationOpts: PaginationOptions) {
-  const p = await authorize(ctx, "tokens:read");
-  const result = await readPage(paginationOpts, MAX_AUDIT_PAGE, (opts) =>
-    ctx.db
-      .query("auditEvents")
-      .withIndex("by_user_at", (q) => q.eq("userId", p.userId))
-      .order("desc")
-      .paginate(opts),
-  );
-  return {
-    ...result,
-    // everything but whose log it is and the system creation time
-    page: result.page.map(({ userId: _userId, _creationTime: _created, ...event }) => event),
-  };
 }

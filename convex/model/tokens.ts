@@ -45,6 +45,8 @@ export const vTokenInfo = v.object({
   expiresAt: v.number(),
   lastUsedAt: v.union(v.number(), v.null()),
   revokedAt: v.union(v.number(), v.null()),
+  /** Last characters of the token text (model/tokenHints.ts); absent for tokens made before it existed. */
+  hint: v.optional(v.string()),
 });
 export type TokenInfo = Infer<typeof vTokenInfo>;
 
@@ -87,6 +89,7 @@ export function toTokenInfo(t: Doc<"apiTokens">, now: number): TokenInfo {
     expiresAt: t.expiresAt,
     lastUsedAt: t.lastUsedAt ?? null,
     revokedAt: t.revokedAt ?? null,
+    ...(t.hint !== undefined ? { hint: t.hint } : {}),
   };
 }
 

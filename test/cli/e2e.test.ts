@@ -266,7 +266,7 @@ describe("token list / get / revoke", () => {
     expect(tokens.map((t) => t.name).sort()).toEqual(["alpha", "beta"]);
     for (const t of tokens) {
       expect(Object.keys(t).sort()).toEqual(
-        ["createdAt", "description", "expiresAt", "lastUsedAt", "name", "revokedAt", "scopes", "status", "tokenId", "type"].sort(),
+        ["createdAt", "description", "expiresAt", "hint", "lastUsedAt", "name", "revokedAt", "scopes", "status", "tokenId", "type"].sort(),
       );
     }
     expect(tokens.find((t) => t.name === "alpha")).toMatchObject({

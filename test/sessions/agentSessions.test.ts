@@ -162,7 +162,7 @@ describe("createSession", () => {
     const { t, alice } = await setup();
     const s = await alice.as.mutation(api.auth.createSession, { agentId: "bot-7", ttl: 120 });
     const events = await audit(t);
-    const created = events.find((e) => e.action === "session.create");
+    const created = events.find((e) => e.action === "session.created");
     expect(created).toMatchObject({ userId: alice.userId, actorKind: "user", actorId: alice.userId, targetId: s.sessionId });
     expect(created!.details).toContain("agent=bot-7");
     expect(JSON.stringify(events)).not.toContain(s.token);
@@ -352,7 +352,7 @@ describe("refreshSession", () => {
     expect(newRow.familyId).toBe(oldRow.familyId);
     expect(newRow.scopes).toEqual(oldRow.scopes);
     expect(newRow.familyExpiresAt).toBe(oldRow.familyExpiresAt);
-    expect((await audit(t)).some((e) => e.action === "session.refresh" && e.targetId === n.sessionId)).toBe(true);
+    expect((await audit(t)).some((e) => e.action === "session.refreshed" && e.targetId === n.sessionId)).toBe(true);
   });
 
   test("with the current session token: a new session token only, the old one ends", async () => {
@@ -490,7 +490,7 @@ describe("endSession and the owner's views", () => {
     expect((await errorOf(agent.query(api.auth.viewer, {}))).code).toBe("revoked");
     expect(await t.query(api.auth.validateSession, { token: s.token })).toEqual(INVALID);
     await t.mutation(api.auth.endSession, { token: s.token });
-    const ends = (await audit(t)).filter((e) => e.action === "session.end");
+    const ends = (await audit(t)).filter((e) => e.action === "session.ended");
     expect(ends).toHaveLength(1);
     expect(ends[0]).toMatchObject({ userId: alice.userId, actorKind: "agent", targetId: s.sessionId });
     expect((await errorOf(t.mutation(api.auth.endSession, { token: "junk" }))).code).toBe("unauthenticated");

@@ -86,7 +86,7 @@ describe("agent sessions with real clients", () => {
     // The owner sees it in the audit log.
     const log = await person.query(api.audit.list, { paginationOpts: { numItems: 50, cursor: null } });
     const actions = log.page.map((e: { action: string }) => e.action);
-    expect(actions).toEqual(expect.arrayContaining(["session.create", "session.refresh", "session.reuse_detected"]));
+    expect(actions).toEqual(expect.arrayContaining(["session.created", "session.refreshed", "session.reuse_detected"]));
 
     // A new session, ended: refused on its next call.
     const s3 = await clientWith(pat.token).mutation(api.auth.createSession, { agentId: "claude:task-18" });

@@ -53,7 +53,7 @@ describe("createWebSession", () => {
       userAgent: "Mozilla/5.0 (X11) Firefox/140",
     });
     const events = await t.run(async (ctx) => await ctx.db.query("auditEvents").collect());
-    expect(events.find((e) => e.action === "web_session.create")).toMatchObject({
+    expect(events.find((e) => e.action === "web_session.created")).toMatchObject({
       userId: alice.userId,
       targetId: alice.sessionId,
       ip: "203.0.113.7",
@@ -229,7 +229,7 @@ describe("devices", () => {
     expect((await errorOf(phone.as.query(api.auth.viewer, {}))).code).toBe("unauthenticated");
     await alice.as.query(api.sessions.listDevices, {});
     const events = await t.run(async (ctx) => await ctx.db.query("auditEvents").collect());
-    expect(events.some((e) => e.action === "web_session.sign_out" && e.targetId === phone.authSessionId)).toBe(true);
+    expect(events.some((e) => e.action === "web_session.signed_out" && e.targetId === phone.authSessionId)).toBe(true);
   });
 
   test("sign out all other devices: this one stays, the others fail on their next call", async () => {

@@ -1,6 +1,10 @@
 import { useAuthActions, useAuthToken, useConvexAuth } from "@convex-dev/auth/react";
 import { useConvexConnectionState, useMutation } from "convex/react";
 import { useCallback, useEffect, useRef, useState } from "react";
+import { useBackendDown } from "./lib/connection";
+import { useConfig } from "./lib/context";
+import { useRoute } from "./lib/route";
+import { TokenDetail } from "./screens/TokenDetail";
 import { api } from "./api";
 import { ErrorBoundary, Loading } from "./components/ui";
 import { isSignedOutError } from "./lib/errors";
@@ -30,38 +34,27 @@ const TABS = [
 ] as const;
 type TabId = (typeof TABS)[number]["id"];
 
-function tabFromHash(): TabId {
-  const id = window.location.hash.replace(/^#\/?/, "").split("?")[0];
-  return (TABS.find((t) => t.id === id)?.id ?? "tokens") as TabId;
-}
-
-function useTab(): TabId {
-  const [tab, setTab] = useState<TabId>(tabFromHash);
-  useEffect(() => {
-    const on = () => setTab(tabFromHash());
-    window.addEventListener("hashchange", on);
-    return () => window.removeEventListener("hashchange", on);
-  }, []);
-  return tab;
-}
-
 export function App() {
   const { isLoading, isAuthenticated } = useConvexAuth();
   const [notice, setNotice] = useState<string | null>(null);
-  if (isLoading) {
-    return (
-      <main className="auth">
-        <Loading label="Connecting…" />
-      </main>
-    );
-  }
   // An app asking for access (keyhole's OAuth authorization endpoint sent the browser here).
-  const consent = window.location.hash.startsWith("#/consent") ? consentRequestId() : null;
-  if (!isAuthenticated) {
-    return <AuthScreen notice={consent !== null ? "An app asks to connect to keyhole: sign in to review it." : notice} />;
-  }
-  if (consent !== null) return <ConsentScreen requestId={consent} />;
-  return <Dashboard onSignedOut={setNotice} />;
+  const consent = !isLoading && window.location.hash.startsWith("#/consent") ? consentRequestId() : null;
+  return (
+    <>
+      <ConnectionBanner />
+      {isLoading ? (
+        <main className="auth" id="main" tabIndex={-1}>
+          <Loading label="Connecting…" />
+        </main>
+      ) : !isAuthenticated ? (
+        <AuthScreen notice={consent !== null ? "An app asks to connect to keyhole: sign in to review it." : notice} />
+      ) : consent !== null ? (
+        <ConsentScreen requestId={consent} />
+      ) : (
+        <Dashboard onSignedOut={setNotice} />
+      )}
+    </>
+  );
 }
 
 /** The auth session id inside a @convex-dev/auth JWT (subject `userId|sessionId`). */
@@ -98,13 +91,21 @@ function useRecordWebSession() {
   }, [sessionId, createWebSession]);
 }
 
+/** Shown from the first load on: a backend that is down says so instead of "Loading…" forever. */
 function ConnectionBanner() {
   const state = useConvexConnectionState();
-  if (!state.hasEverConnected || state.isWebSocketConnected) return null;
+  const down = useBackendDown();
+  const { convexUrl } = useConfig();
   return (
-    <p className="banner" role="status">
-      Reconnecting to the backend… changes will appear when the connection is back.
-    </p>
+    <div role="status" aria-live="polite">
+      {down ? (
+        <p className="banner" data-testid="connection-banner">
+          {state.hasEverConnected
+            ? "Lost the connection to the keyhole backend. Reconnecting… changes will appear when it is back."
+            : `Can't reach the keyhole backend at ${convexUrl}. Retrying… check that it is running.`}
+        </p>
+      ) : null}
+    </div>
   );
 }
 
@@ -130,7 +131,8 @@ function useInviteCode(): [string | null, () => void] {
 function Dashboard({ onSignedOut }: { onSignedOut: (notice: string | null) => void }) {
   const { signOut } = useAuthActions();
   const me = useLive(api.users.me, {});
-  const tab = useTab();
+  const route = useRoute();
+  const tab = (TABS.find((t) => t.id === route.section)?.id ?? "tokens") as TabId;
   const [inviteCode, clearInvite] = useInviteCode();
   const mainRef = useRef<HTMLElement>(null);
   useRecordWebSession();
@@ -152,9 +154,10 @@ function Dashboard({ onSignedOut }: { onSignedOut: (notice: string | null) => vo
   }, [endedElsewhere, doSignOut]);
 
   const active = TABS.find((t) => t.id === tab)!;
+  const tokenId = tab === "tokens" ? route.id : null;
   useEffect(() => {
-    document.title = `${active.label} · keyhole`;
-  }, [active.label]);
+    document.title = `${tokenId ? "Token" : active.label} · keyhole`;
+  }, [active.label, tokenId]);
 
   return (
     <div className="shell">
@@ -185,19 +188,18 @@ function Dashboard({ onSignedOut }: { onSignedOut: (notice: string | null) => vo
           ))}
         </ul>
       </nav>
-      <ConnectionBanner />
       <main id="main" ref={mainRef} tabIndex={-1} className="content">
         <NoticesBar />
         {inviteCode ? <AcceptInvite code={inviteCode} onDone={clearInvite} /> : null}
         <ErrorBoundary key={tab} title={`Couldn't show ${active.label.toLowerCase()}`}>
-          {tab === "tokens" ? <TokensPanel /> : null}
+          {tab === "tokens" ? tokenId ? <TokenDetail key={tokenId} tokenId={tokenId} /> : <TokensPanel /> : null}
           {tab === "sessions" ? <SessionsPanel /> : null}
           {tab === "devices" ? <DevicesPanel /> : null}
           {tab === "connections" ? <ConnectionsPanel /> : null}
           {tab === "apps" ? <ConnectedAppsPanel /> : null}
           {tab === "orgs" ? <OrgsPanel /> : null}
           {tab === "webhooks" ? <WebhooksPanel /> : null}
-          {tab === "audit" ? <AuditPanel /> : null}
+          {tab === "audit" ? <AuditPanel initialToken={route.params.get("token")} /> : null}
         </ErrorBoundary>
       </main>
     </div>

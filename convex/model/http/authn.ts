@@ -19,6 +19,7 @@ import { v, type Infer } from "convex/values";
 import type { Doc } from "../../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { internal } from "../../_generated/api";
+import { countRefusal } from "../activity";
 import { actorOf, logAudit } from "../audit";
 import { authorize } from "../authorize";
 import { constantTimeEqual } from "../crypto";
@@ -174,6 +175,7 @@ export async function recordFailure(
         ip: info.ip,
         userAgent: info.userAgent,
       });
+      if (rec.kind === "pat") await countRefusal(ctx, rec.doc.userId, rec.doc._id, Date.now()); // activity chart (model/activity.ts)
     }
   }
   return Math.max(ipWait, tokenWait);

@@ -1,4 +1,5 @@
 import type { ScopeEntry } from "../../../convex/model/scopes";
+import { PERMISSION_HELP, type Permission } from "../lib/permissions";
 
 /** "work: read, write · members: read" — permissions grouped by area. */
 export function formatPermissions(perms: readonly string[]): string {
@@ -17,11 +18,8 @@ export function ScopeChips({ scopes }: { scopes: readonly ScopeEntry[] }) {
   if (scopes.length === 0) {
     return (
       <ul className="chips" aria-label="Scopes">
-        <li
-          className="chip chip-full"
-          title="No narrowing: everything the owner's roles allow, except connections:use (it applies only when a scope names it)"
-        >
-          Full role <span className="chip-match">· no connections:use</span>
+        <li className="chip chip-full">
+          Full role — everything your roles allow <span className="chip-match">· except connections:use</span>
         </li>
       </ul>
     );
@@ -30,7 +28,7 @@ export function ScopeChips({ scopes }: { scopes: readonly ScopeEntry[] }) {
     <ul className="chips" aria-label="Scopes">
       {scopes.map((s, i) => (
         <li className="chip" key={i}>
-          <span className="chip-resource">{s.resource ?? "all resources"}</span>
+          <span className="chip-resource">{s.resource ?? "everywhere"}</span>
           <span className="chip-sep" aria-hidden="true">
             ·
           </span>
@@ -45,6 +43,37 @@ export function ScopeChips({ scopes }: { scopes: readonly ScopeEntry[] }) {
               </span>
             </>
           ) : null}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** Every scope entry with its permissions in words (the token detail view). */
+export function ScopeDetails({ scopes }: { scopes: readonly ScopeEntry[] }) {
+  if (scopes.length === 0) {
+    return <p className="notice notice-warn">Full role: everything your roles allow, in every organization you are in (except <code>connections:use</code>, which a token gets only when a scope names it).</p>;
+  }
+  return (
+    <ul className="scope-details">
+      {scopes.map((s, i) => (
+        <li key={i}>
+          <p className="scope-details-resource">
+            <code>{s.resource ?? "everywhere"}</code>
+            {s.allowedMatches !== undefined ? (
+              <span className="muted small">
+                {" "}
+                · items: {s.allowedMatches.length === 0 ? "none" : s.allowedMatches.join(", ")}
+              </span>
+            ) : null}
+          </p>
+          <ul className="perm-list">
+            {s.permissions.map((p) => (
+              <li key={p}>
+                <code>{p}</code> — {PERMISSION_HELP[p as Permission] ?? p}
+              </li>
+            ))}
+          </ul>
         </li>
       ))}
     </ul>

@@ -1,4 +1,4 @@
-import { Component, useEffect, useId, useRef, useState, type ErrorInfo, type ReactNode } from "react";
+import { Component, createContext, useContext, useEffect, useId, useRef, useState, type ErrorInfo, type ReactNode } from "react";
 import { errorMessage } from "../lib/errors";
 import type { Live } from "../lib/live";
 
@@ -77,9 +77,28 @@ export class ErrorBoundary extends Component<{ children: ReactNode; title?: stri
   }
 }
 
+/** Where focus goes when a dialog closes and its opener is gone (e.g. a revoked row's button). */
+function fallbackFocus(): HTMLElement | null {
+  return document.getElementById("main");
+}
+
+/** The element a dialog focuses first: [data-autofocus], else its first field, else its first action (never ×). */
+function initialFocusTarget(dialog: HTMLDialogElement): HTMLElement | null {
+  return (
+    dialog.querySelector<HTMLElement>("[data-autofocus]") ??
+    dialog.querySelector<HTMLElement>(".dialog-body input:not([type=hidden]), .dialog-body select, .dialog-body textarea") ??
+    dialog.querySelector<HTMLElement>(".dialog-actions button")
+  );
+}
+
+/** Asked before a dialog with unsaved input (or an unrepeatable view) is closed. */
+export type CloseGuard = { title: string; body: string; keepLabel: string; closeLabel: string };
+
 /**
- * A modal dialog on the native <dialog>: focus moves in and is trapped, Esc
- * closes, focus returns to the opener afterwards.
+ * A modal dialog on the native <dialog>: focus moves to its first field (or
+ * [data-autofocus]) and is trapped; Esc and × close it — after asking, when
+ * `guard` is set; focus returns to the opener, or to the main region when the
+ * opener is gone.
  */
 export function Dialog({
   title,
@@ -87,25 +106,34 @@ export function Dialog({
   children,
   className,
   describedBy,
+  guard,
 }: {
   title: string;
   onClose: () => void;
   children: ReactNode;
   className?: string;
   describedBy?: string;
+  guard?: CloseGuard | null;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
+  const [asking, setAsking] = useState(false);
   const onCloseRef = useRef(onClose);
   onCloseRef.current = onClose;
+  const guardRef = useRef(guard);
+  guardRef.current = guard;
+  const requestClose = () => (guardRef.current ? setAsking(true) : onCloseRef.current());
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
     const opener = document.activeElement as HTMLElement | null;
     if (!dialog.open) dialog.showModal();
+    initialFocusTarget(dialog)?.focus();
     return () => {
       if (dialog.open) dialog.close();
-      opener?.focus?.();
+      if (opener?.isConnected && opener !== document.body) opener.focus();
+      // A dialog opened from inside another one leaves focus to that one; others fall back to the page.
+      else if (!opener?.closest("dialog")) fallbackFocus()?.focus();
     };
   }, []);
   return (
@@ -116,21 +144,43 @@ export function Dialog({
       aria-describedby={describedBy}
       onCancel={(e) => {
         e.preventDefault();
-        onCloseRef.current();
+        requestClose();
       }}
     >
       <div className="dialog-head">
         <h2 id={titleId}>{title}</h2>
-        <button type="button" className="btn-icon" aria-label="Close" onClick={() => onCloseRef.current()}>
+        <button type="button" className="btn-icon" aria-label="Close" onClick={requestClose}>
           ×
         </button>
       </div>
-      {children}
+      <RequestClose.Provider value={requestClose}>{children}</RequestClose.Provider>
+      {asking && guard ? (
+        <Dialog title={guard.title} onClose={() => setAsking(false)} className="dialog-narrow">
+          <div className="dialog-body">
+            <p>{guard.body}</p>
+          </div>
+          <div className="dialog-actions">
+            <button type="button" className="btn btn-primary" data-autofocus onClick={() => setAsking(false)}>
+              {guard.keepLabel}
+            </button>
+            <button type="button" className="btn btn-danger" onClick={() => onCloseRef.current()}>
+              {guard.closeLabel}
+            </button>
+          </div>
+        </Dialog>
+      ) : null}
     </dialog>
   );
 }
 
-/** "Are you sure?" with the action's own pending and error states. */
+const RequestClose = createContext<() => void>(() => {});
+
+/** Closes the enclosing Dialog the way Esc and × do (asking first when it has a guard): for Cancel buttons. */
+export function useRequestClose(): () => void {
+  return useContext(RequestClose);
+}
+
+/** "Are you sure?" with the action's own pending and error states; opens on Cancel. */
 export function ConfirmDialog({
   title,
   children,
@@ -158,7 +208,7 @@ export function ConfirmDialog({
         </p>
       ) : null}
       <div className="dialog-actions">
-        <button type="button" className="btn" onClick={onClose} autoFocus>
+        <button type="button" className="btn" onClick={onClose} data-autofocus>
           Cancel
         </button>
         <button
@@ -184,7 +234,17 @@ export function ConfirmDialog({
   );
 }
 
-export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
+export function CopyButton({
+  text,
+  label = "Copy",
+  onCopied,
+  className = "btn btn-primary",
+}: {
+  text: string;
+  label?: string;
+  onCopied?: () => void;
+  className?: string;
+}) {
   const [state, setState] = useState<"idle" | "copied" | "failed">("idle");
   useEffect(() => {
     if (state === "idle") return;
@@ -194,11 +254,12 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
   return (
     <button
       type="button"
-      className="btn btn-primary"
+      className={className}
       onClick={async () => {
         try {
           await navigator.clipboard.writeText(text);
           setState("copied");
+          onCopied?.();
         } catch {
           setState("failed");
         }

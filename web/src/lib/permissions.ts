@@ -2,32 +2,47 @@ import { PERMISSIONS, PERSONAL_PERMISSIONS, ROLE_PERMISSIONS, type Permission, t
 
 export { PERMISSIONS, PERSONAL_PERMISSIONS, ROLE_PERMISSIONS, type Permission, type Role };
 
-/** One line per permission, for the scope builder. */
+/** What each permission lets a token do, in words shown next to its name. */
 export const PERMISSION_HELP: Record<Permission, string> = {
-  "org:read": "see the organization",
-  "org:configure": "change organization settings",
-  "org:admin": "administer the organization",
-  "members:read": "see members and roles",
-  "members:write": "add, remove members and change roles",
-  "workspace:read": "see workspaces",
-  "workspace:write": "change workspaces",
-  "workspace:configure": "configure workspaces",
-  "workspace:admin": "create and delete workspaces",
-  "work:read": "read items",
-  "work:write": "create, change and delete items",
-  "connections:read": "see my OAuth connections",
-  "connections:use": "get access tokens from my OAuth connections",
-  "tokens:read": "see my tokens' metadata",
+  "org:read": "See the organization",
+  "org:configure": "Change organization settings and roles",
+  "org:admin": "Administer the organization (owners)",
+  "members:read": "See members and their roles",
+  "members:write": "Add and remove members",
+  "workspace:read": "See workspaces",
+  "workspace:write": "Create and change workspaces",
+  "workspace:configure": "Configure workspaces",
+  "workspace:admin": "Delete workspaces",
+  "work:read": "Read items",
+  "work:write": "Create, change and delete items",
+  "connections:read": "See my OAuth connections",
+  "connections:use": "Get access tokens from my OAuth connections",
+  "tokens:read": "See my tokens, sessions and audit log",
 };
 
-/** What a token for `resource` may be given: only what my role grants (personal ones on the global entry). */
+/** Permissions that act inside one workspace; the others act on an organization or on my account. */
+const WORKSPACE_TIER: ReadonlySet<Permission> = new Set(["workspace:read", "workspace:configure", "work:read", "work:write"]);
+
+export type Tier = "everywhere" | "org" | "workspace";
+
+export function tierOf(resource: string): Tier {
+  return resource === "" ? "everywhere" : resource.includes("/") ? "workspace" : "org";
+}
+
+/**
+ * What a scope entry for `resource` may be given: only what my role grants
+ * there, and only what fits the tier — one workspace gets workspace
+ * permissions, an organization gets organization ones, "everywhere" also gets
+ * my personal ones.
+ */
 export function grantablePermissions(resource: string, roles: Record<string, Role>): Permission[] {
-  if (resource === "") {
+  const tier = tierOf(resource);
+  if (tier === "everywhere") {
     const set = new Set<Permission>(PERSONAL_PERMISSIONS);
     for (const role of Object.values(roles)) for (const p of ROLE_PERMISSIONS[role]) set.add(p);
     return PERMISSIONS.filter((p) => set.has(p));
   }
   const role = roles[resource.split("/")[0]];
   if (role === undefined) return [];
-  return PERMISSIONS.filter((p) => ROLE_PERMISSIONS[role].has(p));
+  return PERMISSIONS.filter((p) => ROLE_PERMISSIONS[role].has(p) && (tier === "org" || WORKSPACE_TIER.has(p)));
 }

@@ -1,6 +1,9 @@
-/** A short, human name for a user agent: "Chrome on Linux", "Node.js", "keyhole CLI". */
+/** A short, human name for a user agent: "Chrome on Linux", "keyhole CLI on macOS", "Node.js". */
 export function describeUserAgent(ua: string | null | undefined): string {
   if (!ua) return "Unknown client";
+  // The CLI says `keyhole-cli/0.1.0 (Linux; x64) node/v20.20.2` (cli/lib/version.ts).
+  const cli = /^keyhole-cli\/\S+ \(([^;)]+)/.exec(ua);
+  if (cli) return `keyhole CLI on ${cli[1]}`;
   if (/keyhole/i.test(ua)) return "keyhole CLI";
   if (/^node|Node\.js|undici/i.test(ua)) return "Node.js";
   if (/HeadlessChrome/.test(ua)) return `Headless Chrome on ${os(ua)}`;

@@ -1,42 +1,108 @@
-import { usePaginatedQuery } from "convex/react";
-import { useMemo } from "react";
+import { useConvex, usePaginatedQuery } from "convex/react";
+import { useId, useMemo, useState } from "react";
+import { AUDIT_ACTIONS } from "../../../convex/model/auditNames";
 import { api } from "../api";
-import { useLive } from "../lib/live";
 import { Badge, Empty, Loading } from "../components/ui";
-import { ago, absoluteTime, useNow } from "../lib/time";
+import { describeEvent, toCsv, toJson, type AuditEvent } from "../lib/auditText";
+import { errorMessage } from "../lib/errors";
+import { useLive } from "../lib/live";
+import { absoluteTime, ago, DAY_MS, useNow } from "../lib/time";
 import { describeUserAgent } from "../lib/ua";
 
 const PAGE = 25;
+/** An export reads at most this many events (100 a page). */
+const EXPORT_MAX = 10_000;
+
+type ActorKind = "user" | "pat" | "agent" | "anonymous" | "system";
+const ACTORS: { id: ActorKind | ""; label: string }[] = [
+  { id: "", label: "Anyone" },
+  { id: "user", label: "People" },
+  { id: "pat", label: "Tokens" },
+  { id: "agent", label: "Agent sessions" },
+  { id: "anonymous", label: "Anonymous" },
+];
+const AREAS: Record<string, string> = {
+  token: "Tokens",
+  auth: "Tokens",
+  session: "Agent sessions",
+  web_session: "Sign-ins",
+  connection: "Connections",
+  org: "Organizations",
+  workspace: "Organizations",
+  member: "Organizations",
+  invite: "Organizations",
+  webhook: "Organizations",
+  oauth: "Connected apps",
+};
 
 function tone(action: string): "bad" | "warn" | "ok" | "neutral" {
-  if (/denied|fail|reuse|leak|revoked_use|invalid/i.test(action)) return "bad";
-  if (/revok|end|sign.?out|remove|disconnect/i.test(action)) return "warn";
-  if (/creat|connect|add|sign.?in/i.test(action)) return "ok";
+  if (/failed|reuse|leak|used_after|rejected/.test(action)) return "bad";
+  if (/revoked|ended|signed_out|removed|left/.test(action)) return "warn";
+  if (/created|connected|added/.test(action)) return "ok";
   return "neutral";
 }
 
-export function AuditPanel() {
-  const { results, status, loadMore } = usePaginatedQuery(api.audit.list, {}, { initialNumItems: PAGE });
-  const now = useNow(30_000);
-  // Names instead of raw ids: my user id and my tokens' names.
-  const me = useLive(api.users.me, {});
+/** yyyy-mm-dd (local) → ms at the start of that day; null when empty. */
+function dayStart(value: string): number | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  return m ? new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3])).getTime() : null;
+}
+
+type Filters = { action: string; tokenId: string; actorKind: string; from: string; to: string };
+
+function queryArgs(f: Filters) {
+  const from = dayStart(f.from);
+  const to = dayStart(f.to);
+  return {
+    ...(f.action ? { action: f.action } : {}),
+    ...(f.tokenId ? { tokenId: f.tokenId } : {}),
+    ...(f.actorKind ? { actorKind: f.actorKind as ActorKind } : {}),
+    ...(from !== null ? { from } : {}),
+    ...(to !== null ? { to: to + DAY_MS } : {}), // through the end of that day
+  };
+}
+
+function download(name: string, type: string, text: string) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export function AuditPanel({ initialToken }: { initialToken?: string | null }) {
+  const [filters, setFilters] = useState<Filters>({ action: "", tokenId: initialToken ?? "", actorKind: "", from: "", to: "" });
+  const args = useMemo(() => queryArgs(filters), [filters]);
+  const { results, status, loadMore } = usePaginatedQuery(api.audit.list, args, { initialNumItems: PAGE });
   const tokens = useLive(api.auth.listApiTokens, { status: "all" });
-  const tokenNames = useMemo(
-    () => new Map<string, string>(tokens.status === "ready" ? tokens.data.tokens.map((t) => [t._id as string, t.name]) : []),
-    [tokens],
-  );
-  const myId = me.status === "ready" ? (me.data.userId as string) : null;
-  const actor = (kind: string, id: string | undefined) => {
-    if (kind === "user") return id !== undefined && id === myId ? "you" : "a person";
-    if (kind === "pat") return id !== undefined && tokenNames.has(id) ? `token ${tokenNames.get(id)}` : "a token";
-    if (kind === "agent") return "an agent session";
-    return kind;
-  };
-  const target = (type: string | undefined, id: string | undefined) => {
-    if (type === undefined) return null;
-    if (type === "apiToken" && id !== undefined && tokenNames.has(id)) return `token ${tokenNames.get(id)}`;
-    return type;
-  };
+  const convex = useConvex();
+  const [exporting, setExporting] = useState<string | null>(null);
+  const now = useNow(30_000);
+  const ids = { action: useId(), token: useId(), actor: useId(), from: useId(), to: useId() };
+  const set = (patch: Partial<Filters>) => setFilters({ ...filters, ...patch });
+
+  async function exportAs(kind: "json" | "csv") {
+    setExporting("Exporting…");
+    try {
+      const all: AuditEvent[] = [];
+      let cursor: string | null = null;
+      for (;;) {
+        const page: { page: AuditEvent[]; isDone: boolean; continueCursor: string } = await convex.query(api.audit.list, { ...args, paginationOpts: { numItems: 100, cursor } });
+        all.push(...page.page);
+        if (page.isDone || all.length >= EXPORT_MAX) break;
+        cursor = page.continueCursor;
+      }
+      const stamp = new Date().toISOString().slice(0, 10);
+      if (kind === "json") download(`keyhole-audit-${stamp}.json`, "application/json", toJson(all));
+      else download(`keyhole-audit-${stamp}.csv`, "text/csv", toCsv(all));
+      setExporting(`Exported ${all.length} event${all.length === 1 ? "" : "s"} as ${kind.toUpperCase()}.`);
+    } catch (e) {
+      setExporting(`Export failed: ${errorMessage(e)}`);
+    }
+  }
+
+  const filtered = Object.values(filters).some((v) => v !== "");
   return (
     <section aria-labelledby="audit-h">
       <div className="panel-head">
@@ -44,11 +110,73 @@ export function AuditPanel() {
           <h1 id="audit-h">Audit log</h1>
           <p className="muted">What happened to your tokens, sessions and connections, newest first.</p>
         </div>
+        <div className="btn-row">
+          <button type="button" className="btn" onClick={() => void exportAs("json")}>
+            Export JSON
+          </button>
+          <button type="button" className="btn" onClick={() => void exportAs("csv")}>
+            Export CSV
+          </button>
+        </div>
       </div>
+      <p className="muted small" role="status">
+        {exporting ?? ""}
+      </p>
+      <form className="filters" role="search" aria-label="Filter events" onSubmit={(e) => e.preventDefault()}>
+        <div className="field">
+          <label htmlFor={ids.action}>Event</label>
+          <select id={ids.action} value={filters.action} onChange={(e) => set({ action: e.target.value })}>
+            <option value="">All events</option>
+            {[...new Set(Object.values(AREAS))].map((area) => (
+              <optgroup key={area} label={area}>
+                {AUDIT_ACTIONS.filter((a) => AREAS[a.split(".")[0]] === area).map((a) => (
+                  <option key={a} value={a}>
+                    {a}
+                  </option>
+                ))}
+              </optgroup>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={ids.token}>Token</label>
+          <select id={ids.token} value={filters.tokenId} onChange={(e) => set({ tokenId: e.target.value })}>
+            <option value="">All tokens</option>
+            {(tokens.status === "ready" ? tokens.data.tokens : []).map((t) => (
+              <option key={t._id} value={t._id}>
+                {t.name} ({t.status}{t.hint ? `, …${t.hint}` : ""})
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={ids.actor}>Done by</label>
+          <select id={ids.actor} value={filters.actorKind} onChange={(e) => set({ actorKind: e.target.value })}>
+            {ACTORS.map((a) => (
+              <option key={a.id} value={a.id}>
+                {a.label}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={ids.from}>From</label>
+          <input id={ids.from} type="date" value={filters.from} onChange={(e) => set({ from: e.target.value })} />
+        </div>
+        <div className="field">
+          <label htmlFor={ids.to}>To</label>
+          <input id={ids.to} type="date" value={filters.to} onChange={(e) => set({ to: e.target.value })} />
+        </div>
+        {filtered ? (
+          <button type="button" className="btn btn-small btn-ghost filters-clear" onClick={() => setFilters({ action: "", tokenId: "", actorKind: "", from: "", to: "" })}>
+            Clear filters
+          </button>
+        ) : null}
+      </form>
       {status === "LoadingFirstPage" ? (
         <Loading label="Loading audit events…" />
-      ) : results.length === 0 ? (
-        <Empty title="No events yet" />
+      ) : results.length === 0 && status === "Exhausted" ? (
+        <Empty title={filtered ? "No events match these filters" : "No events yet"} />
       ) : (
         <div className="table-wrap">
           <table className="table audit">
@@ -56,26 +184,21 @@ export function AuditPanel() {
             <thead>
               <tr>
                 <th scope="col">When</th>
-                <th scope="col">Event</th>
-                <th scope="col">By</th>
-                <th scope="col">Target</th>
+                <th scope="col">What happened</th>
                 <th scope="col">From</th>
               </tr>
             </thead>
             <tbody>
               {results.map((e) => (
-                <tr key={e._id}>
+                <tr key={e._id} data-action={e.action}>
                   <td data-label="When" className="nowrap">
                     <time dateTime={new Date(e.at).toISOString()} title={absoluteTime(e.at)}>
                       {ago(e.at, now)}
                     </time>
                   </td>
-                  <td data-label="Event">
-                    <Badge tone={tone(e.action)}>{e.action}</Badge>
-                    {e.details ? <div className="muted small audit-details">{e.details}</div> : null}
+                  <td data-label="What">
+                    <span className="audit-sentence">{describeEvent(e)}</span> <Badge tone={tone(e.action)}>{e.action}</Badge>
                   </td>
-                  <td data-label="By">{actor(e.actorKind, e.actorId)}</td>
-                  <td data-label="Target">{target(e.targetType, e.targetId) ?? <span className="muted">—</span>}</td>
                   <td data-label="From" title={e.userAgent ?? undefined}>
                     {e.ip ?? <span className="muted">—</span>}
                     {e.userAgent ? <div className="muted small">{describeUserAgent(e.userAgent)}</div> : null}

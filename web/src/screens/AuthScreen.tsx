@@ -1,5 +1,6 @@
 import { useAuthActions } from "@convex-dev/auth/react";
-import { useId, useState, type FormEvent } from "react";
+import { useEffect, useId, useState, type FormEvent } from "react";
+import { useBackendDown } from "../lib/connection";
 import { describeError, errorMessage } from "../lib/errors";
 import { useConfig } from "../lib/context";
 
@@ -36,6 +37,16 @@ export function AuthScreen({ notice }: { notice: string | null }) {
   const hintId = useId();
   const errorId = useId();
 
+  // Signing in needs the backend: say so instead of spinning on "Signing in…".
+  const down = useBackendDown();
+  const unreachable = `Can't reach the keyhole backend at ${config.convexUrl}. Check that it is running, then try again.`;
+  useEffect(() => {
+    if (down && pending) {
+      setPending(false);
+      setError(unreachable);
+    }
+  }, [down, pending, unreachable]);
+
   const emailInvalid = !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim());
   const passwordInvalid = mode === "signUp" ? password.length < 8 : password.length === 0;
 
@@ -43,6 +54,10 @@ export function AuthScreen({ notice }: { notice: string | null }) {
     e.preventDefault();
     setTouched(true);
     if (emailInvalid || passwordInvalid) return;
+    if (down) {
+      setError(unreachable);
+      return;
+    }
     setPending(true);
     setError(null);
     try {
@@ -55,7 +70,7 @@ export function AuthScreen({ notice }: { notice: string | null }) {
 
   const title = mode === "signIn" ? "Sign in to keyhole" : "Create your keyhole account";
   return (
-    <main className="auth">
+    <main className="auth" id="main" tabIndex={-1}>
       <div className="auth-card">
         <p className="brand brand-lg" aria-hidden="true">
           <span className="brand-mark" /> keyhole

@@ -1,13 +1,14 @@
 import { useMutation } from "convex/react";
-import { useId, useMemo, useState, type FormEvent } from "react";
+import { useEffect, useId, useMemo, useState, type FormEvent } from "react";
 import { normalizeScopes, ScopeError, type ScopeEntry } from "../../../convex/model/scopes";
 import { api } from "../api";
-import { ScopeChips } from "../components/scopes";
-import { CopyButton, Dialog, FormError, Loading } from "../components/ui";
+import { Dialog, FormError, Loading, useRequestClose, type CloseGuard } from "../components/ui";
 import { describeError } from "../lib/errors";
 import { useLive, useLiveMany } from "../lib/live";
-import { grantablePermissions, PERMISSION_HELP, type Role } from "../lib/permissions";
+import { grantablePermissions as grantableFor, type Role } from "../lib/permissions";
 import { absoluteTime, DAY_MS } from "../lib/time";
+import { OnceView, type CreatedToken } from "./OnceView";
+import { ScopeEditor, type Draft } from "./ScopeEditor";
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const GLOB = /^[A-Za-z0-9_.\-/*?]{1,128}$/;
@@ -22,9 +23,7 @@ const PRESETS = [
 ] as const;
 type PresetId = (typeof PRESETS)[number]["id"];
 
-type Draft = { key: number; resource: string; permissions: string[]; patterns: string };
-
-export type CreatedToken = { token: string; name: string; expiresAt: number; scopes: ScopeEntry[]; warnings: string[] };
+type Access = "selected" | "full";
 
 function dateInputValue(ms: number): string {
   const d = new Date(ms);
@@ -48,90 +47,65 @@ function parsePatterns(text: string): string[] {
     .filter((p) => p.length > 0);
 }
 
+const FORM_GUARD: CloseGuard = {
+  title: "Discard this new token?",
+  body: "What you entered will be lost.",
+  keepLabel: "Keep editing",
+  closeLabel: "Discard",
+};
+const ONCE_GUARD: CloseGuard = {
+  title: "Close without copying the token?",
+  body: "This is the only time it is shown. If you haven't saved it, you will have to create another token.",
+  keepLabel: "Go back",
+  closeLabel: "Close anyway",
+};
+
 export function CreateTokenDialog({ onClose, activeNames }: { onClose: () => void; activeNames: ReadonlySet<string> }) {
   // The token text lives only in this state; closing the dialog unmounts it.
   const [created, setCreated] = useState<CreatedToken | null>(null);
+  const [dirty, setDirty] = useState(false);
+  const [copied, setCopied] = useState(false);
   const close = () => {
     setCreated(null);
     onClose();
   };
+  const guard = created ? (copied ? null : ONCE_GUARD) : dirty ? FORM_GUARD : null;
   return (
-    <Dialog title={created ? "Copy your new token" : "New token"} onClose={close} className="dialog-wide">
-      {created ? <OnceView created={created} onDone={close} /> : <CreateForm onCreated={setCreated} onCancel={close} activeNames={activeNames} />}
+    <Dialog title={created ? "Copy your new token" : "New token"} onClose={close} className="dialog-wide" guard={guard}>
+      {created ? (
+        <OnceView created={created} onCopied={() => setCopied(true)} />
+      ) : (
+        <CreateForm onCreated={setCreated} onDirty={setDirty} activeNames={activeNames} />
+      )}
     </Dialog>
   );
 }
 
-function OnceView({ created, onDone }: { created: CreatedToken; onDone: () => void }) {
-  const inputId = useId();
-  const warnId = useId();
-  return (
-    <div className="dialog-body once">
-      <p id={warnId} className="notice notice-warn" role="alert">
-        <strong>This is the only time this token is shown.</strong> Copy it now and keep it somewhere safe — you won't be able to see it
-        again.
-      </p>
-      <label htmlFor={inputId}>Your new token “{created.name}”</label>
-      <div className="copy-row">
-        <input
-          id={inputId}
-          className="token-text"
-          readOnly
-          value={created.token}
-          aria-describedby={warnId}
-          spellCheck={false}
-          autoComplete="off"
-          onFocus={(e) => e.currentTarget.select()}
-          autoFocus
-          data-testid="once-token"
-        />
-        <CopyButton text={created.token} label="Copy token" />
-      </div>
-      <dl className="facts">
-        <div>
-          <dt>Expires</dt>
-          <dd>{absoluteTime(created.expiresAt)}</dd>
-        </div>
-        <div>
-          <dt>Scopes</dt>
-          <dd>
-            <ScopeChips scopes={created.scopes} />
-          </dd>
-        </div>
-      </dl>
-      {created.warnings.length > 0 ? (
-        <ul className="notice notice-info">
-          {created.warnings.map((w) => (
-            <li key={w}>{w}</li>
-          ))}
-        </ul>
-      ) : null}
-      <p className="muted small">
-        Use it with <code>client.setAuth(token)</code> on a <code>ConvexHttpClient</code>, or as <code>Authorization: Bearer …</code>.
-      </p>
-      <div className="dialog-actions">
-        <button type="button" className="btn btn-primary" onClick={onDone}>
-          Done
-        </button>
-      </div>
-    </div>
-  );
+function defaultResource(orgs: { slug: string }[], workspaces: Record<string, string[]>): string {
+  const org = orgs[0]?.slug;
+  if (org === undefined) return "";
+  const ws = workspaces[org]?.[0];
+  return ws === undefined ? org : `${org}/${ws}`;
 }
 
 function CreateForm({
   onCreated,
-  onCancel,
+  onDirty,
   activeNames,
 }: {
   onCreated: (c: CreatedToken) => void;
-  onCancel: () => void;
+  onDirty: (dirty: boolean) => void;
   activeNames: ReadonlySet<string>;
 }) {
   const createToken = useMutation(api.auth.createApiToken);
+  const requestClose = useRequestClose();
   const orgs = useLive(api.orgs.listMine, {});
-  const orgList = orgs.status === "ready" ? orgs.data : [];
+  const orgList = useMemo(() => (orgs.status === "ready" ? orgs.data : []), [orgs]);
   const workspaceQueries = useMemo(() => Object.fromEntries(orgList.map((o) => [o.slug, { org: o.slug }])), [orgList]);
-  const workspaces = useLiveMany(api.workspaces.list, workspaceQueries);
+  const liveWorkspaces = useLiveMany(api.workspaces.list, workspaceQueries);
+  const workspaces: Record<string, string[]> = Object.fromEntries(
+    Object.entries(liveWorkspaces).map(([org, w]) => [org, w.status === "ready" ? w.data.map((x) => x.slug) : []]),
+  );
   const roles: Record<string, Role> = useMemo(() => Object.fromEntries(orgList.map((o) => [o.slug, o.role as Role])), [orgList]);
 
   const [name, setName] = useState("");
@@ -139,12 +113,19 @@ function CreateForm({
   const [description, setDescription] = useState("");
   const [preset, setPreset] = useState<PresetId>("30d");
   const [customDate, setCustomDate] = useState(() => dateInputValue(Date.now() + 30 * DAY_MS));
-  const [drafts, setDrafts] = useState<Draft[]>([]);
+  const [access, setAccess] = useState<Access>("selected");
+  // One row to start from, with nothing checked: no access until chosen (like GitHub's fine-grained tokens).
+  const [drafts, setDrafts] = useState<Draft[]>([{ key: 0, resource: "", permissions: [], patterns: "" }]);
+  const [touchedResource, setTouchedResource] = useState(false);
   const [nextKey, setNextKey] = useState(1);
   const [submitted, setSubmitted] = useState(false);
   const [pending, setPending] = useState(false);
   const [serverError, setServerError] = useState<string | null>(null);
-  const ids = { name: useId(), type: useId(), desc: useId(), expiry: useId(), custom: useId(), nameHint: useId() };
+  const ids = { name: useId(), type: useId(), desc: useId(), custom: useId(), nameHint: useId(), typeHint: useId(), fullWarn: useId() };
+
+  // Until the person picks one, the first row points at their first workspace (the narrowest useful tier).
+  const rows =
+    !touchedResource && drafts.length === 1 && drafts[0].key === 0 ? [{ ...drafts[0], resource: defaultResource(orgList, workspaces) }] : drafts;
 
   const now = Date.now();
   const nameError = !NAME.test(name)
@@ -157,45 +138,44 @@ function CreateForm({
   const descError = description.length > 256 ? `At most 256 characters (${description.length} now).` : null;
   const expiresIn = preset === "custom" ? customExpiresIn(customDate, now) : PRESETS.find((p) => p.id === preset)!.seconds;
   const expiryError =
-    expiresIn === null
-      ? "Pick a date."
-      : expiresIn < 60
-        ? "Pick a date in the future."
-        : expiresIn > MAX_EXPIRY_S
-          ? "Tokens last at most one year."
-          : null;
+    expiresIn === null ? "Pick a date." : expiresIn < 60 ? "Pick a date in the future." : expiresIn > MAX_EXPIRY_S ? "Tokens last at most one year." : null;
 
-  const draftErrors = drafts.map((d, i) => {
-    if (d.permissions.length === 0) return "Choose at least one permission.";
-    if (drafts.findIndex((o) => o.resource === d.resource) !== i) return "This resource already has a scope above; add the permissions there.";
+  const scoped = access === "selected";
+  const draftErrors = rows.map((d, i) => {
+    if (d.permissions.length === 0) return "Choose at least one permission, or remove this scope.";
+    if (rows.findIndex((o) => o.resource === d.resource) !== i) return "This resource already has a scope above; add the permissions there.";
     const bad = parsePatterns(d.patterns).find((p) => !GLOB.test(p));
     if (bad !== undefined) return `“${bad}” is not a valid pattern: letters, digits, “_ . - /” and the wildcards * ** ?`;
     return null;
   });
-  const entries: ScopeEntry[] = drafts.map((d) => {
+  const entries: ScopeEntry[] = rows.map((d) => {
     const e: ScopeEntry = { permissions: d.permissions };
     if (d.resource !== "") e.resource = d.resource;
     const patterns = parsePatterns(d.patterns);
     if (d.resource.includes("/") && patterns.length > 0) e.allowedMatches = patterns;
     return e;
   });
-  let scopeError: string | null = null;
-  if (draftErrors.every((e) => e === null)) {
+  let scopeError: string | null = scoped && rows.length === 0 ? "Add a scope, or choose “Everything my roles allow”." : null;
+  if (scoped && scopeError === null && draftErrors.every((e) => e === null)) {
     try {
       normalizeScopes(entries);
     } catch (e) {
       scopeError = e instanceof ScopeError ? e.message : String(e);
     }
   }
-  const valid = !nameError && !descError && !expiryError && draftErrors.every((e) => e === null) && !scopeError;
+  const scopesValid = !scoped || (scopeError === null && draftErrors.every((e) => e === null));
+  const valid = !nameError && !descError && !expiryError && scopesValid;
+  const dirty = name !== "" || description !== "" || rows.some((d) => d.permissions.length > 0) || access === "full";
+  useEffectOnChange(dirty, onDirty);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
     setSubmitted(true);
     setServerError(null);
     if (!valid || expiresIn === null) {
-      // Move focus to the first invalid field.
-      window.setTimeout(() => (e.target as HTMLFormElement).querySelector<HTMLElement>("[aria-invalid='true']")?.focus(), 0);
+      // Focus the first invalid field.
+      const form = e.target as HTMLFormElement;
+      window.setTimeout(() => form.querySelector<HTMLElement>("[aria-invalid='true']")?.focus(), 0);
       return;
     }
     setPending(true);
@@ -204,17 +184,10 @@ function CreateForm({
         name,
         type,
         expiresIn,
-        scopes: entries,
+        scopes: scoped ? entries : [],
         ...(description.trim() ? { description: description.trim() } : {}),
       });
-      const warnings = (r as { warnings?: unknown }).warnings;
-      onCreated({
-        token: r.token,
-        name: r.name,
-        expiresAt: r.expiresAt,
-        scopes: r.scopes as ScopeEntry[],
-        warnings: Array.isArray(warnings) ? (warnings as string[]) : [],
-      });
+      onCreated({ token: r.token, name: r.name, type, expiresAt: r.expiresAt, scopes: r.scopes as ScopeEntry[], warnings: r.warnings ?? [] });
     } catch (err) {
       setServerError(describeError(err).message);
       setPending(false);
@@ -227,20 +200,25 @@ function CreateForm({
   const expiryShown = show(expiryError, preset === "custom");
 
   const addScope = () => {
-    setDrafts([...drafts, { key: nextKey, resource: orgList[0]?.slug ?? "", permissions: [], patterns: "" }]);
+    setTouchedResource(true);
+    setDrafts([...rows, { key: nextKey, resource: defaultResource(orgList, workspaces), permissions: [], patterns: "" }]);
     setNextKey(nextKey + 1);
   };
-  const update = (key: number, patch: Partial<Draft>) =>
-    setDrafts(drafts.map((d) => {
-      if (d.key !== key) return d;
-      const next = { ...d, ...patch };
-      if (patch.resource !== undefined) {
-        const allowed = new Set<string>(grantablePermissions(next.resource, roles));
-        next.permissions = next.permissions.filter((p) => allowed.has(p));
-        if (!next.resource.includes("/")) next.patterns = "";
-      }
-      return next;
-    }));
+  const update = (key: number, patch: Partial<Draft>) => {
+    setTouchedResource(true);
+    setDrafts(
+      rows.map((d) => {
+        if (d.key !== key) return d;
+        const next = { ...d, ...patch };
+        if (patch.resource !== undefined) {
+          const allowed = new Set<string>(grantableFor(next.resource, roles));
+          next.permissions = next.permissions.filter((p) => allowed.has(p));
+          if (!next.resource.includes("/")) next.patterns = "";
+        }
+        return next;
+      }),
+    );
+  };
 
   return (
     <form className="dialog-body" onSubmit={submit} noValidate>
@@ -256,7 +234,7 @@ function CreateForm({
             autoComplete="off"
             spellCheck={false}
             maxLength={80}
-            autoFocus
+            data-autofocus
           />
           <p id={ids.nameHint} className={nameShown ? "field-error" : "field-hint"}>
             {nameShown ?? "Letters, digits, “-” and “_”, e.g. ci-deploy."}
@@ -264,10 +242,13 @@ function CreateForm({
         </div>
         <div className="field">
           <label htmlFor={ids.type}>Type</label>
-          <select id={ids.type} value={type} onChange={(e) => setType(e.target.value as "PAT" | "MCP")}>
+          <select id={ids.type} value={type} aria-describedby={ids.typeHint} onChange={(e) => setType(e.target.value as "PAT" | "MCP")}>
             <option value="PAT">PAT — servers and scripts</option>
             <option value="MCP">MCP — an MCP client (Claude, Cursor…)</option>
           </select>
+          <p id={ids.typeHint} className="field-hint">
+            {type === "MCP" ? "You'll get a ready configuration for Claude Desktop and Claude Code." : "A label; both types work everywhere."}
+          </p>
         </div>
       </div>
       <div className="field">
@@ -315,34 +296,46 @@ function CreateForm({
       </fieldset>
 
       <fieldset className="field scopes-field">
-        <legend>Scopes</legend>
-        {drafts.length === 0 ? (
-          <p className="field-hint">
-            No scopes: the token can do <strong>everything your roles allow</strong>, except getting tokens from your
-            OAuth connections (<code>connections:use</code>), which it gets only when a scope names it. Add a scope to
-            narrow it.
-          </p>
-        ) : null}
+        <legend>What can this token do?</legend>
+        <div className="choices">
+          <label className="choice">
+            <input type="radio" name="access" value="selected" checked={scoped} onChange={() => setAccess("selected")} />
+            <span>
+              <strong>Only the permissions I choose</strong>
+              <span className="muted small"> — recommended: it starts with no access; add what it needs below.</span>
+            </span>
+          </label>
+          <label className="choice">
+            <input type="radio" name="access" value="full" checked={!scoped} onChange={() => setAccess("full")} aria-describedby={!scoped ? ids.fullWarn : undefined} />
+            <span>
+              <strong>Everything my roles allow</strong>
+              <span className="muted small"> — full role, in every organization, including roles you get later.</span>
+            </span>
+          </label>
+        </div>
         {orgs.status === "loading" ? <Loading label="Loading your organizations…" /> : null}
-        {drafts.map((d, i) => (
-          <ScopeRow
-            key={d.key}
-            index={i}
-            draft={d}
-            error={submitted || d.permissions.length > 0 ? draftErrors[i] : null}
+        {scoped ? (
+          <ScopeEditor
+            drafts={rows}
+            errors={rows.map((d, i) => (submitted || d.permissions.length > 0 ? draftErrors[i] : null))}
             orgs={orgList}
-            workspaces={Object.fromEntries(
-              Object.entries(workspaces).map(([org, w]) => [org, w.status === "ready" ? w.data.map((x) => x.slug) : []]),
-            )}
+            workspaces={workspaces}
             roles={roles}
-            onChange={(patch) => update(d.key, patch)}
-            onRemove={() => setDrafts(drafts.filter((x) => x.key !== d.key))}
+            onChange={update}
+            onAdd={addScope}
+            onRemove={(key) => {
+              setTouchedResource(true);
+              setDrafts(rows.filter((x) => x.key !== key));
+            }}
           />
-        ))}
+        ) : (
+          <p id={ids.fullWarn} className="notice notice-warn">
+            This token can do <strong>everything you can</strong>, wherever your roles allow it — except getting tokens from your OAuth
+            connections (<code>connections:use</code>), which a token gets only when a scope names it. Prefer a narrower token if it leaks
+            easily (CI logs, shared machines, agents).
+          </p>
+        )}
         {scopeError && submitted ? <p className="field-error">{scopeError}</p> : null}
-        <button type="button" className="btn btn-small" onClick={addScope}>
-          + Add scope
-        </button>
       </fieldset>
 
       <FormError>{serverError}</FormError>
@@ -352,7 +345,7 @@ function CreateForm({
         </p>
       ) : null}
       <div className="dialog-actions">
-        <button type="button" className="btn" onClick={onCancel}>
+        <button type="button" className="btn" onClick={requestClose}>
           Cancel
         </button>
         <button type="submit" className="btn btn-primary" disabled={pending}>
@@ -363,101 +356,7 @@ function CreateForm({
   );
 }
 
-function ScopeRow({
-  index,
-  draft,
-  error,
-  orgs,
-  workspaces,
-  roles,
-  onChange,
-  onRemove,
-}: {
-  index: number;
-  draft: Draft;
-  error: string | null;
-  orgs: { slug: string; name: string; role: string }[];
-  workspaces: Record<string, string[]>;
-  roles: Record<string, Role>;
-  onChange: (patch: Partial<Draft>) => void;
-  onRemove: () => void;
-}) {
-  const resId = useId();
-  const patId = useId();
-  const patHint = useId();
-  const grantable = grantablePermissions(draft.resource, roles);
-  const isWorkspace = draft.resource.includes("/");
-  const groups = new Map<string, string[]>();
-  for (const p of grantable) {
-    const area = p.split(":")[0];
-    groups.set(area, [...(groups.get(area) ?? []), p]);
-  }
-  return (
-    <div className="scope-row" role="group" aria-label={`Scope ${index + 1}`}>
-      <div className="scope-row-head">
-        <div className="field">
-          <label htmlFor={resId}>Resource</label>
-          <select id={resId} value={draft.resource} onChange={(e) => onChange({ resource: e.target.value })}>
-            <option value="">All resources (every organization I'm in)</option>
-            {orgs.map((o) => (
-              <optgroup key={o.slug} label={`${o.name} (${o.role})`}>
-                <option value={o.slug}>{o.slug} — all workspaces</option>
-                {(workspaces[o.slug] ?? []).map((w) => (
-                  <option key={w} value={`${o.slug}/${w}`}>
-                    {o.slug}/{w}
-                  </option>
-                ))}
-              </optgroup>
-            ))}
-          </select>
-        </div>
-        <button type="button" className="btn btn-small btn-ghost" onClick={onRemove} aria-label={`Remove scope ${index + 1}`}>
-          Remove
-        </button>
-      </div>
-      <fieldset className="perm-groups" aria-invalid={error !== null}>
-        <legend className="sr-only">Permissions for {draft.resource || "all resources"}</legend>
-        {grantable.length === 0 ? <p className="field-hint">Your role grants nothing here.</p> : null}
-        {[...groups].map(([area, perms]) => (
-          <div key={area} className="perm-group">
-            <span className="perm-area">{area}</span>
-            {perms.map((p) => (
-              <label key={p} className="check" title={PERMISSION_HELP[p as keyof typeof PERMISSION_HELP]}>
-                <input
-                  type="checkbox"
-                  title={PERMISSION_HELP[p as keyof typeof PERMISSION_HELP]}
-                  checked={draft.permissions.includes(p)}
-                  onChange={(e) =>
-                    onChange({
-                      permissions: e.target.checked ? [...draft.permissions, p] : draft.permissions.filter((x) => x !== p),
-                    })
-                  }
-                />
-                <span>{p}</span>
-              </label>
-            ))}
-          </div>
-        ))}
-      </fieldset>
-      {isWorkspace ? (
-        <div className="field">
-          <label htmlFor={patId}>
-            Item name patterns <span className="muted">(optional)</span>
-          </label>
-          <input
-            id={patId}
-            value={draft.patterns}
-            onChange={(e) => onChange({ patterns: e.target.value })}
-            placeholder="Signal/*, Config/**"
-            aria-describedby={patHint}
-            spellCheck={false}
-          />
-          <p id={patHint} className="field-hint">
-            Comma-separated. <code>*</code> and <code>?</code> stay within one “/” segment, <code>**</code> crosses them. Empty = every item.
-          </p>
-        </div>
-      ) : null}
-      {error ? <p className="field-error">{error}</p> : null}
-    </div>
-  );
+/** Calls `f(value)` whenever `value` changes (after render). */
+function useEffectOnChange<T>(value: T, f: (v: T) => void) {
+  useEffect(() => f(value), [value, f]);
 }

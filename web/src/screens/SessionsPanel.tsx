@@ -1,7 +1,9 @@
 import { useMutation } from "convex/react";
 import type { FunctionReturnType } from "convex/server";
 import { useMemo, useState } from "react";
+import type { ScopeEntry } from "../../../convex/model/scopes";
 import { api } from "../api";
+import { ScopeChips } from "../components/scopes";
 import { Badge, ConfirmDialog, Empty, LiveView } from "../components/ui";
 import { useLive } from "../lib/live";
 import { ago, absoluteTime, relativeTime, useNow } from "../lib/time";
@@ -26,14 +28,17 @@ export function SessionsPanel() {
   const endOne = useMutation(api.sessions.endAgentSession);
   const endAll = useMutation(api.sessions.endAgentSessionsForAgent);
   const [confirm, setConfirm] = useState<{ kind: "one"; s: Session } | { kind: "agent"; agentId: string; count: number } | null>(null);
-  const now = useNow();
+  const now = useNow(15_000, sessions.status === "ready" ? sessions.data.map((s) => s.expiresAt) : []);
 
   return (
     <section aria-labelledby="sessions-h">
       <div className="panel-head">
         <div>
           <h1 id="sessions-h">Agent sessions</h1>
-          <p className="muted">Short-lived credentials your agents hold right now. Updates live.</p>
+          <p className="muted">
+            Short-lived credentials your agents hold right now. Updates live. Use is recorded for mutations, actions, HTTP and MCP calls
+            (Convex queries can't record it).
+          </p>
         </div>
       </div>
       <LiveView live={sessions} loadingLabel="Loading agent sessions…" errorTitle="Couldn't load agent sessions">
@@ -83,9 +88,18 @@ export function SessionsPanel() {
                             )}
                           </div>
                           <div className="muted small">
-                            Last seen{" "}
-                            {s.lastSeenAt ? <time title={absoluteTime(s.lastSeenAt)}>{ago(s.lastSeenAt, now)}</time> : "never"} ·
+                            Last recorded use{" "}
+                            {s.lastSeenAt ? <time title={absoluteTime(s.lastSeenAt)}>{ago(s.lastSeenAt, now)}</time> : "none"} ·
                             Expires <time title={absoluteTime(s.expiresAt)}>{relativeTime(s.expiresAt, now)}</time>
+                          </div>
+                          <div className="session-scopes">
+                            <span className="muted small">Can do: </span>
+                            {s.scopes.length === 0 && s.parentTokenId ? (
+                              <span className="small">everything its token allows</span>
+                            ) : (
+                              <ScopeChips scopes={s.scopes as ScopeEntry[]} />
+                            )}
+                            {s.parentTokenId && s.scopes.length > 0 ? <span className="muted small"> (and only within its token's scopes)</span> : null}
                           </div>
                           {metadataSummary(s.metadata).length > 0 ? (
                             <ul className="chips">

@@ -1,169 +1,255 @@
 import { useMutation } from "convex/react";
 import type { FunctionReturnType } from "convex/server";
-import { useMemo, useState } from "react";
+import { useId, useMemo, useState } from "react";
 import type { ScopeEntry } from "../../../convex/model/scopes";
 import { api } from "../api";
 import { ScopeChips } from "../components/scopes";
 import { Badge, ConfirmDialog, Empty, LiveView } from "../components/ui";
 import { useLive } from "../lib/live";
-import { ago, absoluteTime, DAY_MS, relativeTime, useNow } from "../lib/time";
+import { absoluteTime, ago, expiresSoon, relativeTime, useNow } from "../lib/time";
 import { describeUserAgent } from "../lib/ua";
 import { CreateTokenDialog } from "./CreateTokenDialog";
+import { Overview } from "./Overview";
 
-type Token = FunctionReturnType<typeof api.auth.listApiTokens>["tokens"][number];
-type Filter = "all" | "active" | "expired" | "revoked";
+export type Token = FunctionReturnType<typeof api.auth.listApiTokens>["tokens"][number];
+type Status = "active" | "expired" | "revoked";
+type Filter = Status | "all";
+type Sort = "newest" | "name" | "expires" | "lastUsed";
+
 const FILTERS: { id: Filter; label: string }[] = [
-  { id: "all", label: "All" },
   { id: "active", label: "Active" },
   { id: "expired", label: "Expired" },
   { id: "revoked", label: "Revoked" },
+  { id: "all", label: "All" },
 ];
+const SORTS: { id: Sort; label: string }[] = [
+  { id: "newest", label: "Newest first" },
+  { id: "name", label: "Name" },
+  { id: "expires", label: "Expires soonest" },
+  { id: "lastUsed", label: "Recently used" },
+];
+const STATUS_ORDER: Record<Status, number> = { active: 0, expired: 1, revoked: 2 };
 
 /** The server computes status at read time; between reads, time passes. */
-function statusNow(t: Token, now: number): "active" | "expired" | "revoked" {
+export function statusNow(t: Pick<Token, "status" | "expiresAt">, now: number): Status {
   if (t.status === "active" && t.expiresAt <= now) return "expired";
   return t.status;
 }
 
+function compare(sort: Sort): (a: Token, b: Token) => number {
+  switch (sort) {
+    case "name":
+      return (a, b) => a.name.localeCompare(b.name);
+    case "expires":
+      return (a, b) => a.expiresAt - b.expiresAt;
+    case "lastUsed":
+      return (a, b) => (b.lastUsedAt ?? 0) - (a.lastUsedAt ?? 0);
+    case "newest":
+      return (a, b) => b.createdAt - a.createdAt;
+  }
+}
+
+/** Filter, search and sort; in "All", active tokens come first and revoked ones last. */
+function visibleTokens(tokens: Token[], filter: Filter, query: string, sort: Sort, now: number): Token[] {
+  const q = query.trim().toLowerCase();
+  const rows = tokens.filter(
+    (t) =>
+      (filter === "all" || statusNow(t, now) === filter) &&
+      (q === "" || [t.name, t.description ?? "", t.hint ?? "", t.type].some((s) => s.toLowerCase().includes(q))),
+  );
+  const by = compare(sort);
+  return rows.sort((a, b) => STATUS_ORDER[statusNow(a, now)] - STATUS_ORDER[statusNow(b, now)] || by(a, b));
+}
+
 export function TokensPanel() {
-  const [filter, setFilter] = useState<Filter>("all");
+  const [filter, setFilter] = useState<Filter>("active");
+  const [query, setQuery] = useState("");
+  const [sort, setSort] = useState<Sort>("newest");
   const [creating, setCreating] = useState(false);
   const [revoking, setRevoking] = useState<Token | null>(null);
+  // The server filters (every active token always fits in one list); the client re-checks expiry as time passes.
   const tokens = useLive(api.auth.listApiTokens, { status: filter });
-  // Names must be unique among active tokens: the create dialog checks it inline.
-  const active = useLive(api.auth.listApiTokens, { status: "active" });
-  const activeNames = useMemo(
-    () => new Set(active.status === "ready" ? active.data.tokens.map((t) => t.name) : []),
-    [active],
-  );
+  const all = useMemo(() => (tokens.status === "ready" ? tokens.data.tokens : []), [tokens]);
+  const activeList = useLive(api.auth.listApiTokens, { status: "active" });
+  const actives = useMemo(() => (activeList.status === "ready" ? activeList.data.tokens : []), [activeList]);
+  // Only to tell "no tokens yet" from "none active": asked when the active list is empty.
+  const none = activeList.status === "ready" && actives.length === 0;
+  const any = useLive(api.auth.listApiTokens, none ? { status: "all" } : "skip");
+  const hasAny = !none || (any.status === "ready" && any.data.tokens.length > 0);
   const revoke = useMutation(api.auth.revokeApiToken);
-  const now = useNow();
+  // Re-render exactly when a listed token expires: status flips on screen, not on the next query.
+  const now = useNow(15_000, all.map((t) => t.expiresAt));
+  // Names must be unique among active tokens: the create dialog checks it inline.
+  const activeNames = useMemo(() => new Set(actives.filter((t) => statusNow(t, now) === "active").map((t) => t.name)), [actives, now]);
+  const searchId = useId();
+  const sortId = useId();
 
   return (
     <section aria-labelledby="tokens-h">
       <div className="panel-head">
         <div>
-          <h1 id="tokens-h">API tokens</h1>
+          <h1 id="tokens-h" tabIndex={-1}>
+            API tokens
+          </h1>
           <p className="muted">Personal access tokens for servers, scripts and MCP clients. Updates live.</p>
         </div>
         <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
           New token
         </button>
       </div>
-      <fieldset className="filter">
-        <legend className="sr-only">Show tokens</legend>
-        <div className="segmented">
-          {FILTERS.map((f) => (
-            <label key={f.id} className="seg">
-              <input type="radio" name="token-filter" value={f.id} checked={filter === f.id} onChange={() => setFilter(f.id)} />
-              <span>{f.label}</span>
-            </label>
-          ))}
+      <Overview />
+      <div className="toolbar">
+        <fieldset className="filter">
+          <legend className="sr-only">Show tokens</legend>
+          <div className="segmented">
+            {FILTERS.map((f) => (
+              <label key={f.id} className="seg">
+                <input type="radio" name="token-filter" value={f.id} checked={filter === f.id} onChange={() => setFilter(f.id)} />
+                <span>{f.label}</span>
+              </label>
+            ))}
+          </div>
+        </fieldset>
+        <div className="field field-inline">
+          <label htmlFor={searchId} className="sr-only">
+            Search tokens
+          </label>
+          <input id={searchId} type="search" placeholder="Search tokens" value={query} onChange={(e) => setQuery(e.target.value)} />
         </div>
-      </fieldset>
+        <div className="field field-inline">
+          <label htmlFor={sortId}>Sort</label>
+          <select id={sortId} value={sort} onChange={(e) => setSort(e.target.value as Sort)}>
+            {SORTS.map((s) => (
+              <option key={s.id} value={s.id}>
+                {s.label}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
       <LiveView live={tokens} loadingLabel="Loading tokens…" errorTitle="Couldn't load your tokens">
-        {({ tokens }) =>
-          tokens.length === 0 ? (
-            <Empty title={filter === "all" ? "No tokens yet" : `No ${filter} tokens`}>
-              {filter === "all" ? "Create one to let a server, script or agent act for you." : null}
-            </Empty>
-          ) : (
-            <div className="table-wrap">
-              <table className="table tokens">
-                <caption className="sr-only">Your tokens</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Scopes</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">Expires</th>
-                    <th scope="col">Last used</th>
-                    <th scope="col">
-                      <span className="sr-only">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {tokens.map((t) => (
-                    <TokenRow key={t._id} t={t} now={now} onRevoke={() => setRevoking(t)} />
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )
-        }
+        {() => {
+          const rows = visibleTokens(all, filter, query, sort, now);
+          if (rows.length === 0) {
+            return (
+              <Empty title={query ? "No tokens match your search" : !hasAny ? "No tokens yet" : `No ${filter === "all" ? "" : filter + " "}tokens`}>
+                {!hasAny ? "Create one to let a server, script or agent act for you." : null}
+              </Empty>
+            );
+          }
+          return (
+            <>
+              <div className="table-wrap">
+                <table className="table tokens">
+                  <caption className="sr-only">Your tokens</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Token</th>
+                      <th scope="col">Scopes</th>
+                      <th scope="col">Status</th>
+                      <th scope="col">Expires</th>
+                      <th scope="col">Last recorded use</th>
+                      <th scope="col">
+                        <span className="sr-only">Actions</span>
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {rows.map((t) => (
+                      <TokenRow key={t._id} t={t} now={now} onRevoke={() => setRevoking(t)} />
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <p className="muted small footnote">
+                Last recorded use counts mutations, actions, HTTP API and MCP calls (updated at most once a minute). Reads through Convex
+                queries can't be recorded. ID is how the token text ends.
+              </p>
+            </>
+          );
+        }}
       </LiveView>
       {creating ? <CreateTokenDialog activeNames={activeNames} onClose={() => setCreating(false)} /> : null}
       {revoking ? (
-        <ConfirmDialog
-          title={`Revoke “${revoking.name}”?`}
-          confirmLabel="Revoke token"
-          onConfirm={() => revoke({ tokenId: revoking._id })}
-          onClose={() => setRevoking(null)}
-        >
-          <p>
-            Anything using this token — and every agent session started from it — stops working on its next request. This can't be
-            undone.
-          </p>
-        </ConfirmDialog>
+        <RevokeDialog token={revoking} onRevoke={() => revoke({ tokenId: revoking._id })} onClose={() => setRevoking(null)} />
       ) : null}
     </section>
   );
 }
 
+export function RevokeDialog({ token, onRevoke, onClose }: { token: Pick<Token, "name">; onRevoke: () => Promise<unknown>; onClose: () => void }) {
+  return (
+    <ConfirmDialog title={`Revoke “${token.name}”?`} confirmLabel="Revoke token" onConfirm={onRevoke} onClose={onClose}>
+      <p>Anything using this token — and every agent session started from it — stops working on its next request. This can't be undone.</p>
+    </ConfirmDialog>
+  );
+}
+
+export function StatusBadge({ t, now }: { t: Pick<Token, "status" | "expiresAt" | "revokedAt">; now: number }) {
+  const status = statusNow(t, now);
+  if (status === "active") return <Badge tone="ok">active</Badge>;
+  if (status === "revoked") return <Badge tone="bad">revoked</Badge>;
+  return <Badge tone="neutral">expired</Badge>;
+}
+
+/** "in 30 days" (+ "expires soon"), "expired 2 days ago", or — for a revoked token — when it was revoked. */
+export function ExpiryText({ t, now }: { t: Pick<Token, "status" | "expiresAt" | "revokedAt" | "createdAt">; now: number }) {
+  const status = statusNow(t, now);
+  if (status === "revoked") {
+    return t.revokedAt ? (
+      <span className="muted">
+        revoked <time dateTime={new Date(t.revokedAt).toISOString()} title={absoluteTime(t.revokedAt)}>{ago(t.revokedAt, now)}</time>
+      </span>
+    ) : (
+      <span className="muted">revoked</span>
+    );
+  }
+  const time = (
+    <time dateTime={new Date(t.expiresAt).toISOString()} title={absoluteTime(t.expiresAt)}>
+      {status === "expired" ? `expired ${ago(t.expiresAt, now)}` : relativeTime(t.expiresAt, now)}
+    </time>
+  );
+  if (status === "expired") return <span className="muted">{time}</span>;
+  return expiresSoon(t, now) ? (
+    <span className="cell-warn">
+      {time} <Badge tone="warn">expires soon</Badge>
+    </span>
+  ) : (
+    time
+  );
+}
+
 function TokenRow({ t, now, onRevoke }: { t: Token; now: number; onRevoke: () => void }) {
   const status = statusNow(t, now);
-  const soon = status === "active" && t.expiresAt - now < 7 * DAY_MS;
   return (
     <tr data-token-name={t.name} data-status={status}>
-      <td data-label="Name">
+      <td data-label="Token" className="cell-token">
         <div className="token-name">
-          <strong>{t.name}</strong> <Badge tone="neutral">{t.type}</Badge>
+          <a href={`#/tokens/${t._id}`} className="token-link">
+            {t.name}
+          </a>
+          <Badge tone="neutral">{t.type}</Badge>
+          {t.hint ? (
+            <code className="hint" title="The token text ends in these characters">
+              …{t.hint}
+            </code>
+          ) : null}
         </div>
-        {t.description ? <div className="muted small">{t.description}</div> : null}
+        {t.description ? <div className="muted small token-desc">{t.description}</div> : null}
       </td>
-      <td data-label="Scopes">
+      <td data-label="Scopes" className="cell-scopes">
         <ScopeChips scopes={t.scopes as ScopeEntry[]} />
       </td>
       <td data-label="Status" className="cell-status">
-        {status === "active" ? (
-          <Badge tone="ok">active</Badge>
-        ) : status === "revoked" ? (
-          <Badge tone="bad" title={t.revokedAt ? `Revoked ${absoluteTime(t.revokedAt)}` : undefined}>
-            revoked
-          </Badge>
-        ) : (
-          <Badge tone="neutral">expired</Badge>
-        )}
+        <StatusBadge t={t} now={now} />
       </td>
-      <td data-label="Created">
-        <time dateTime={new Date(t.createdAt).toISOString()} title={absoluteTime(t.createdAt)}>
-          {ago(t.createdAt, now)}
-        </time>
+      <td data-label="Expires" className="cell-expires">
+        {status === "active" ? <span className="phone-label">Expires </span> : null}
+        <ExpiryText t={t} now={now} />
       </td>
-      <td data-label="Expires" className={soon ? "cell-warn" : undefined}>
-        <time dateTime={new Date(t.expiresAt).toISOString()} title={absoluteTime(t.expiresAt)}>
-          {relativeTime(t.expiresAt, now)}
-        </time>
-        {soon ? (
-          <>
-            {" "}
-            <Badge tone="warn">expires soon</Badge>
-          </>
-        ) : null}
-      </td>
-      <td data-label="Last used" className="cell-lastused">
-        {t.lastUsedAt ? (
-          <>
-            <time dateTime={new Date(t.lastUsedAt).toISOString()} title={absoluteTime(t.lastUsedAt)}>
-              {ago(t.lastUsedAt, now)}
-            </time>
-            <LastUseDetails tokenId={t._id} />
-          </>
-        ) : (
-          <span className="muted">never</span>
-        )}
+      <td data-label="Last use" className="cell-lastused">
+        <span className="phone-label">Last use: </span>
+        <LastUse t={t} now={now} />
       </td>
       <td className="cell-actions">
         {status === "active" ? (
@@ -173,6 +259,19 @@ function TokenRow({ t, now, onRevoke }: { t: Token; now: number; onRevoke: () =>
         ) : null}
       </td>
     </tr>
+  );
+}
+
+/** Last recorded use, or "none recorded" — never "never": Convex queries can't record use. */
+export function LastUse({ t, now, details }: { t: Pick<Token, "_id" | "lastUsedAt">; now: number; details?: boolean }) {
+  if (!t.lastUsedAt) return <span className="muted">none recorded</span>;
+  return (
+    <>
+      <time dateTime={new Date(t.lastUsedAt).toISOString()} title={absoluteTime(t.lastUsedAt)}>
+        {ago(t.lastUsedAt, now)}
+      </time>
+      {details !== false ? <LastUseDetails tokenId={t._id} /> : null}
+    </>
   );
 }
 

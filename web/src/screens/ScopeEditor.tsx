@@ -1,0 +1,197 @@
+import { useEffect, useId, useRef } from "react";
+import { grantablePermissions, PERMISSION_HELP, tierOf, type Permission, type Role } from "../lib/permissions";
+
+export type Draft = { key: number; resource: string; permissions: string[]; patterns: string };
+
+export type OrgChoice = { slug: string; name: string; role: string };
+
+const TIER_HINT = {
+  everywhere: "Everywhere: every organization you are in, and your own account.",
+  org: "One organization: all its workspaces.",
+  workspace: "One workspace.",
+} as const;
+
+/**
+ * The scope rows of the create form. "+ Add scope" focuses the new row's
+ * resource; "Remove" moves focus to the row before (or after), else to
+ * "+ Add scope".
+ */
+export function ScopeEditor({
+  drafts,
+  errors,
+  orgs,
+  workspaces,
+  roles,
+  onChange,
+  onAdd,
+  onRemove,
+}: {
+  drafts: Draft[];
+  errors: (string | null)[];
+  orgs: OrgChoice[];
+  workspaces: Record<string, string[]>;
+  roles: Record<string, Role>;
+  onChange: (key: number, patch: Partial<Draft>) => void;
+  onAdd: () => void;
+  onRemove: (key: number) => void;
+}) {
+  const addRef = useRef<HTMLButtonElement>(null);
+  const focusNext = useRef<{ key: number; what: "resource" | "remove" } | "add" | null>(null);
+  const rowRefs = useRef(new Map<number, HTMLDivElement>());
+  useEffect(() => {
+    const f = focusNext.current;
+    if (f === null) return;
+    focusNext.current = null;
+    if (f === "add") addRef.current?.focus();
+    else rowRefs.current.get(f.key)?.querySelector<HTMLElement>(f.what === "resource" ? "select" : "[data-remove]")?.focus();
+  });
+  const lastKey = drafts.at(-1)?.key;
+  const prevAdded = useRef(lastKey);
+  useEffect(() => {
+    // A row was added: focus its resource.
+    if (lastKey !== undefined && prevAdded.current !== undefined && lastKey > prevAdded.current) {
+      rowRefs.current.get(lastKey)?.querySelector<HTMLElement>("select")?.focus();
+    }
+    prevAdded.current = lastKey;
+  }, [lastKey]);
+
+  const remove = (key: number) => {
+    const i = drafts.findIndex((d) => d.key === key);
+    const neighbour = drafts[i - 1] ?? drafts[i + 1];
+    focusNext.current = neighbour ? { key: neighbour.key, what: "remove" } : "add";
+    onRemove(key);
+  };
+
+  return (
+    <>
+      {drafts.map((d, i) => (
+        <ScopeRow
+          key={d.key}
+          rowRef={(el) => (el ? rowRefs.current.set(d.key, el) : rowRefs.current.delete(d.key))}
+          index={i}
+          draft={d}
+          error={errors[i]}
+          orgs={orgs}
+          workspaces={workspaces}
+          roles={roles}
+          onChange={(patch) => onChange(d.key, patch)}
+          onRemove={() => remove(d.key)}
+        />
+      ))}
+      <button type="button" ref={addRef} className="btn btn-small" onClick={onAdd}>
+        + Add scope
+      </button>
+    </>
+  );
+}
+
+function ScopeRow({
+  rowRef,
+  index,
+  draft,
+  error,
+  orgs,
+  workspaces,
+  roles,
+  onChange,
+  onRemove,
+}: {
+  rowRef: (el: HTMLDivElement | null) => void;
+  index: number;
+  draft: Draft;
+  error: string | null;
+  orgs: OrgChoice[];
+  workspaces: Record<string, string[]>;
+  roles: Record<string, Role>;
+  onChange: (patch: Partial<Draft>) => void;
+  onRemove: () => void;
+}) {
+  const resId = useId();
+  const resHint = useId();
+  const patId = useId();
+  const patHint = useId();
+  const errId = useId();
+  const grantable = grantablePermissions(draft.resource, roles);
+  const tier = tierOf(draft.resource);
+  const groups = new Map<string, Permission[]>();
+  for (const p of grantable) {
+    const area = p.split(":")[0];
+    groups.set(area, [...(groups.get(area) ?? []), p]);
+  }
+  const invalid = error !== null;
+  return (
+    <div className="scope-row" role="group" aria-label={`Scope ${index + 1}`} ref={rowRef}>
+      <div className="scope-row-head">
+        <div className="field">
+          <label htmlFor={resId}>Resource</label>
+          <select id={resId} value={draft.resource} aria-describedby={resHint} onChange={(e) => onChange({ resource: e.target.value })}>
+            <option value="">Everywhere (every organization I'm in)</option>
+            {orgs.map((o) => (
+              <optgroup key={o.slug} label={`${o.name} (${o.role})`}>
+                <option value={o.slug}>{o.slug} — all workspaces</option>
+                {(workspaces[o.slug] ?? []).map((w) => (
+                  <option key={w} value={`${o.slug}/${w}`}>
+                    {o.slug}/{w}
+                  </option>
+                ))}
+              </optgroup>
+            ))}
+          </select>
+          <p id={resHint} className="field-hint">
+            {TIER_HINT[tier]}
+          </p>
+        </div>
+        <button type="button" className="btn btn-small btn-ghost" data-remove onClick={onRemove} aria-label={`Remove scope ${index + 1}`}>
+          Remove
+        </button>
+      </div>
+      <fieldset className="perm-groups" aria-describedby={invalid ? errId : undefined}>
+        <legend className="perm-legend">Permissions {tier === "workspace" ? "in this workspace" : tier === "org" ? "in this organization" : "everywhere"}</legend>
+        {grantable.length === 0 ? <p className="field-hint">Your role grants nothing here.</p> : null}
+        {[...groups].map(([area, perms]) => (
+          <div key={area} className="perm-group">
+            {perms.map((p) => (
+              <label key={p} className="check">
+                <input
+                  type="checkbox"
+                  aria-invalid={invalid && draft.permissions.length === 0}
+                  checked={draft.permissions.includes(p)}
+                  onChange={(e) =>
+                    onChange({ permissions: e.target.checked ? [...draft.permissions, p] : draft.permissions.filter((x) => x !== p) })
+                  }
+                />
+                <span className="check-text">
+                  <code className="perm-name">{p}</code>
+                  <span className="perm-help">{PERMISSION_HELP[p]}</span>
+                </span>
+              </label>
+            ))}
+          </div>
+        ))}
+      </fieldset>
+      {tier === "workspace" ? (
+        <div className="field">
+          <label htmlFor={patId}>
+            Item name patterns <span className="muted">(optional)</span>
+          </label>
+          <input
+            id={patId}
+            value={draft.patterns}
+            onChange={(e) => onChange({ patterns: e.target.value })}
+            placeholder="Signal/*, Config/**"
+            aria-describedby={patHint}
+            spellCheck={false}
+          />
+          <p id={patHint} className="field-hint">
+            Comma-separated. <code>*</code> and <code>?</code> stay within one “/” segment, <code>**</code> crosses them. Empty = every item.
+          </p>
+        </div>
+      ) : null}
+      {error ? (
+        <p id={errId} className="field-error">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
