@@ -42,11 +42,26 @@ export function patFacts(t: Pick<Doc<"apiTokens">, "createdAt" | "expiresAt" | "
  * Facts of a session: a child is judged by its parent PAT's lifetime and
  * type; a session that is an OAuth grant (an MCP client that signed in
  * through keyhole's authorization server, model/oauthServer/) counts as MCP.
+ * A session without a parent lives as long as its family (its refresh token
+ * keeps it going until familyExpiresAt), however short one access token is:
+ * `familyStartedAt` is when the family's first row was created (familyStart).
  */
-export function sessionFacts(s: Doc<"agentSessions">, parent: Doc<"apiTokens"> | null, oauthGrant = false): CredentialFacts {
+export function sessionFacts(
+  s: Doc<"agentSessions">,
+  parent: Doc<"apiTokens"> | null,
+  oauthGrant = false,
+  familyStartedAt = s.createdAt,
+): CredentialFacts {
   const sets = s.parentScopes ? [s.scopes, s.parentScopes] : [s.scopes];
-  if (parent === null) return { lifetimeMs: s.expiresAt - s.createdAt, fullRole: isFullRole(sets), mcp: oauthGrant };
+  if (parent === null) return { lifetimeMs: s.familyExpiresAt - familyStartedAt, fullRole: isFullRole(sets), mcp: oauthGrant };
   return { ...patFacts(parent), fullRole: isFullRole(sets) };
+}
+
+/** When a session's family began: its first row (whose id is the familyId) was created. */
+export async function familyStart(ctx: QueryCtx, s: Doc<"agentSessions">): Promise<number> {
+  const firstId = s.familyId === s._id ? null : ctx.db.normalizeId("agentSessions", s.familyId);
+  const first = firstId === null ? null : await ctx.db.get("agentSessions", firstId);
+  return Math.min(first?.createdAt ?? s.createdAt, s.createdAt);
 }
 
 /** Whether a session is an OAuth grant; read only when a policy turns MCP clients off. */
@@ -81,7 +96,8 @@ async function principalFacts(ctx: QueryCtx, p: Principal, policy: StoredPolicy)
   if (p.kind === "user") return null;
   if (p.kind === "pat") return patFacts(p.token);
   const parent = p.session.parentTokenId ? await ctx.db.get("apiTokens", p.session.parentTokenId) : null;
-  return sessionFacts(p.session, parent, await isOAuthGrantSession(ctx, p.session, policy));
+  const started = parent === null && policy.maxLifetimeDays !== undefined ? await familyStart(ctx, p.session) : undefined;
+  return sessionFacts(p.session, parent, await isOAuthGrantSession(ctx, p.session, policy), started);
 }
 
 /**

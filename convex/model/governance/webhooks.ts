@@ -77,7 +77,8 @@ export function checkWebhookUrl(raw: string, allowPrivate = allowPrivateTargets(
     return url.toString();
   }
   if (url.protocol !== "https:") throw bad("must use https");
-  const host = url.hostname.toLowerCase();
+  // "localhost." is localhost to every resolver: judge the name without its trailing dots.
+  const host = url.hostname.toLowerCase().replace(/\.+$/, "");
   if (
     host === "localhost" || host.endsWith(".localhost") || host.endsWith(".local") || host.endsWith(".internal") ||
     host.startsWith("[") || isPrivateIPv4(host) || !host.includes(".")
