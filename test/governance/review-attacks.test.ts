@@ -86,3 +86,32 @@ describe("maxLifetimeDays and agent sessions a person mints (no parent PAT)", ()
     expect(await codeOf(agent.query(api.items.get, read))).toBe("ok");
   });
 });
+
+describe("e-mail lookalikes cannot become a second account", () => {
+  // Each displays as bob@corp.test in member lists, invitation lists and the
+  // org token view; none may become an account other than Bob's.
+  const lookalikes = {
+    zeroWidthSpace: "bob@corp.test\u200b",
+    softHyphen: "b\u00adob@corp.test",
+    fullwidth: "\uff42\uff4f\uff42@corp.test",
+    bidiOverride: "\u202ebob@corp.test",
+  };
+
+  test("each is refused or lands in the one account", async () => {
+    const bob = await signUp(b, "bob@corp.test");
+    const bobId = (await b.httpClient(bob).query(api.users.me, {})).userId;
+    for (const [what, email] of Object.entries(lookalikes)) {
+      const params = { email, password: "the squatter's password", flow: "signUp" };
+      let userId: string | null = null;
+      try {
+        const res = (await b.httpClient().action(api.auth.signIn, { provider: "password", params })) as {
+          tokens?: { token: string } | null;
+        };
+        if (res.tokens?.token) userId = (await b.httpClient(res.tokens.token).query(api.users.me, {})).userId;
+      } catch {
+        userId = null; // refused (malformed, or the account exists)
+      }
+      expect({ what, second: userId !== null && userId !== bobId }).toEqual({ what, second: false });
+    }
+  });
+});
