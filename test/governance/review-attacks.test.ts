@@ -115,3 +115,29 @@ describe("e-mail lookalikes cannot become a second account", () => {
     }
   });
 });
+
+describe("allowMcpClients off: /mcp refuses every token for the org, whatever type it was created with", () => {
+  const headers = { Accept: "application/json, text/event-stream", "Content-Type": "application/json" };
+  const getItem = { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "get_item", arguments: read } };
+  const listWs = { jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "list_workspaces", arguments: {} } };
+
+  test("a token typed PAT used by an MCP client at /mcp cannot read the org; the HTTP API still can", async () => {
+    const pat = await alice.mutation(api.auth.createApiToken, { name: "typed-pat-at-mcp", scopes: [], type: "PAT" });
+    const before = await call(b, "POST", "/mcp", { token: pat.token, headers, body: getItem });
+    expect(before.text).toContain("hello"); // baseline: MCP allowed
+    await alice.mutation(api.orgs.setTokenPolicy, { org: "acme", policy: { allowMcpClients: false } });
+    try {
+      const r = await call(b, "POST", "/mcp", { token: pat.token, headers, body: getItem });
+      expect(r.text).not.toContain("hello");
+      expect(r.text).toMatch(/allowMcpClients/);
+      const ws = await call(b, "POST", "/mcp", { token: pat.token, headers, body: listWs });
+      expect(ws.status).toBe(200);
+      expect(ws.text).not.toContain("site"); // the org's workspaces are left out
+      // The policy is about MCP clients: the same token on the HTTP API still works.
+      const api_ = await call(b, "GET", "/api/workspaces/acme/site/items/notes", { token: pat.token });
+      expect(api_.status).toBe(200);
+    } finally {
+      await alice.mutation(api.orgs.setTokenPolicy, { org: "acme", policy: { allowMcpClients: true } });
+    }
+  });
+});

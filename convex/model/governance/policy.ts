@@ -18,9 +18,9 @@ import type { Doc, Id } from "../../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { internal } from "../../_generated/api";
 import { actorOf, logAudit } from "../audit";
-import { authorizePath } from "../authorize";
+import { authorizePath, resolveResource } from "../authorize";
 import { keyholeError } from "../errors";
-import { requireUser, type Principal } from "../principal";
+import { requirePrincipal, requireUser, type Principal } from "../principal";
 import type { ScopeEntry } from "../scopes";
 import { grantByFamily } from "../oauthServer/grants";
 import { isFullRole, reachesOrg } from "./reach";
@@ -113,6 +113,21 @@ export async function enforceTokenPolicy(ctx: QueryCtx, p: Principal, org: Doc<"
   if (broken.length > 0) {
     throw keyholeError("forbidden", `the token policy of "${org.slug}" refuses this token: ${broken.join("; ")}`);
   }
+}
+
+/**
+ * For /mcp (model/http/mcp.ts), before a tool touches `orgSlug`: an org whose
+ * policy turns MCP clients off refuses every token there, whatever type it
+ * was created with — the type is the creator's label, the endpoint is what
+ * makes the caller an MCP client. People are not bound by token policy.
+ */
+export async function checkMcpAllowed(ctx: QueryCtx, orgSlug: string): Promise<null> {
+  const p = await requirePrincipal(ctx);
+  const { org } = await resolveResource(ctx, orgSlug);
+  if (p.kind !== "user" && org.tokenPolicy?.allowMcpClients === false) {
+    throw keyholeError("forbidden", `the token policy of "${org.slug}" refuses this token: allowMcpClients is off and this is an MCP client`);
+  }
+  return null;
 }
 
 /** The policy with every rule spelled out (defaults: no limits, MCP allowed). */
