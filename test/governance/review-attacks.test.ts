@@ -12,6 +12,7 @@ import type { ConvexHttpClient } from "convex/browser";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+import { WEBHOOK_TEST_LIMIT } from "../../convex/model/governance/webhooks";
 import { codeOf } from "../helpers/errors";
 import { call, signUp, signWithBackendKey } from "../http/helpers";
 
@@ -138,6 +139,20 @@ describe("allowMcpClients off: /mcp refuses every token for the org, whatever ty
       expect(api_.status).toBe(200);
     } finally {
       await alice.mutation(api.orgs.setTokenPolicy, { org: "acme", policy: { allowMcpClients: true } });
+    }
+  });
+});
+
+describe("webhooks:sendTest is not a request cannon", () => {
+  test("a person's test deliveries are rate limited (each one is an outbound POST with up to 8 attempts)", async () => {
+    const r = await alice.mutation(api.webhooks.create, { url: "https://hooks.example.com/cannon", eventTypes: ["token.revoked"] });
+    try {
+      const codes: string[] = [];
+      for (let i = 0; i < WEBHOOK_TEST_LIMIT.max + 1; i++) codes.push(await codeOf(alice.mutation(api.webhooks.sendTest, { endpointId: r.endpointId })));
+      expect(codes.slice(0, WEBHOOK_TEST_LIMIT.max).every((c) => c === "ok")).toBe(true);
+      expect(codes[WEBHOOK_TEST_LIMIT.max]).toBe("rate_limited");
+    } finally {
+      await alice.mutation(api.webhooks.remove, { endpointId: r.endpointId });
     }
   });
 });

@@ -6,7 +6,8 @@
  *   maxLifetimeDays        a token living longer (expiresAt - createdAt) is refused
  *   requireExplicitScopes  a token with blank scopes (the owner's full role) is refused
  *   allowMcpClients=false  a token of type MCP, sessions minted from one, and MCP clients
- *                          signed in through keyhole's OAuth server (grants) are refused
+ *                          signed in through keyhole's OAuth server (grants) are refused;
+ *                          at /mcp every token is (checkMcpAllowed, model/http/mcp.ts)
  *   revokeUnusedAfterDays  a cron revokes tokens reaching the org that sat unused this long
  *                          (model/governance/lifecycle.ts); the revocation is what stops them
  *

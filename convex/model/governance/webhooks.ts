@@ -27,11 +27,14 @@ import { base64url, randomToken } from "../crypto";
 import { keyholeError } from "../errors";
 import { aadFor, encryptSecret } from "../oauth/encryption";
 import { requireUser, type UserPrincipal } from "../principal";
+import { enforce } from "../rateLimit";
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from "./validators";
 
 export const MAX_ENDPOINTS_PER_OWNER = 10;
 export const DELIVERIES_LISTED = 50;
 export const MAX_URL = 2048;
+/** Test deliveries one person may queue a minute (each is an outbound POST, retried up to 8 times). */
+export const WEBHOOK_TEST_LIMIT = { max: 10, windowMs: 60_000 };
 /**
  * Waits before each retry, after the first attempt (the schedule the Standard
  * Webhooks guide suggests): 8 attempts over about a day.
@@ -235,6 +238,7 @@ export async function listDeliveries(ctx: QueryCtx, endpointId: string) {
 /** Queues a `webhook.test` event to one endpoint. */
 export async function sendTest(ctx: MutationCtx, endpointId: string) {
   const { user, endpoint } = await manageableEndpoint(ctx, endpointId);
+  await enforce(ctx, `webhook-test:${user.userId}`, WEBHOOK_TEST_LIMIT, "webhook test deliveries");
   const payload = JSON.stringify({
     type: "webhook.test",
     timestamp: new Date().toISOString(),
