@@ -91,7 +91,7 @@ describe("generated once and kept (embedded backend, npm run env:generate)", () 
   });
 });
 
-describe("a PAT survives moving the backend to another site URL", () => {
+describe("a PAT survives moving the backend to another site URL", { timeout: 120_000 }, () => {
   let b: SpawnedBackend | undefined;
   afterEach(async () => {
     await b?.stop();
