@@ -140,7 +140,8 @@ type Any = any;
 
 export class Engine {
   readonly readTracker = new AsyncLocalStorage<ReadSet>();
-  readonly gate = new SnapshotGate();
+  /** One snapshot per Transition: live-query runs (tracked reads) hold it (snapshot.ts). */
+  readonly gate = new SnapshotGate(() => this.readTracker.getStore() !== undefined);
   private readonly commitListeners = new Set<(c: CommitInfo) => void>();
   private tableIds = new Map<string, Set<string>>();
   private indexes = new Map<string, IndexMap[]>();
