@@ -19,8 +19,8 @@ const quiet = { info() {}, warn() {} };
 describe("id format", () => {
   test("each id is 128 bits from crypto.getRandomValues, and the engine still reads its table", () => {
     // Every byte comes from crypto.getRandomValues: make it return all ones.
-    const spy = vi.spyOn(crypto, "getRandomValues").mockImplementation(<T extends ArrayBufferView | null>(a: T) => {
-      new Uint8Array((a as Uint8Array).buffer).fill(0xff);
+    const spy = vi.spyOn(crypto, "getRandomValues").mockImplementation((a: ArrayBufferView) => {
+      new Uint8Array(a.buffer, a.byteOffset, a.byteLength).fill(0xff);
       return a;
     });
     try {
