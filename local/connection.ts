@@ -32,6 +32,10 @@ type Query = {
 type Auth = { identity: UserIdentity | null; expiresAt: number | null };
 /** What one Transition carries besides query results: its versions and removals. */
 type Step = { identity: number; querySet: number; modifications: Array<Record<string, unknown>> };
+/** One query's new result, applied only when its Transition is sent. */
+type Rerun = { queryId: number; q: Query; readSet: ReadSet; journal: string | null; json: string; mod: Record<string, unknown> };
+/** Conflicted optimistic passes in a row before a Transition waits for a snapshot round. */
+const OPTIMISTIC_TRIES = 2;
 export type SharedResult = { ok: true; value: Value; readSet: ReadSet } | { ok: false; error: unknown; readSet: ReadSet };
 export type MutationOutcome =
   | { success: true; result: unknown; ts: bigint }
@@ -59,6 +63,9 @@ export class Connection {
   private receivedQueryIds = new Set<number>();
   /** Mutations and actions sent and not answered yet. */
   private inflight = 0;
+  /** A Transition's versions and removals kept over a conflicted pass (see transition). */
+  private carried: Step | null = null;
+  private conflicts = 0;
   private needTs = 0n;
   private flushing = false;
   private again = false;
@@ -364,17 +371,38 @@ export class Connection {
           this.expired();
           return;
         }
-        // Queries to run: on one snapshot. None (a mutation's ts, a removal):
-        // the clean results are valid at the current ts as they stand (a
-        // commit marks what it affects dirty as it lands), so no snapshot.
-        if (this.anyDirty()) await this.server.inSnapshot(() => this.pass(step));
-        else await this.pass(step);
+        await this.transition(step);
       } while (this.again && !this.closed);
     } catch (e) {
       this.server.log.error(`sync: flush failed: ${(e as Error).stack ?? String(e)}`);
       this.fatal("Internal error");
     } finally {
       this.flushing = false;
+    }
+  }
+
+  /**
+   * One Transition on one snapshot. No query to run (a mutation's ts, a
+   * removal): the clean results are valid at the current ts as they stand (a
+   * commit marks what it affects dirty as it lands). Queries to run:
+   * optimistically first — valid when no commit landed while they ran, else
+   * nothing is sent and they run again — and after OPTIMISTIC_TRIES
+   * conflicts in a row, in a snapshot round no commit can enter (sync.ts).
+   */
+  private async transition(step: Step) {
+    if (!this.anyDirty()) {
+      await this.pass(step, false);
+    } else if (this.conflicts < OPTIMISTIC_TRIES) {
+      if (await this.pass(step, true)) {
+        this.conflicts = 0;
+      } else {
+        this.carried = step;
+        this.conflicts++;
+        this.again = true;
+      }
+    } else {
+      await this.server.inSnapshot(async () => void (await this.pass(step, false)));
+      this.conflicts = 0;
     }
   }
 
@@ -385,7 +413,8 @@ export class Connection {
 
   /** Applies the Authenticate and ModifyQuerySet messages received so far (in order). */
   private applyPending(): Step {
-    const step: Step = { identity: this.sent.identity, querySet: this.sent.querySet, modifications: [] };
+    const step: Step = this.carried ?? { identity: this.sent.identity, querySet: this.sent.querySet, modifications: [] };
+    this.carried = null;
     if (this.pendingAuth) {
       this.appliedAuth = this.pendingAuth.auth;
       step.identity = this.pendingAuth.version;
@@ -399,13 +428,31 @@ export class Connection {
     return step;
   }
 
-  /** Re-runs the dirty queries and sends one Transition (on one snapshot when any runs: see flush). */
-  private async pass(step: Step) {
+  /**
+   * Re-runs the dirty queries and sends one Transition. `optimistic`: when a
+   * commit landed meanwhile, sends nothing, marks them dirty again and
+   * answers false.
+   */
+  private async pass(step: Step, optimistic: boolean): Promise<boolean> {
     const startTs = this.server.engine.lastCommitTs;
-    const { identity, querySet, modifications } = step;
-    await this.rerunDirty(modifications);
-    if (this.closed) return;
-
+    const reruns = await this.rerunDirty();
+    if (this.closed) return true;
+    if (optimistic && this.server.engine.lastCommitTs !== startTs) {
+      for (const r of reruns) r.q.dirty = true;
+      return false;
+    }
+    const { identity, querySet } = step;
+    const modifications = [...step.modifications];
+    for (const r of reruns) {
+      // The query may have been removed meanwhile (it is re-added later).
+      if (this.queries.get(r.queryId) !== r.q) continue;
+      r.q.readSet = r.readSet;
+      r.q.journal = r.journal;
+      if (r.json !== r.q.lastJson) {
+        r.q.lastJson = r.json;
+        modifications.push(r.mod);
+      }
+    }
     const ts = startTs > this.sent.ts ? startTs : this.sent.ts;
     const needTransition =
       modifications.length > 0 ||
@@ -420,6 +467,7 @@ export class Connection {
     if (this.needTs > this.sent.ts) this.again = true;
     for (const q of this.queries.values()) if (q.dirty) this.again = true;
     if (this.pendingAuth || this.pendingQuerySets.length > 0) this.again = true;
+    return true;
   }
 
   private applyModification(m: Record<string, unknown>, modifications: Array<Record<string, unknown>>) {
@@ -441,8 +489,9 @@ export class Connection {
     this.queries.set(queryId, { udfPath, args, argsJson, readSet: emptyReadSet(), lastJson: null, dirty: true, journal });
   }
 
-  /** Re-runs the dirty queries; appends what changed to `modifications`. */
-  private async rerunDirty(modifications: Array<Record<string, unknown>>) {
+  /** Re-runs the dirty queries; their new results, not yet applied (see pass). */
+  private async rerunDirty(): Promise<Rerun[]> {
+    const reruns: Rerun[] = [];
     for (const [queryId, q] of this.queries) {
       if (!q.dirty) continue;
       q.dirty = false;
@@ -467,15 +516,9 @@ export class Connection {
         mod = { type: "QueryFailed", queryId, errorMessage: fe.message, logLines: [], journal: encodeJournal(q.udfPath, q.argsJson, journal) };
         if (errorData !== undefined) mod.errorData = errorData;
       }
-      if (this.closed) return;
-      // The query may have been removed meanwhile (it is re-added later).
-      if (this.queries.get(queryId) !== q) continue;
-      q.readSet = readSet;
-      q.journal = journal;
-      if (json !== q.lastJson) {
-        q.lastJson = json;
-        modifications.push(mod);
-      }
+      if (this.closed) break;
+      reruns.push({ queryId, q, readSet, journal, json, mod });
     }
+    return reruns;
   }
 }
