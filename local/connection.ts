@@ -371,38 +371,29 @@ export class Connection {
           this.expired();
           return;
         }
-        await this.transition(step);
+        // One Transition on one snapshot. No query to run (a mutation's ts, a
+        // removal): the clean results are valid at the current ts as they
+        // stand (a commit marks what it affects dirty as it lands). Queries to
+        // run: optimistically first — valid when no commit landed while they
+        // ran, else nothing is sent and they run again — and after
+        // OPTIMISTIC_TRIES conflicts in a row, in a snapshot round that no
+        // commit can enter (sync.ts).
+        if (this.conflicts >= OPTIMISTIC_TRIES && this.anyDirty()) {
+          await this.server.inSnapshot(async () => void (await this.pass(step, false)));
+          this.conflicts = 0;
+        } else if (await this.pass(step, true)) {
+          this.conflicts = 0;
+        } else {
+          this.carried = step;
+          this.conflicts++;
+          this.again = true;
+        }
       } while (this.again && !this.closed);
     } catch (e) {
       this.server.log.error(`sync: flush failed: ${(e as Error).stack ?? String(e)}`);
       this.fatal("Internal error");
     } finally {
       this.flushing = false;
-    }
-  }
-
-  /**
-   * One Transition on one snapshot. No query to run (a mutation's ts, a
-   * removal): the clean results are valid at the current ts as they stand (a
-   * commit marks what it affects dirty as it lands). Queries to run:
-   * optimistically first — valid when no commit landed while they ran, else
-   * nothing is sent and they run again — and after OPTIMISTIC_TRIES
-   * conflicts in a row, in a snapshot round no commit can enter (sync.ts).
-   */
-  private async transition(step: Step) {
-    if (!this.anyDirty()) {
-      await this.pass(step, false);
-    } else if (this.conflicts < OPTIMISTIC_TRIES) {
-      if (await this.pass(step, true)) {
-        this.conflicts = 0;
-      } else {
-        this.carried = step;
-        this.conflicts++;
-        this.again = true;
-      }
-    } else {
-      await this.server.inSnapshot(async () => void (await this.pass(step, false)));
-      this.conflicts = 0;
     }
   }
 
@@ -435,8 +426,14 @@ export class Connection {
    */
   private async pass(step: Step, optimistic: boolean): Promise<boolean> {
     const startTs = this.server.engine.lastCommitTs;
-    const reruns = await this.rerunDirty();
-    if (this.closed) return true;
+    const reruns: Rerun[] = [];
+    for (const [queryId, q] of this.queries) {
+      if (!q.dirty) continue;
+      q.dirty = false;
+      const r = q.args instanceof Error ? q.args : await this.server.runQuery(q.udfPath, q.args, q.argsJson, q.journal, this.callOpts(this.appliedAuth));
+      if (this.closed) return true;
+      reruns.push(this.rerunResult(queryId, q, r));
+    }
     if (optimistic && this.server.engine.lastCommitTs !== startTs) {
       for (const r of reruns) r.q.dirty = true;
       return false;
@@ -489,36 +486,28 @@ export class Connection {
     this.queries.set(queryId, { udfPath, args, argsJson, readSet: emptyReadSet(), lastJson: null, dirty: true, journal });
   }
 
-  /** Re-runs the dirty queries; their new results, not yet applied (see pass). */
-  private async rerunDirty(): Promise<Rerun[]> {
-    const reruns: Rerun[] = [];
-    for (const [queryId, q] of this.queries) {
-      if (!q.dirty) continue;
-      q.dirty = false;
-      let readSet = emptyReadSet();
-      let journal = q.journal;
-      let mod: Record<string, unknown>;
-      let json: string;
-      try {
-        if (q.args instanceof Error) throw q.args;
-        const r = await this.server.runQuery(q.udfPath, q.args, q.argsJson, q.journal, this.callOpts(this.appliedAuth));
-        readSet = r.readSet;
-        if (!r.ok) throw r.error;
-        journal = r.readSet.journal?.next ?? null;
-        const encoded = convexToJson(r.value);
-        const wireJournal = encodeJournal(q.udfPath, q.argsJson, journal);
-        json = "V" + JSON.stringify(encoded) + "\u0000" + (wireJournal ?? "");
-        mod = { type: "QueryUpdated", queryId, value: encoded, logLines: [], journal: wireJournal };
-      } catch (e) {
-        const fe = toFunctionError(e);
-        const errorData = fe.data !== undefined ? convexToJson(fe.data) : undefined;
-        json = "E" + fe.message + "\u0000" + JSON.stringify(errorData ?? null);
-        mod = { type: "QueryFailed", queryId, errorMessage: fe.message, logLines: [], journal: encodeJournal(q.udfPath, q.argsJson, journal) };
-        if (errorData !== undefined) mod.errorData = errorData;
-      }
-      if (this.closed) break;
-      reruns.push({ queryId, q, readSet, journal, json, mod });
+  /** One query's new result (or the error of its arguments), not yet applied (see pass). */
+  private rerunResult(queryId: number, q: Query, r: SharedResult | Error): Rerun {
+    let readSet = emptyReadSet();
+    let journal = q.journal;
+    let mod: Record<string, unknown>;
+    let json: string;
+    try {
+      if (r instanceof Error) throw r;
+      readSet = r.readSet;
+      if (!r.ok) throw r.error;
+      journal = r.readSet.journal?.next ?? null;
+      const encoded = convexToJson(r.value);
+      const wireJournal = encodeJournal(q.udfPath, q.argsJson, journal);
+      json = wireJournal === null ? "V" + JSON.stringify(encoded) : "V" + JSON.stringify(encoded) + "\u0000" + wireJournal;
+      mod = { type: "QueryUpdated", queryId, value: encoded, logLines: [], journal: wireJournal };
+    } catch (e) {
+      const fe = toFunctionError(e);
+      const errorData = fe.data !== undefined ? convexToJson(fe.data) : undefined;
+      json = "E" + fe.message + "\u0000" + JSON.stringify(errorData ?? null);
+      mod = { type: "QueryFailed", queryId, errorMessage: fe.message, logLines: [], journal: encodeJournal(q.udfPath, q.argsJson, journal) };
+      if (errorData !== undefined) mod.errorData = errorData;
     }
-    return reruns;
+    return { queryId, q, readSet, journal, json, mod };
   }
 }
