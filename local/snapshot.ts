@@ -6,11 +6,14 @@
  * set against one snapshot (get-convex/convex-backend: crates/sync/src/worker.rs,
  * `update_queries`, which executes every query at the one timestamp it sends).
  * convex-test has no MVCC: each query is its own transaction, and a mutation
- * may commit between two of them. So while a connection computes a
- * Transition it holds this gate: transactions already running finish first,
- * no new top-level transaction from anyone else begins until it is done, and
- * all its queries read one committed state. The holder's own transactions
- * are the live-query runs (the engine knows them by their read tracker).
+ * may commit between two of them. A connection therefore sends a Transition
+ * only when no commit landed while its queries ran (local/connection.ts);
+ * when that keeps failing (two conflicts in a row), it computes the
+ * Transition in a snapshot round holding this gate: transactions already
+ * running finish first, no new top-level transaction from anyone else begins
+ * until the round is done, and all its queries read one committed state. The
+ * round's own transactions are the live-query runs (the engine knows them by
+ * their read tracker).
  */
 export class SnapshotGate {
   private held: Promise<void> | null = null;
