@@ -4,7 +4,7 @@
  * On Convex every query result in one Transition is computed at the same
  * timestamp (the Transition's endVersion.ts): the sync worker runs the query
  * set against one snapshot (get-convex/convex-backend: crates/sync/src/worker.rs,
- * `update_queries`, which executes every query at the one timestamp it sends).
+ * `begin_update_queries`, which runs every query at the one timestamp (`new_ts`) it sends).
  * convex-test has no MVCC: each query is its own transaction, and a mutation
  * may commit between two of them. A connection therefore sends a Transition
  * only when no commit landed while its queries ran (local/connection.ts);
