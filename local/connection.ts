@@ -32,6 +32,10 @@ type Query = {
 type Auth = { identity: UserIdentity | null; expiresAt: number | null };
 /** What one Transition carries besides query results: its versions and removals. */
 type Step = { identity: number; querySet: number; modifications: Array<Record<string, unknown>> };
+/** One query's new result, applied only when its Transition is sent. */
+type Rerun = { queryId: number; q: Query; readSet: ReadSet; journal: string | null; json: string; mod: Record<string, unknown> };
+/** Conflicted optimistic passes in a row before a Transition waits for a snapshot round. */
+const OPTIMISTIC_TRIES = 2;
 export type SharedResult = { ok: true; value: Value; readSet: ReadSet } | { ok: false; error: unknown; readSet: ReadSet };
 export type MutationOutcome =
   | { success: true; result: unknown; ts: bigint }
@@ -59,6 +63,9 @@ export class Connection {
   private receivedQueryIds = new Set<number>();
   /** Mutations and actions sent and not answered yet. */
   private inflight = 0;
+  /** A Transition's versions and removals kept over a conflicted pass (see transition). */
+  private carried: Step | null = null;
+  private conflicts = 0;
   private needTs = 0n;
   private flushing = false;
   private again = false;
@@ -364,11 +371,23 @@ export class Connection {
           this.expired();
           return;
         }
-        // Queries to run: on one snapshot. None (a mutation's ts, a removal):
-        // the clean results are valid at the current ts as they stand (a
-        // commit marks what it affects dirty as it lands), so no snapshot.
-        if (this.anyDirty()) await this.server.inSnapshot(() => this.pass(step));
-        else await this.pass(step);
+        // One Transition on one snapshot. No query to run (a mutation's ts, a
+        // removal): the clean results are valid at the current ts as they
+        // stand (a commit marks what it affects dirty as it lands). Queries to
+        // run: optimistically first — valid when no commit landed while they
+        // ran, else nothing is sent and they run again — and after
+        // OPTIMISTIC_TRIES conflicts in a row, in a snapshot round that no
+        // commit can enter (sync.ts).
+        if (this.conflicts >= OPTIMISTIC_TRIES && this.anyDirty()) {
+          await this.server.inSnapshot(async () => void (await this.pass(step, false)));
+          this.conflicts = 0;
+        } else if (await this.pass(step, true)) {
+          this.conflicts = 0;
+        } else {
+          this.carried = step;
+          this.conflicts++;
+          this.again = true;
+        }
       } while (this.again && !this.closed);
     } catch (e) {
       this.server.log.error(`sync: flush failed: ${(e as Error).stack ?? String(e)}`);
@@ -385,7 +404,8 @@ export class Connection {
 
   /** Applies the Authenticate and ModifyQuerySet messages received so far (in order). */
   private applyPending(): Step {
-    const step: Step = { identity: this.sent.identity, querySet: this.sent.querySet, modifications: [] };
+    const step: Step = this.carried ?? { identity: this.sent.identity, querySet: this.sent.querySet, modifications: [] };
+    this.carried = null;
     if (this.pendingAuth) {
       this.appliedAuth = this.pendingAuth.auth;
       step.identity = this.pendingAuth.version;
@@ -399,13 +419,37 @@ export class Connection {
     return step;
   }
 
-  /** Re-runs the dirty queries and sends one Transition (on one snapshot when any runs: see flush). */
-  private async pass(step: Step) {
+  /**
+   * Re-runs the dirty queries and sends one Transition. `optimistic`: when a
+   * commit landed meanwhile, sends nothing, marks them dirty again and
+   * answers false.
+   */
+  private async pass(step: Step, optimistic: boolean): Promise<boolean> {
     const startTs = this.server.engine.lastCommitTs;
-    const { identity, querySet, modifications } = step;
-    await this.rerunDirty(modifications);
-    if (this.closed) return;
-
+    const reruns: Rerun[] = [];
+    for (const [queryId, q] of this.queries) {
+      if (!q.dirty) continue;
+      q.dirty = false;
+      const r = q.args instanceof Error ? q.args : await this.server.runQuery(q.udfPath, q.args, q.argsJson, q.journal, this.callOpts(this.appliedAuth));
+      if (this.closed) return true;
+      reruns.push(this.rerunResult(queryId, q, r));
+    }
+    if (optimistic && this.server.engine.lastCommitTs !== startTs) {
+      for (const r of reruns) r.q.dirty = true;
+      return false;
+    }
+    const { identity, querySet } = step;
+    const modifications = [...step.modifications];
+    for (const r of reruns) {
+      // The query may have been removed meanwhile (it is re-added later).
+      if (this.queries.get(r.queryId) !== r.q) continue;
+      r.q.readSet = r.readSet;
+      r.q.journal = r.journal;
+      if (r.json !== r.q.lastJson) {
+        r.q.lastJson = r.json;
+        modifications.push(r.mod);
+      }
+    }
     const ts = startTs > this.sent.ts ? startTs : this.sent.ts;
     const needTransition =
       modifications.length > 0 ||
@@ -420,6 +464,7 @@ export class Connection {
     if (this.needTs > this.sent.ts) this.again = true;
     for (const q of this.queries.values()) if (q.dirty) this.again = true;
     if (this.pendingAuth || this.pendingQuerySets.length > 0) this.again = true;
+    return true;
   }
 
   private applyModification(m: Record<string, unknown>, modifications: Array<Record<string, unknown>>) {
@@ -441,41 +486,28 @@ export class Connection {
     this.queries.set(queryId, { udfPath, args, argsJson, readSet: emptyReadSet(), lastJson: null, dirty: true, journal });
   }
 
-  /** Re-runs the dirty queries; appends what changed to `modifications`. */
-  private async rerunDirty(modifications: Array<Record<string, unknown>>) {
-    for (const [queryId, q] of this.queries) {
-      if (!q.dirty) continue;
-      q.dirty = false;
-      let readSet = emptyReadSet();
-      let journal = q.journal;
-      let mod: Record<string, unknown>;
-      let json: string;
-      try {
-        if (q.args instanceof Error) throw q.args;
-        const r = await this.server.runQuery(q.udfPath, q.args, q.argsJson, q.journal, this.callOpts(this.appliedAuth));
-        readSet = r.readSet;
-        if (!r.ok) throw r.error;
-        journal = r.readSet.journal?.next ?? null;
-        const encoded = convexToJson(r.value);
-        const wireJournal = encodeJournal(q.udfPath, q.argsJson, journal);
-        json = "V" + JSON.stringify(encoded) + "\u0000" + (wireJournal ?? "");
-        mod = { type: "QueryUpdated", queryId, value: encoded, logLines: [], journal: wireJournal };
-      } catch (e) {
-        const fe = toFunctionError(e);
-        const errorData = fe.data !== undefined ? convexToJson(fe.data) : undefined;
-        json = "E" + fe.message + "\u0000" + JSON.stringify(errorData ?? null);
-        mod = { type: "QueryFailed", queryId, errorMessage: fe.message, logLines: [], journal: encodeJournal(q.udfPath, q.argsJson, journal) };
-        if (errorData !== undefined) mod.errorData = errorData;
-      }
-      if (this.closed) return;
-      // The query may have been removed meanwhile (it is re-added later).
-      if (this.queries.get(queryId) !== q) continue;
-      q.readSet = readSet;
-      q.journal = journal;
-      if (json !== q.lastJson) {
-        q.lastJson = json;
-        modifications.push(mod);
-      }
+  /** One query's new result (or the error of its arguments), not yet applied (see pass). */
+  private rerunResult(queryId: number, q: Query, r: SharedResult | Error): Rerun {
+    let readSet = emptyReadSet();
+    let journal = q.journal;
+    let mod: Record<string, unknown>;
+    let json: string;
+    try {
+      if (r instanceof Error) throw r;
+      readSet = r.readSet;
+      if (!r.ok) throw r.error;
+      journal = r.readSet.journal?.next ?? null;
+      const encoded = convexToJson(r.value);
+      const wireJournal = encodeJournal(q.udfPath, q.argsJson, journal);
+      json = wireJournal === null ? "V" + JSON.stringify(encoded) : "V" + JSON.stringify(encoded) + "\u0000" + wireJournal;
+      mod = { type: "QueryUpdated", queryId, value: encoded, logLines: [], journal: wireJournal };
+    } catch (e) {
+      const fe = toFunctionError(e);
+      const errorData = fe.data !== undefined ? convexToJson(fe.data) : undefined;
+      json = "E" + fe.message + "\u0000" + JSON.stringify(errorData ?? null);
+      mod = { type: "QueryFailed", queryId, errorMessage: fe.message, logLines: [], journal: encodeJournal(q.udfPath, q.argsJson, journal) };
+      if (errorData !== undefined) mod.errorData = errorData;
     }
+    return { queryId, q, readSet, journal, json, mod };
   }
 }

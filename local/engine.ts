@@ -33,7 +33,7 @@ import { compareValues, convexToJson, jsonToConvex, type Value } from "convex/va
 import type { UserIdentity } from "convex/server";
 import { canonicalizeUdfPath, type ModuleMap } from "./modules.js";
 import { newDocumentId, tableOf } from "./ids.js";
-import { paginateWithJournal, type JournalState } from "./pagination.js";
+import { isWellFormedCursor, paginateWithJournal, type JournalState } from "./pagination.js";
 import { installRejectedIdentity, rejectedIdentity } from "./rejected.js";
 import { SnapshotGate } from "./snapshot.js";
 import { encodeDoc, type Doc, type Journal, type Restored } from "./store.js";
@@ -140,7 +140,8 @@ type Any = any;
 
 export class Engine {
   readonly readTracker = new AsyncLocalStorage<ReadSet>();
-  readonly gate = new SnapshotGate();
+  /** One snapshot per Transition: live-query runs (tracked reads) hold it (snapshot.ts). */
+  readonly gate = new SnapshotGate(() => this.readTracker.getStore() !== undefined);
   private readonly commitListeners = new Set<(c: CommitInfo) => void>();
   private tableIds = new Map<string, Set<string>>();
   private indexes = new Map<string, IndexMap[]>();
@@ -616,26 +617,6 @@ export function toFunctionError(e: unknown): FunctionError {
   }
   if (e instanceof Error) return new FunctionError(`Uncaught ${e.name}: ${e.message}`, undefined);
   return new FunctionError(`Uncaught ${String(e)}`, undefined);
-}
-
-/** A cursor as convex-test writes them: "_end_cursor", or a JSON array of null / JSON-encoded values. */
-function isWellFormedCursor(c: unknown): boolean {
-  if (c === "_end_cursor") return true;
-  if (typeof c !== "string" || c.length > 65536) return false;
-  try {
-    const keys: unknown = JSON.parse(c);
-    return (
-      Array.isArray(keys) &&
-      keys.every((k) => {
-        if (k === null) return true;
-        if (typeof k !== "string") return false;
-        jsonToConvex(JSON.parse(k));
-        return true;
-      })
-    );
-  } catch {
-    return false;
-  }
 }
 
 type ValidatorJson = { type: string; value?: Record<string, { fieldType: ValidatorJson }> | ValidatorJson };

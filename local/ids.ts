@@ -25,9 +25,20 @@ import type { Engine } from "./engine.js";
 /** Decimal digits of 2^128 - 1: every random id has exactly this many leading digits. */
 export const ID_DIGITS = 39;
 
+// Random bytes are drawn from crypto.getRandomValues 4 KiB at a time (each
+// byte used once): the call has a fixed cost that would dominate per id.
+const POOL_BYTES = 4096;
+let pool = new Uint8Array(0);
+let poolAt = 0;
+
 /** 128 random bits as ID_DIGITS decimal digits. */
 export function randomIdDigits(): string {
-  const v = new DataView(crypto.getRandomValues(new Uint8Array(16)).buffer);
+  if (poolAt + 16 > pool.length) {
+    pool = crypto.getRandomValues(new Uint8Array(POOL_BYTES));
+    poolAt = 0;
+  }
+  const v = new DataView(pool.buffer, poolAt, 16);
+  poolAt += 16;
   const n = (v.getBigUint64(0) << 64n) | v.getBigUint64(8);
   return n.toString().padStart(ID_DIGITS, "0");
 }

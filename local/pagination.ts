@@ -20,6 +20,7 @@
  * ignored: the query pages from scratch, as it would without one.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { jsonToConvex } from "convex/values";
 
 const KEY = randomBytes(32);
 
@@ -71,4 +72,24 @@ export function paginateWithJournal<R extends PageResult>(
   }
   if (journal) journal.next = result.continueCursor;
   return result;
+}
+
+/** A cursor as convex-test writes them: "_end_cursor", or a JSON array of null / JSON-encoded values. */
+export function isWellFormedCursor(c: unknown): boolean {
+  if (c === "_end_cursor") return true;
+  if (typeof c !== "string" || c.length > 65536) return false;
+  try {
+    const keys: unknown = JSON.parse(c);
+    return (
+      Array.isArray(keys) &&
+      keys.every((k) => {
+        if (k === null) return true;
+        if (typeof k !== "string") return false;
+        jsonToConvex(JSON.parse(k));
+        return true;
+      })
+    );
+  } catch {
+    return false;
+  }
 }

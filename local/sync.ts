@@ -13,8 +13,9 @@
  *   describes a query set and identity whose results it carries.
  * - A commit marks the live queries whose read set it touches as dirty; the
  *   connection re-runs them and sends what changed. Each Transition is
- *   computed on one snapshot (snapshot.ts): it claims the ts of the last
- *   commit, and no commit lands while it is computed.
+ *   computed on one snapshot: it is sent only when no commit landed while
+ *   its queries ran (else they run again), and after two such conflicts in a
+ *   row it is computed in a snapshot round no commit can enter (snapshot.ts).
  * - A successful MutationResponse carries the commit ts; the client resolves
  *   the mutation only once a Transition reaches that ts, so we always follow
  *   it with one (empty if nothing changed).
