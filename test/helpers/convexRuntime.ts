@@ -38,8 +38,16 @@ function convexContext(): vm.Context {
   for (const name of CONVEX_GLOBALS) if (name in host) sandbox[name] = host[name];
   sandbox.AsyncLocalStorage = AsyncLocalStorage;
   sandbox.AsyncResource = AsyncResource;
-  // process is only `{ env }` on Convex (reads go to the deployment's env vars).
-  sandbox.process = { env: new Proxy({}, { get: () => undefined }) };
+  // process is only `{ env }` on Convex (reads go to the deployment's env vars):
+  // the system ones Convex always sets (CONVEX_SITE_URL, CONVEX_CLOUD_URL), the
+  // one auth.config.ts requires of every deployment (KEYHOLE_ISSUER, README),
+  // and nothing else.
+  const deploymentEnv: Record<string, string> = {
+    CONVEX_SITE_URL: "https://example-123.convex.site",
+    CONVEX_CLOUD_URL: "https://example-123.convex.cloud",
+    KEYHOLE_ISSUER: "https://keyhole.invalid/example",
+  };
+  sandbox.process = { env: new Proxy(deploymentEnv, { get: (env, name) => (typeof name === "string" ? env[name] : undefined) }) };
   sandbox.Convex = { syscall: () => "{}", asyncSyscall: async () => "{}", jsSyscall: () => undefined };
   const context = vm.createContext(sandbox);
   vm.runInContext("globalThis.self = globalThis;", context);

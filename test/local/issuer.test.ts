@@ -54,7 +54,7 @@ describe("keyholeIssuer()", () => {
     process.env.CONVEX_SITE_URL = "https://happy-otter-123.convex.site/";
     vi.resetModules();
     const config = (await import("../../convex/auth.config")).default as unknown as { providers: Record<string, string>[] };
-    const custom = config.providers.find((p) => p.type === "customJwt")!;
+    const custom = config.providers.find((p) => p.applicationID === "keyhole")!;
     expect(custom.issuer).toBe("https://keyhole.invalid/abc");
     expect(custom.issuer).toBe(keyholeIssuer());
     expect(custom.jwks).toBe("https://happy-otter-123.convex.site/keyhole/jwks.json");
@@ -91,7 +91,7 @@ describe("generated once and kept (embedded backend, npm run env:generate)", () 
   });
 });
 
-describe("a PAT survives moving the backend to another site URL", () => {
+describe("a PAT survives moving the backend to another site URL", { timeout: 120_000 }, () => {
   let b: SpawnedBackend | undefined;
   afterEach(async () => {
     await b?.stop();

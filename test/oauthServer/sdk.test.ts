@@ -214,7 +214,7 @@ describe("MCP SDK client, Client ID Metadata Document", { timeout: 120_000 }, ()
   });
 });
 
-describe("consent when signed out", { timeout: 120_000 }, () => {
+describe("consent when signed out", { timeout: 240_000 }, () => {
   test("the consent link asks to sign in first, then shows the request; Deny returns access_denied", async () => {
     const provider = new TestProvider(cb.url);
     const transport = new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider });

@@ -17,7 +17,7 @@ import { requireUser, tokenStatus } from "../principal";
 import { endChildSessions } from "../tokens";
 import { emitEvent, patData, sessionData, sessionScopeSets } from "./events";
 import { addNotice } from "./notices";
-import { isOAuthGrantSession, patFacts, sessionFacts, violations } from "./policy";
+import { familyStart, isOAuthGrantSession, patFacts, sessionFacts, violations } from "./policy";
 import { reachesOrg, reachingEntries } from "./reach";
 import type { OrgToken } from "./validators";
 
@@ -68,7 +68,10 @@ async function memberTokens(
     out.push({
       tokenId: s._id, kind: "agent", owner, name: s.agentId, type: "session", ...entriesFor(sets, org.slug),
       status: "active", createdAt: s.createdAt, expiresAt: s.expiresAt, lastUsedAt: s.lastSeenAt ?? null,
-      policyViolations: violations(org.tokenPolicy, sessionFacts(s, parent, await isOAuthGrantSession(ctx, s, org.tokenPolicy))),
+      policyViolations: violations(
+        org.tokenPolicy,
+        sessionFacts(s, parent, await isOAuthGrantSession(ctx, s, org.tokenPolicy), parent ? undefined : await familyStart(ctx, s)),
+      ),
       parentTokenId: s.parentTokenId ?? null,
     });
   }

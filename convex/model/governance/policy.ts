@@ -6,7 +6,8 @@
  *   maxLifetimeDays        a token living longer (expiresAt - createdAt) is refused
  *   requireExplicitScopes  a token with blank scopes (the owner's full role) is refused
  *   allowMcpClients=false  a token of type MCP, sessions minted from one, and MCP clients
- *                          signed in through keyhole's OAuth server (grants) are refused
+ *                          signed in through keyhole's OAuth server (grants) are refused;
+ *                          at /mcp every token is (checkMcpAllowed, model/http/mcp.ts)
  *   revokeUnusedAfterDays  a cron revokes tokens reaching the org that sat unused this long
  *                          (model/governance/lifecycle.ts); the revocation is what stops them
  *
@@ -18,9 +19,9 @@ import type { Doc, Id } from "../../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { internal } from "../../_generated/api";
 import { actorOf, logAudit } from "../audit";
-import { authorizePath } from "../authorize";
+import { authorizePath, resolveResource } from "../authorize";
 import { keyholeError } from "../errors";
-import { requireUser, type Principal } from "../principal";
+import { requirePrincipal, requireUser, type Principal } from "../principal";
 import type { ScopeEntry } from "../scopes";
 import { grantByFamily } from "../oauthServer/grants";
 import { isFullRole, reachesOrg } from "./reach";
@@ -42,11 +43,26 @@ export function patFacts(t: Pick<Doc<"apiTokens">, "createdAt" | "expiresAt" | "
  * Facts of a session: a child is judged by its parent PAT's lifetime and
  * type; a session that is an OAuth grant (an MCP client that signed in
  * through keyhole's authorization server, model/oauthServer/) counts as MCP.
+ * A session without a parent lives as long as its family (its refresh token
+ * keeps it going until familyExpiresAt), however short one access token is:
+ * `familyStartedAt` is when the family's first row was created (familyStart).
  */
-export function sessionFacts(s: Doc<"agentSessions">, parent: Doc<"apiTokens"> | null, oauthGrant = false): CredentialFacts {
+export function sessionFacts(
+  s: Doc<"agentSessions">,
+  parent: Doc<"apiTokens"> | null,
+  oauthGrant = false,
+  familyStartedAt = s.createdAt,
+): CredentialFacts {
   const sets = s.parentScopes ? [s.scopes, s.parentScopes] : [s.scopes];
-  if (parent === null) return { lifetimeMs: s.expiresAt - s.createdAt, fullRole: isFullRole(sets), mcp: oauthGrant };
+  if (parent === null) return { lifetimeMs: s.familyExpiresAt - familyStartedAt, fullRole: isFullRole(sets), mcp: oauthGrant };
   return { ...patFacts(parent), fullRole: isFullRole(sets) };
+}
+
+/** When a session's family began: its first row (whose id is the familyId) was created. */
+export async function familyStart(ctx: QueryCtx, s: Doc<"agentSessions">): Promise<number> {
+  const firstId = s.familyId === s._id ? null : ctx.db.normalizeId("agentSessions", s.familyId);
+  const first = firstId === null ? null : await ctx.db.get("agentSessions", firstId);
+  return Math.min(first?.createdAt ?? s.createdAt, s.createdAt);
 }
 
 /** Whether a session is an OAuth grant; read only when a policy turns MCP clients off. */
@@ -81,7 +97,8 @@ async function principalFacts(ctx: QueryCtx, p: Principal, policy: StoredPolicy)
   if (p.kind === "user") return null;
   if (p.kind === "pat") return patFacts(p.token);
   const parent = p.session.parentTokenId ? await ctx.db.get("apiTokens", p.session.parentTokenId) : null;
-  return sessionFacts(p.session, parent, await isOAuthGrantSession(ctx, p.session, policy));
+  const started = parent === null && policy.maxLifetimeDays !== undefined ? await familyStart(ctx, p.session) : undefined;
+  return sessionFacts(p.session, parent, await isOAuthGrantSession(ctx, p.session, policy), started);
 }
 
 /**
@@ -97,6 +114,21 @@ export async function enforceTokenPolicy(ctx: QueryCtx, p: Principal, org: Doc<"
   if (broken.length > 0) {
     throw keyholeError("forbidden", `the token policy of "${org.slug}" refuses this token: ${broken.join("; ")}`);
   }
+}
+
+/**
+ * For /mcp (model/http/mcp.ts), before a tool touches `orgSlug`: an org whose
+ * policy turns MCP clients off refuses every token there, whatever type it
+ * was created with — the type is the creator's label, the endpoint is what
+ * makes the caller an MCP client. People are not bound by token policy.
+ */
+export async function checkMcpAllowed(ctx: QueryCtx, orgSlug: string): Promise<null> {
+  const p = await requirePrincipal(ctx);
+  const { org } = await resolveResource(ctx, orgSlug);
+  if (p.kind !== "user" && org.tokenPolicy?.allowMcpClients === false) {
+    throw keyholeError("forbidden", `the token policy of "${org.slug}" refuses this token: allowMcpClients is off and this is an MCP client`);
+  }
+  return null;
 }
 
 /** The policy with every rule spelled out (defaults: no limits, MCP allowed). */

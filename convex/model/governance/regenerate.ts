@@ -75,8 +75,9 @@ export async function regenerateToken(ctx: MutationCtx, args: { tokenId: string;
     createdAt: now,
     expiresAt,
   });
-  const { token, keyId } = await signKeyholeToken({ kind: "pat", id: tokenId, expiresAt, now });
-  await ctx.db.patch("apiTokens", tokenId, { tokenHash: await sha256Hex(token), keyId });
+  const { token, keyId, bindingHash } = await signKeyholeToken({ kind: "pat", id: tokenId, expiresAt, now });
+  // bindingHash too: without it any token signed for this record would pass (model/keyTrust.ts).
+  await ctx.db.patch("apiTokens", tokenId, { tokenHash: await sha256Hex(token), keyId, bindingHash });
 
   const graceEndsAt = status === "active" ? Math.min(old.expiresAt, now + grace * 1000) : old.expiresAt;
   if (graceEndsAt !== old.expiresAt) await ctx.db.patch("apiTokens", old._id, { expiresAt: graceEndsAt });

@@ -27,11 +27,14 @@ import { base64url, randomToken } from "../crypto";
 import { keyholeError } from "../errors";
 import { aadFor, encryptSecret } from "../oauth/encryption";
 import { requireUser, type UserPrincipal } from "../principal";
+import { enforce } from "../rateLimit";
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from "./validators";
 
 export const MAX_ENDPOINTS_PER_OWNER = 10;
 export const DELIVERIES_LISTED = 50;
 export const MAX_URL = 2048;
+/** Test deliveries one person may queue a minute (each is an outbound POST, retried up to 8 times). */
+export const WEBHOOK_TEST_LIMIT = { max: 10, windowMs: 60_000 };
 /**
  * Waits before each retry, after the first attempt (the schedule the Standard
  * Webhooks guide suggests): 8 attempts over about a day.
@@ -77,7 +80,8 @@ export function checkWebhookUrl(raw: string, allowPrivate = allowPrivateTargets(
     return url.toString();
   }
   if (url.protocol !== "https:") throw bad("must use https");
-  const host = url.hostname.toLowerCase();
+  // "localhost." is localhost to every resolver: judge the name without its trailing dots.
+  const host = url.hostname.toLowerCase().replace(/\.+$/, "");
   if (
     host === "localhost" || host.endsWith(".localhost") || host.endsWith(".local") || host.endsWith(".internal") ||
     host.startsWith("[") || isPrivateIPv4(host) || !host.includes(".")
@@ -234,6 +238,7 @@ export async function listDeliveries(ctx: QueryCtx, endpointId: string) {
 /** Queues a `webhook.test` event to one endpoint. */
 export async function sendTest(ctx: MutationCtx, endpointId: string) {
   const { user, endpoint } = await manageableEndpoint(ctx, endpointId);
+  await enforce(ctx, `webhook-test:${user.userId}`, WEBHOOK_TEST_LIMIT, "webhook test deliveries");
   const payload = JSON.stringify({
     type: "webhook.test",
     timestamp: new Date().toISOString(),

@@ -109,6 +109,7 @@ export const TOOLS: ToolDef[] = [
       const out = [];
       for (const o of orgs.slice(0, 50)) {
         try {
+          await ctx.runQuery(internal.governance.mcpAllowed, { org: o.org }); // token policy: allowMcpClients
           const workspaces = await ctx.runQuery(internal.workspaces.listInternal, { org: o.org });
           out.push({ ...o, workspaces: workspaces.map((w) => ({ slug: w.slug, name: w.name })) });
         } catch (e) {
@@ -219,6 +220,10 @@ function buildServer(t: ToolCtx, allowed: Set<Permission>, state: CallState): Mc
       },
       async (args: Record<string, unknown>): Promise<CallToolResult> => {
         try {
+          // An org whose token policy turns MCP clients off refuses every tool call on it.
+          if (typeof args?.workspace === "string") {
+            await t.ctx.runQuery(internal.governance.mcpAllowed, { org: args.workspace.split("/")[0] });
+          }
           const result = await tool.run(t, args ?? {});
           return { content: [{ type: "text", text: JSON.stringify(result ?? null, null, 2) }] };
         } catch (e) {
