@@ -147,7 +147,11 @@ export const regenerateApiToken = mutation({
     previousTokenId: v.id("apiTokens"),
     previousExpiresAt: v.number(),
   }),
-  handler: async (ctx, args) => await Regenerate.regenerateToken(ctx, args),
+  handler: async (ctx, args) => {
+    const r = await Regenerate.regenerateToken(ctx, args);
+    await rememberTokenHint(ctx, r.tokenId, r.token); // short identifier for lists (model/tokenHints.ts)
+    return r;
+  },
 });
 
 /** Renames a token or changes its description ("" clears it). People only; someone else's → not_found. */

@@ -334,7 +334,8 @@ Convex queries are not recorded.`,
 
   token
     .command("update")
-    .description("rename a token or change its description")
+    .alias("edit")
+    .description("rename a token or change its description (also: keyhole token edit)")
     .option("--name <name>", "the token's name (an active token first, else the newest with that name)")
     .option("--id <tokenId>", "the token's id instead of its name")
     .option("--new-name <name>", "its new name")

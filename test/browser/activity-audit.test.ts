@@ -207,6 +207,10 @@ describe("activity, sessions, devices and audit", { timeout: 90_000 }, () => {
     await checkScreen(page, "issue17-organizations", () => page.getByRole("heading", { name: "Acme", exact: true }).waitFor(WAIT));
     await nav("Connections").click();
     await checkScreen(page, "issue17-connections", () => page.getByRole("heading", { name: "OAuth connections" }).waitFor(WAIT));
+    await nav("Connected apps").click();
+    await checkScreen(page, "issue17-connected-apps", () => page.getByRole("heading", { name: "Connected apps", level: 1 }).waitFor(WAIT));
+    await nav("Webhooks").click();
+    await checkScreen(page, "issue17-webhooks", () => page.getByRole("heading", { name: "Webhooks", level: 1 }).waitFor(WAIT));
     await nav("Tokens").click();
     await checkScreen(page, "issue17-tokens-overview", () => row("reader").waitFor(WAIT));
   });

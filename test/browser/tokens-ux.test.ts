@@ -258,8 +258,10 @@ describe("tokens, as GitHub and Unkey users expect them", { timeout: 90_000 }, (
     expect(await row("week").locator(".cell-expires").innerText()).toBe("in 7 days");
     expect(await row("almost-day").locator(".cell-expires").innerText()).toMatch(/^in 1 day/);
 
-    // A second page with a controlled clock: nothing re-queries, yet the row flips when its time comes.
-    const clocked = await context.newPage();
+    // A second browser context (a page clock is per context) with a controlled clock, signed in as the same
+    // person: nothing re-queries, yet the row flips when its time comes.
+    const clockedContext = await browser.newContext({ viewport: DESKTOP, storageState: await context.storageState() });
+    const clocked = await clockedContext.newPage();
     try {
       await clocked.clock.install();
       await clocked.goto(`${web.url}/#/tokens`);
@@ -278,7 +280,7 @@ describe("tokens, as GitHub and Unkey users expect them", { timeout: 90_000 }, (
       await clocked.clock.fastForward(5.5 * 86_400_000);
       await week.getByText("expires soon").waitFor(WAIT);
     } finally {
-      await clocked.close();
+      await clockedContext.close();
     }
   });
 
@@ -301,5 +303,43 @@ describe("tokens, as GitHub and Unkey users expect them", { timeout: 90_000 }, (
     expect(heights.length).toBeGreaterThan(2);
     expect(Math.max(...heights)).toBeLessThanOrEqual(140);
     await page.setViewportSize(DESKTOP);
+  });
+
+  it("item 4: edit a token's name and description, and regenerate it with a grace period, from its detail view", async () => {
+    await page.getByRole("link", { name: "claude", exact: true }).click();
+    await page.getByRole("heading", { name: /^claude/ }).waitFor(WAIT);
+    await page.getByRole("button", { name: "Edit…" }).click();
+    const edit = page.getByRole("dialog", { name: "Edit “claude”" });
+    await edit.waitFor(WAIT);
+    expect(await focusedName(page)).toBe("Name");
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("claude-desktop");
+    await edit.getByLabel(/Description/).fill("the laptop's Claude Desktop");
+    await expectAxeClean(page, "edit dialog");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("heading", { name: /^claude-desktop/ }).waitFor(WAIT);
+    await page.getByText("the laptop's Claude Desktop").waitFor(WAIT);
+
+    await page.getByRole("button", { name: "Regenerate…" }).click();
+    const regen = page.getByRole("dialog", { name: "Regenerate “claude-desktop”?" });
+    await regen.waitFor(WAIT);
+    await regen.getByRole("radio", { name: "Keep it working for 1 hour" }).check();
+    await expectAxeClean(page, "regenerate dialog");
+    await regen.getByRole("button", { name: "Regenerate", exact: true }).click();
+    const once = page.getByRole("dialog", { name: "Copy the regenerated token" });
+    await once.waitFor(WAIT);
+    const fresh = await once.getByLabel(/Your new token/).inputValue();
+    expect(fresh).not.toBe(mcpToken);
+    await once.getByText("The old secret keeps working until").waitFor(WAIT);
+    await once.getByTestId("mcp-config").waitFor(WAIT);
+    await checkScreen(page, "issue17-regenerated-once-view", () => once.getByText("The old secret keeps working until").waitFor(WAIT), { fullPage: false });
+    await once.getByRole("button", { name: "Copy token" }).click();
+    await once.getByRole("button", { name: "Done" }).click();
+    await once.waitFor({ state: "detached" });
+    // The detail view moves to the new token (a new row), whose ID is the new text's end.
+    await page.getByText(`…${fresh.slice(-6)}`, { exact: true }).waitFor(WAIT);
+    const who = async (token: string) => (await fetch(`${backend.siteUrl}/api/whoami`, { headers: { Authorization: `Bearer ${token}` } })).status;
+    expect(await who(fresh)).toBe(200);
+    expect(await who(mcpToken)).toBe(200); // still within its hour of grace
   });
 });

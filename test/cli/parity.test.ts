@@ -125,6 +125,9 @@ describe("CLI parity", () => {
     expect(get).toContain(`…${created.token.slice(-6)}`);
     expect(get).toMatch(/last used\s+none recorded/);
     expect(get).not.toMatch(/\bnever\b/);
+    // `token edit` (= `token update`) renames and redescribes.
+    const edited = JSON.parse(ok(await s.run(["token", "edit", "--name", "quiet", "--new-name", "quieter", "-d", "renamed", "--json"])).stdout);
+    expect(edited).toMatchObject({ tokenId: created.tokenId, name: "quieter", description: "renamed", hint: created.token.slice(-6) });
   });
 
   it("mcp config prints a configuration that reaches /mcp as written", async () => {

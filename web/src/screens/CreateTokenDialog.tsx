@@ -7,7 +7,7 @@ import { describeError } from "../lib/errors";
 import { useLive, useLiveMany } from "../lib/live";
 import { grantablePermissions as grantableFor, type Role } from "../lib/permissions";
 import { absoluteTime, DAY_MS } from "../lib/time";
-import { OnceView, type CreatedToken } from "./OnceView";
+import { ONCE_GUARD, OnceView, type CreatedToken } from "./OnceView";
 import { ScopeEditor, type Draft } from "./ScopeEditor";
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -53,13 +53,6 @@ const FORM_GUARD: CloseGuard = {
   keepLabel: "Keep editing",
   closeLabel: "Discard",
 };
-const ONCE_GUARD: CloseGuard = {
-  title: "Close without copying the token?",
-  body: "This is the only time it is shown. If you haven't saved it, you will have to create another token.",
-  keepLabel: "Go back",
-  closeLabel: "Close anyway",
-};
-
 export function CreateTokenDialog({ onClose, activeNames }: { onClose: () => void; activeNames: ReadonlySet<string> }) {
   // The token text lives only in this state; closing the dialog unmounts it.
   const [created, setCreated] = useState<CreatedToken | null>(null);

@@ -1,12 +1,20 @@
-import { useEffect, useId, useRef } from "react";
+import { useEffect, useId, useRef, type ReactNode } from "react";
 import type { ScopeEntry } from "../../../convex/model/scopes";
 import { claudeCodeCommand, claudeDesktopConfig } from "../../../convex/model/mcpClientConfig";
 import { api } from "../api";
 import { ScopeChips } from "../components/scopes";
-import { CopyButton, useRequestClose } from "../components/ui";
+import { CopyButton, useRequestClose, type CloseGuard } from "../components/ui";
 import { useConfig } from "../lib/context";
 import { useLive } from "../lib/live";
 import { absoluteTime } from "../lib/time";
+
+/** Asked before the once-view closes while nothing holding the token was copied. */
+export const ONCE_GUARD: CloseGuard = {
+  title: "Close without copying the token?",
+  body: "This is the only time it is shown. If you haven't saved it, you will have to create another token.",
+  keepLabel: "Go back",
+  closeLabel: "Close anyway",
+};
 
 export type CreatedToken = {
   token: string;
@@ -41,7 +49,7 @@ export function CopyBlock({ label, copyLabel, text, onCopied }: { label: string;
  * configurations (mcp-remote for Claude Desktop and Claude Code) on the real
  * /mcp URL. Closing asks first until something holding the token was copied.
  */
-export function OnceView({ created, onCopied }: { created: CreatedToken; onCopied: () => void }) {
+export function OnceView({ created, onCopied, children }: { created: CreatedToken; onCopied: () => void; children?: ReactNode }) {
   const inputId = useId();
   const warnId = useId();
   const config = useConfig();
@@ -57,6 +65,7 @@ export function OnceView({ created, onCopied }: { created: CreatedToken; onCopie
         <strong>This is the only time this token is shown.</strong> Copy it now and keep it somewhere safe — you won't be able to see it
         again.
       </p>
+      {children}
       <label htmlFor={inputId}>Your new token “{created.name}”</label>
       <div className="copy-row">
         <input

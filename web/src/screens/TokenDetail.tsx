@@ -8,6 +8,7 @@ import { Badge, Loading, LiveView } from "../components/ui";
 import { useLive } from "../lib/live";
 import { absoluteTime, ago, useNow } from "../lib/time";
 import { describeUserAgent } from "../lib/ua";
+import { EditTokenDialog, RegenerateDialog } from "./TokenActions";
 import { ExpiryText, RevokeDialog, StatusBadge, statusNow } from "./TokensPanel";
 
 // uPlot is loaded with the detail view only.
@@ -18,7 +19,7 @@ export function TokenDetail({ tokenId }: { tokenId: string }) {
   const token = useLive(api.auth.getApiToken, { tokenId: tokenId as Id<"apiTokens"> });
   const activity = useLive(api.dashboard.tokenActivity, { tokenId });
   const revoke = useMutation(api.auth.revokeApiToken);
-  const [revoking, setRevoking] = useState(false);
+  const [action, setAction] = useState<"edit" | "regenerate" | "revoke" | null>(null);
   const now = useNow(15_000, token.status === "ready" ? [token.data.expiresAt] : []);
   return (
     <section aria-labelledby="token-h">
@@ -35,11 +36,21 @@ export function TokenDetail({ tokenId }: { tokenId: string }) {
                 </h1>
                 {t.description ? <p className="muted">{t.description}</p> : null}
               </div>
-              {statusNow(t, now) === "active" ? (
-                <button type="button" className="btn btn-danger-outline" onClick={() => setRevoking(true)}>
-                  Revoke…
+              <div className="btn-row">
+                <button type="button" className="btn" onClick={() => setAction("edit")}>
+                  Edit…
                 </button>
-              ) : null}
+                {statusNow(t, now) === "active" ? (
+                  <>
+                    <button type="button" className="btn" onClick={() => setAction("regenerate")}>
+                      Regenerate…
+                    </button>
+                    <button type="button" className="btn btn-danger-outline" onClick={() => setAction("revoke")}>
+                      Revoke…
+                    </button>
+                  </>
+                ) : null}
+              </div>
             </div>
             <div className="detail-grid">
               <dl className="facts card">
@@ -98,7 +109,18 @@ export function TokenDetail({ tokenId }: { tokenId: string }) {
                 token after it was revoked or expired. <a href={`#/audit?token=${t._id}`}>Audit events for this token</a>
               </p>
             </div>
-            {revoking ? <RevokeDialog token={t} onRevoke={() => revoke({ tokenId: t._id })} onClose={() => setRevoking(false)} /> : null}
+            {action === "revoke" ? <RevokeDialog token={t} onRevoke={() => revoke({ tokenId: t._id })} onClose={() => setAction(null)} /> : null}
+            {action === "edit" ? <EditTokenDialog token={t} onClose={() => setAction(null)} /> : null}
+            {action === "regenerate" ? (
+              <RegenerateDialog
+                token={t}
+                onCancel={() => setAction(null)}
+                onDone={(newId) => {
+                  setAction(null);
+                  window.location.hash = `#/tokens/${newId}`;
+                }}
+              />
+            ) : null}
           </>
         )}
       </LiveView>
