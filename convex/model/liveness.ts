@@ -43,18 +43,34 @@ export function patLiveness(t: Doc<"apiTokens">, now: number): Liveness {
 
 /** The parent PAT of a child session, judged by the PAT rule (gone = revoked). */
 export async function parentLiveness(ctx: ReadCtx, parentTokenId: Id<"apiTokens">, now: number): Promise<Liveness> {
-  const parent = await ctx.db.get("apiTokens", parentTokenId);
+  return parentRule(await ctx.db.get("apiTokens", parentTokenId), now);
+}
+
+function parentRule(parent: Doc<"apiTokens"> | null, now: number): Liveness {
   const status = parent === null ? "revoked" : tokenStatus(parent, now);
   if (status === "active") return ACTIVE;
   return { status, reason: `the PAT this agent session came from ${status === "revoked" ? "has been revoked" : "has expired"}` };
 }
 
-/** An agent session row, its parent PAT included. Reads at most one more document (the parent). */
+/**
+ * An agent session row, its parent PAT included, and the parent it read (so
+ * a caller that needs the parent again — the token policy — reads nothing
+ * more). Reads at most one more document (the parent).
+ */
+export async function agentSessionState(
+  ctx: ReadCtx,
+  s: Doc<"agentSessions">,
+  now: number,
+): Promise<{ live: Liveness; parent: Doc<"apiTokens"> | null }> {
+  if (s.endedAt !== undefined) return { live: { status: "revoked", reason: "this agent session has ended" }, parent: null };
+  if (s.expiresAt <= now) return { live: { status: "expired", reason: "this agent session has expired" }, parent: null };
+  if (s.parentTokenId === undefined) return { live: ACTIVE, parent: null };
+  const parent = await ctx.db.get("apiTokens", s.parentTokenId);
+  return { live: parentRule(parent, now), parent };
+}
+
 export async function agentSessionLiveness(ctx: ReadCtx, s: Doc<"agentSessions">, now: number): Promise<Liveness> {
-  if (s.endedAt !== undefined) return { status: "revoked", reason: "this agent session has ended" };
-  if (s.expiresAt <= now) return { status: "expired", reason: "this agent session has expired" };
-  if (s.parentTokenId !== undefined) return await parentLiveness(ctx, s.parentTokenId, now);
-  return ACTIVE;
+  return (await agentSessionState(ctx, s, now)).live;
 }
 
 /** The newest refresh token of a sign-in (null right after some sign-ins, and in tests). */

@@ -1,8 +1,8 @@
 /**
  * Who is calling: identity → principal → record checks. Every keyhole check
  * starts here. Interactive sign-ins (@convex-dev/auth, issuer = site URL) and
- * keyhole tokens (issuer = `${site}/keyhole`) are told apart by issuer, never
- * by splitting the subject, so a token can never pass for a person.
+ * keyhole tokens (issuer = KEYHOLE_ISSUER, model/issuer.ts) are told apart by
+ * issuer, never by splitting the subject, so a token can never pass for a person.
  */
 import type { UserIdentity } from "convex/server";
 import type { Doc, Id } from "../_generated/dataModel";
@@ -11,7 +11,7 @@ import { countUse } from "./activity";
 import { keyholeError } from "./errors";
 import { keyholeIssuer, parseKeyholeSubject, siteUrl } from "./keys";
 import { checkTokenTrust } from "./keyTrust";
-import { agentSessionLiveness, patLiveness, signInLiveness } from "./liveness";
+import { agentSessionState, patLiveness, signInLiveness } from "./liveness";
 import type { ScopeEntry } from "./scopes";
 
 export type UserPrincipal = {
@@ -30,6 +30,8 @@ export type AgentPrincipal = {
   userId: Id<"users">;
   sessionId: Id<"agentSessions">;
   session: Doc<"agentSessions">;
+  /** The PAT a child session came from (already read by the liveness check), else null. */
+  parent: Doc<"apiTokens"> | null;
 };
 export type Principal = UserPrincipal | PatPrincipal | AgentPrincipal;
 
@@ -130,9 +132,9 @@ async function keyholePrincipal(ctx: ReadCtx, identity: UserIdentity): Promise<P
   if (session === null) throw keyholeError("unauthenticated", "credential not recognized");
   await checkTokenTrust(ctx, identity, session);
   // A child's parent PAT decides too, at once (liveness.ts).
-  const live = await agentSessionLiveness(ctx, session, now);
+  const { live, parent } = await agentSessionState(ctx, session, now);
   if (live.status !== "active") throw keyholeError(live.status, live.reason);
-  return { kind: "agent", userId: session.userId, sessionId: session._id, session };
+  return { kind: "agent", userId: session.userId, sessionId: session._id, session, parent };
 }
 
 export type RequestInfo = { ip?: string; userAgent?: string };

@@ -12,7 +12,9 @@
  *                          (model/governance/lifecycle.ts); the revocation is what stops them
  *
  * The policy lives on the org document, which authorize() has already read,
- * so a check costs no read (one for an agent session minted from a PAT).
+ * and a child session's parent PAT was read by the liveness check, so a
+ * check costs no read (a parentless session: one when the org caps lifetime or
+ * turns MCP clients off).
  * Creating a token that a policy would refuse succeeds with a warning.
  */
 import type { Doc, Id } from "../../_generated/dataModel";
@@ -96,7 +98,7 @@ export function violations(policy: StoredPolicy | undefined, facts: CredentialFa
 async function principalFacts(ctx: QueryCtx, p: Principal, policy: StoredPolicy): Promise<CredentialFacts | null> {
   if (p.kind === "user") return null;
   if (p.kind === "pat") return patFacts(p.token);
-  const parent = p.session.parentTokenId ? await ctx.db.get("apiTokens", p.session.parentTokenId) : null;
+  const parent = p.parent; // read once, by the liveness check (principal.ts)
   const started = parent === null && policy.maxLifetimeDays !== undefined ? await familyStart(ctx, p.session) : undefined;
   return sessionFacts(p.session, parent, await isOAuthGrantSession(ctx, p.session, policy), started);
 }
