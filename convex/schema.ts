@@ -106,6 +106,11 @@ export default defineSchema({
     bindingHash: v.optional(v.string()),
     /** The ttl (s) the session was established with: the cap for refreshes by session token. */
     ttl: v.optional(v.number()),
+    /**
+     * Set on every row of an OAuth grant's family (model/oauthServer/): the
+     * resource it was issued for (RFC 8707). Absent on every other session.
+     */
+    audience: v.optional(v.string()),
     createdAt: v.number(),
     expiresAt: v.number(),
     familyExpiresAt: v.number(),

@@ -79,15 +79,6 @@ export type RefreshArgs = {
   viaOAuthTokenEndpoint?: boolean;
 };
 
-/** Whether a family is an OAuth grant (oauthServer/grants.ts; queried here to keep that module out of this one's imports). */
-async function isOAuthGrant(ctx: MutationCtx, familyId: string): Promise<boolean> {
-  const grant = await ctx.db
-    .query("oauthGrants")
-    .withIndex("by_family", (q) => q.eq("familyId", familyId))
-    .first();
-  return grant !== null;
-}
-
 // Its refresh token is bound to the client (and its secret) and its lifetimes to the grant.
 const OAUTH_ONLY = "this session is an OAuth grant: the app refreshes it at the token endpoint (/oauth/token)";
 
@@ -144,7 +135,7 @@ async function byRefreshToken(
   }
   // The row's own token may have expired: the refresh token outlives it.
   if (row.familyExpiresAt <= now) return refuse("expired", "this session reached its absolute lifetime: create a new session");
-  if (!viaOAuthTokenEndpoint && (await isOAuthGrant(ctx, row.familyId))) return refuse("forbidden", OAUTH_ONLY);
+  if (!viaOAuthTokenEndpoint && row.audience !== undefined) return refuse("forbidden", OAUTH_ONLY);
   if (row.parentTokenId !== undefined) {
     const parent = await parentLiveness(ctx, row.parentTokenId, now);
     if (parent.status !== "active") return refuse(parent.status, parent.reason);
@@ -172,7 +163,7 @@ async function bySessionToken(
   if (row.endedAt !== undefined && SPENT.has(row.endReason ?? "")) return await reuseDetected(ctx, row, "session token", now);
   const live = await agentSessionLiveness(ctx, row, now);
   if (live.status !== "active") return refuse(live.status, live.reason);
-  if (!viaOAuthTokenEndpoint && (await isOAuthGrant(ctx, row.familyId))) return refuse("forbidden", OAUTH_ONLY);
+  if (!viaOAuthTokenEndpoint && row.audience !== undefined) return refuse("forbidden", OAUTH_ONLY);
   const exp = jwtExpiryMs(token);
   if (exp === null || exp <= now) return refuse("expired", "this session token has expired: refresh with the refresh token");
   // Never later than the presented token: a session token cannot extend itself.
@@ -205,6 +196,7 @@ async function insertSuccessor(
     createdAt: next.now,
     expiresAt: next.expiresAt,
     familyExpiresAt: row.familyExpiresAt,
+    audience: row.audience,
   });
 }
 

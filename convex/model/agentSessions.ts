@@ -422,6 +422,8 @@ export async function insertSessionRow(
     ttlS: number;
     familyId?: string;
     familyExpiresAt: number;
+    /** The resource an OAuth grant was issued for (schema: agentSessions.audience). */
+    audience: string;
   },
 ): Promise<SessionPair> {
   const now = Date.now();
@@ -436,6 +438,7 @@ export async function insertSessionRow(
     createdAt: now,
     expiresAt,
     familyExpiresAt: row.familyExpiresAt,
+    audience: row.audience,
   });
   const { refreshToken, ...rest } = await issue(ctx, sessionId, expiresAt, now, { refreshHash: "new" });
   if (row.familyId === undefined) await ctx.db.patch("agentSessions", sessionId, { familyId: sessionId });

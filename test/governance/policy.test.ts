@@ -82,6 +82,7 @@ describe("a policy change applies at once to existing tokens", () => {
         resource: "http://127.0.0.1:3211/mcp", permissions: ["work:read"], scopes: s.scopes, createdAt: s.createdAt,
         familyExpiresAt: s.familyExpiresAt,
       });
+      await ctx.db.patch("agentSessions", s._id, { audience: "http://127.0.0.1:3211/mcp" });
     });
     expect(await codeOf(viaOAuth.as.query(api.items.get, read))).toBe("ok");
     await w.alice.as.mutation(api.orgs.setTokenPolicy, { org: "acme", policy: { allowMcpClients: false } });

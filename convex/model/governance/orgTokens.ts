@@ -70,7 +70,7 @@ async function memberTokens(
       status: "active", createdAt: s.createdAt, expiresAt: s.expiresAt, lastUsedAt: s.lastSeenAt ?? null,
       policyViolations: violations(
         org.tokenPolicy,
-        sessionFacts(s, parent, await isOAuthGrantSession(ctx, s, org.tokenPolicy), parent ? undefined : await familyStart(ctx, s)),
+        sessionFacts(s, parent, isOAuthGrantSession(s), parent ? undefined : await familyStart(ctx, s)),
       ),
       parentTokenId: s.parentTokenId ?? null,
     });

@@ -25,7 +25,6 @@ import { authorizePath, resolveResource } from "../authorize";
 import { keyholeError } from "../errors";
 import { requirePrincipal, requireUser, type Principal } from "../principal";
 import type { ScopeEntry } from "../scopes";
-import { grantByFamily } from "../oauthServer/grants";
 import { isFullRole, reachesOrg } from "./reach";
 import type { TokenPolicy } from "./validators";
 
@@ -67,10 +66,9 @@ export async function familyStart(ctx: QueryCtx, s: Doc<"agentSessions">): Promi
   return Math.min(first?.createdAt ?? s.createdAt, s.createdAt);
 }
 
-/** Whether a session is an OAuth grant; read only when a policy turns MCP clients off. */
-export async function isOAuthGrantSession(ctx: QueryCtx, s: Doc<"agentSessions">, policy: StoredPolicy | undefined): Promise<boolean> {
-  if (policy?.allowMcpClients !== false || s.parentTokenId !== undefined) return false;
-  return (await grantByFamily(ctx, s.familyId)) !== null;
+/** Whether a session is an OAuth grant (its rows carry the grant's audience: no read). */
+export function isOAuthGrantSession(s: Doc<"agentSessions">): boolean {
+  return s.audience !== undefined;
 }
 
 function days(ms: number): string {
@@ -100,7 +98,7 @@ async function principalFacts(ctx: QueryCtx, p: Principal, policy: StoredPolicy)
   if (p.kind === "pat") return patFacts(p.token);
   const parent = p.parent; // read once, by the liveness check (principal.ts)
   const started = parent === null && policy.maxLifetimeDays !== undefined ? await familyStart(ctx, p.session) : undefined;
-  return sessionFacts(p.session, parent, await isOAuthGrantSession(ctx, p.session, policy), started);
+  return sessionFacts(p.session, parent, isOAuthGrantSession(p.session), started);
 }
 
 /**

@@ -85,7 +85,7 @@ export async function authenticateRequest(
     return { ok: false, retryAfterMs };
   }
   if (p === null) return { ok: false, retryAfterMs: await recordFailure(ctx, null) };
-  if (p.kind === "agent" && opts.resource !== undefined && !(await audienceAllows(ctx, p.session, opts.resource))) {
+  if (p.kind === "agent" && opts.resource !== undefined && !audienceAllows(p.session, opts.resource)) {
     // an OAuth access token issued for another of keyhole's resources (RFC 8707)
     return { ok: false, retryAfterMs: await recordFailure(ctx, { kind: "agent", id: p.sessionId, expired: false }) };
   }

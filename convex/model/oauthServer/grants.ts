@@ -31,10 +31,13 @@ export async function grantByFamily(ctx: QueryCtx, familyId: string): Promise<Do
     .unique();
 }
 
-/** Whether a session may be used at `resource`: always, unless it is an OAuth grant for another resource. */
-export async function audienceAllows(ctx: QueryCtx, session: Doc<"agentSessions">, resource: string): Promise<boolean> {
-  const grant = await grantByFamily(ctx, session.familyId);
-  return grant === null || grant.resource === resource;
+/**
+ * Whether a session may be used at `resource`: always, unless it is an OAuth
+ * grant for another resource. Its rows carry the grant's resource
+ * (agentSessions.audience), so this reads nothing.
+ */
+export function audienceAllows(session: Doc<"agentSessions">, resource: string): boolean {
+  return session.audience === undefined || session.audience === resource;
 }
 
 /** Ends a grant: its family's live sessions end now (next request refused), the grant is marked revoked. */

@@ -106,6 +106,7 @@ export async function exchangeCode(ctx: MutationCtx, x: CodeExchange): Promise<T
     scopes: code.scopes,
     ttlS: ACCESS_TTL_S,
     familyExpiresAt,
+    audience: code.resource,
   });
   const grantId = await ctx.db.insert("oauthGrants", {
     userId: code.userId,
@@ -170,6 +171,7 @@ export async function refreshGrant(ctx: MutationCtx, r: RefreshRequest): Promise
         ttlS: ACCESS_TTL_S,
         familyId: row.familyId,
         familyExpiresAt: row.familyExpiresAt,
+        audience: grant.resource,
       });
       await logAudit(ctx, {
         userId: row.userId,
