@@ -538,14 +538,8 @@ export class Engine {
     readSet?: ReadSet,
   ): Promise<{ value: Value; kind: UdfKind }> {
     const fn = await this.resolvePublic(udfPath, kind);
-    const misplacedNull = fn.argsValidator ? nullWhereObjectExpected(JSON.parse(fn.argsValidator), args, "") : null;
-    if (misplacedNull !== null) {
-      // convex-test's validator crashes on null where an object is expected.
-      throw new FunctionError(
-        `ArgumentValidationError: Value does not match validator.\nPath: ${misplacedNull}\nValue: null\nValidator: v.object(...)`,
-        undefined,
-      );
-    }
+    const missed = fn.argsValidator ? convexTestMisses(JSON.parse(fn.argsValidator), args, "") : null;
+    if (missed !== null) throw new FunctionError(missed, undefined);
     const path = { componentPath: "", udfPath: fn.udfPath };
     const a = this.accessor(opts);
     try {
@@ -621,19 +615,29 @@ export function toFunctionError(e: unknown): FunctionError {
 
 type ValidatorJson = { type: string; value?: Record<string, { fieldType: ValidatorJson }> | ValidatorJson };
 
-/** The path of a null where the validator wants an object (nested objects and arrays), else null. */
-function nullWhereObjectExpected(validator: ValidatorJson, value: unknown, path: string): string | null {
+/**
+ * What convex-test's argument validator gets wrong, worded as Convex's
+ * validator does (crates/common/src/schemas/validator.rs): it crashes on null
+ * where an object is expected, and it misses an undeclared `__proto__` field
+ * (it looks fields up as `validator.value[k]`, which finds Object.prototype).
+ */
+function convexTestMisses(validator: ValidatorJson, value: unknown, path: string): string | null {
   if (validator.type === "object" && validator.value) {
-    if (value === null) return path || ".";
+    if (value === null) {
+      return `ArgumentValidationError: Value does not match validator.\nPath: ${path || "."}\nValue: null\nValidator: v.object(...)`;
+    }
     if (typeof value !== "object" || Array.isArray(value)) return null;
     const fields = validator.value as Record<string, { fieldType: ValidatorJson }>;
+    if (Object.hasOwn(value, "__proto__") && !Object.hasOwn(fields, "__proto__")) {
+      return `ArgumentValidationError: Object contains extra field \`__proto__\` that is not in the validator.\nPath: ${path || "."}`;
+    }
     for (const [k, { fieldType }] of Object.entries(fields)) {
-      const found = nullWhereObjectExpected(fieldType, (value as Record<string, unknown>)[k], `${path}.${k}`);
+      const found = convexTestMisses(fieldType, (value as Record<string, unknown>)[k], `${path}.${k}`);
       if (found !== null) return found;
     }
   } else if (validator.type === "array" && Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = nullWhereObjectExpected(validator.value as ValidatorJson, value[i], `${path}[${i}]`);
+      const found = convexTestMisses(validator.value as ValidatorJson, value[i], `${path}[${i}]`);
       if (found !== null) return found;
     }
   }

@@ -43,5 +43,31 @@ export function decodeArgs(args: unknown): Record<string, Value> {
   if (Array.isArray(args) && args.length > 1) throw new Error("Expected a single arguments object");
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== "object" || Array.isArray(raw)) throw new Error("The arguments to a Convex function must be an object");
-  return jsonToConvex(raw as never) as Record<string, Value>;
+  return (hasProtoKey(raw) ? decodeKeepingProto(raw) : jsonToConvex(raw as never)) as Record<string, Value>;
+}
+
+/**
+ * JSON.parse makes a `"__proto__"` key an own field, and so does Convex (a
+ * field name only may not start with `$` or hold non-ASCII: crates/value/src/
+ * field_name.rs), whose argument validator then judges it like any other.
+ * convex/values' jsonToConvex assigns fields with `out[k] = v`, which for
+ * `__proto__` replaces the object's prototype instead: the field vanishes or
+ * the value stops being a Convex value. The rare arguments that hold one are
+ * decoded here with the key kept as data.
+ */
+function hasProtoKey(json: unknown): boolean {
+  if (json === null || typeof json !== "object") return false;
+  if (Array.isArray(json)) return json.some(hasProtoKey);
+  return Object.hasOwn(json, "__proto__") || Object.values(json).some(hasProtoKey);
+}
+
+function decodeKeepingProto(json: unknown): Value {
+  if (Array.isArray(json)) return json.map(decodeKeepingProto);
+  if (json === null || typeof json !== "object" || !hasProtoKey(json)) return jsonToConvex(json as never);
+  const out: Record<string, Value> = {};
+  for (const [k, v] of Object.entries(json)) {
+    jsonToConvex({ [k]: null }); // the field-name rules
+    Object.defineProperty(out, k, { value: decodeKeepingProto(v), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
 }

@@ -55,6 +55,26 @@ describe("malformed HTTP requests", () => {
     await stillServing();
   });
 
+  test("a `__proto__` key in the arguments is a field like any other: a validation error, never a crash", async () => {
+    // JSON.parse makes `__proto__` an own key; a decoder that assigns it with
+    // `out[k] = v` swaps the prototype instead and the value stops being a
+    // Convex value (found by the fuzzer, seed 215538). Convex parses it as a
+    // plain field and its validator refuses it (crates/common/src/types/functions.rs,
+    // check_args), so the caller sees a validation error.
+    for (const args of [
+      '[{"status":[{"__proto__":[null]},[0]]}]',
+      '[{"status":{"__proto__":{"a":1}}}]',
+      '[{"__proto__":{"status":"active"}}]',
+    ]) {
+      const r = await post("/api/query", `{"path":"auth:listApiTokens","args":${args},"format":"convex_encoded_json"}`);
+      const body = (await r.json()) as { status: string; errorMessage: string };
+      expect(body.status).toBe("error");
+      expect(body.errorMessage).toMatch(/Validator error|ArgumentValidationError/);
+      expect(body.errorMessage).not.toMatch(/not a supported Convex type/);
+    }
+    await stillServing();
+  });
+
   test("a malformed pagination cursor → invalid_argument, null options → argument error, not a crash", async () => {
     const { tokens } = (await b.httpClient().action(api.auth.signIn, {
       provider: "password",

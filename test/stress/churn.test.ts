@@ -13,12 +13,11 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { rotateWith } from "../helpers/refresh";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
-import { codeOf, ISSUERS, pool, prng, Recorder, serverErrors, signUp } from "./helpers";
+import { codeOf, ISSUERS, pool, prng, Recorder, SEED, serverErrors, signUp } from "./helpers";
 
 const DURATION_MS = Number(process.env.STRESS_CHURN_MS ?? 60_000);
 const PEOPLE = 25;
 const AGENTS_PER_PERSON = 2; // 50 agents
-const SEED = Number(process.env.STRESS_SEED ?? Date.now() % 1_000_000);
 
 const rec = new Recorder("churn");
 let b: SpawnedBackend;

@@ -11,11 +11,10 @@ import WebSocket from "ws";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
 import { setupTestEnv } from "../helpers/env";
-import { ISSUERS, prng, Recorder, serverErrors, signUp, type Captured } from "./helpers";
+import { ISSUERS, prng, Recorder, SEED, serverErrors, signUp, type Captured } from "./helpers";
 
 const RUNS_PER_FUNCTION = Number(process.env.STRESS_FUZZ_RUNS ?? 30);
 const RUNS_PER_ROUTE = Number(process.env.STRESS_FUZZ_ROUTE_RUNS ?? 40);
-const SEED = Number(process.env.STRESS_SEED ?? Date.now() % 1_000_000);
 
 const rec = new Recorder("fuzz");
 let b: SpawnedBackend;

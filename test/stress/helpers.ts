@@ -251,6 +251,14 @@ export async function pool<T>(n: number, jobs: Array<() => Promise<T>>): Promise
   return out;
 }
 
+/**
+ * The seed of every random choice in the stress files. Fixed by default so a
+ * CI run is repeatable (a red run is a bug, never bad luck); `STRESS_SEED=<n>`
+ * replays a run, `STRESS_SEED=random` explores new inputs.
+ */
+export const SEED =
+  process.env.STRESS_SEED === "random" ? Date.now() % 1_000_000 : Number(process.env.STRESS_SEED ?? 215_538);
+
 /** A small seeded PRNG (mulberry32) so a failing run can be replayed with its seed. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
