@@ -1,15 +1,13 @@
 import { v } from "convex/values";
+import { ERROR_CODES } from "../shared/errors";
+import { TOKEN_STATUSES } from "../shared/tokens";
 import { PERMISSIONS, ROLES } from "./model/permissions";
 
 /** Shared validators, named once (used by the schema and by function args/returns). */
 export const vRole = v.union(...ROLES.map((r) => v.literal(r)));
 export const vPermission = v.union(...PERMISSIONS.map((p) => v.literal(p)));
 export const vTokenType = v.union(v.literal("PAT"), v.literal("MCP"));
-export const vTokenStatus = v.union(
-  v.literal("active"),
-  v.literal("expired"),
-  v.literal("revoked"),
-);
+export const vTokenStatus = v.union(...TOKEN_STATUSES.map((s) => v.literal(s)));
 
 /** A normalized scope entry as stored on a token or session. */
 export const vScopeEntry = v.object({
@@ -20,16 +18,7 @@ export const vScopeEntry = v.object({
 /** What callers may pass: entries, or the shorthand strings of DESIGN.md. */
 export const vScopeInput = v.union(v.string(), vScopeEntry);
 
-export const vErrorCode = v.union(
-  v.literal("unauthenticated"),
-  v.literal("forbidden"),
-  v.literal("invalid_argument"),
-  v.literal("not_found"),
-  v.literal("conflict"),
-  v.literal("rate_limited"),
-  v.literal("expired"),
-  v.literal("revoked"),
-);
+export const vErrorCode = v.union(...ERROR_CODES.map((c) => v.literal(c)));
 
 /** Who did something, in an audit event. */
 export const vActorKind = v.union(

@@ -3,8 +3,8 @@
  * Made for scripts: `--json` everywhere, secrets from stdin rather than argv.
  */
 import { type Command, Option } from "commander";
-import { ConvexError } from "convex/values";
 import { api } from "../../convex/_generated/api.js";
+import { keyholeError } from "../../shared/errors";
 import { agentClient, anonymousClient, type GlobalOptions } from "../lib/client";
 import { UsageError } from "../lib/errors";
 import { iso, note, out, printJson } from "../lib/output";
@@ -139,7 +139,7 @@ arguments are visible to other users of the machine.`,
         ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
       });
       // A refusal is a result (a replay's revocation must commit), not an error.
-      if (!result.ok) throw new ConvexError({ code: result.code, message: result.message });
+      if (!result.ok) throw keyholeError(result.code, result.message);
       const { ok: _ok, ...pair } = result;
       printPair(pair, opts.json);
     });

@@ -1,4 +1,4 @@
-import { ConvexError } from "convex/values";
+import { keyholeErrorData } from "../../shared/errors";
 
 /** Bad flags or arguments: exit code 2. */
 export class UsageError extends Error {}
@@ -19,14 +19,8 @@ export function redact(text: string): string {
  * network failures say which URL could not be reached.
  */
 export function describeError(e: unknown, url?: string): string {
-  if (e instanceof ConvexError) {
-    const data = e.data as unknown;
-    if (data && typeof data === "object" && typeof (data as { message?: unknown }).message === "string") {
-      const { code, message } = data as { code?: unknown; message: string };
-      return redact(typeof code === "string" ? `${message} (${code})` : message);
-    }
-    if (typeof data === "string") return redact(data);
-  }
+  const data = keyholeErrorData(e);
+  if (data !== null) return redact(data.code !== null ? `${data.message} (${data.code})` : data.message);
   if (e instanceof Error) {
     const cause = (e as { cause?: { code?: string } }).cause;
     if (e.name === "TypeError" && /fetch failed/i.test(e.message)) {

@@ -17,8 +17,9 @@
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { QueryCtx } from "../_generated/server";
+import { tokenStatus } from "../../shared/tokens";
 
-export type TokenStatus = "active" | "expired" | "revoked";
+export { tokenStatus, type TokenStatus } from "../../shared/tokens";
 
 /** A credential's state and, when dead, a caller-facing reason. */
 export type Liveness = { status: "active" } | { status: "expired" | "revoked"; reason: string };
@@ -26,13 +27,6 @@ export type Liveness = { status: "active" } | { status: "expired" | "revoked"; r
 type ReadCtx = Pick<QueryCtx, "db">;
 
 const ACTIVE: Liveness = { status: "active" };
-
-/** A PAT record's status (also used for listing tokens). */
-export function tokenStatus(t: { revokedAt?: number; expiresAt: number }, now: number): TokenStatus {
-  if (t.revokedAt !== undefined) return "revoked";
-  if (t.expiresAt <= now) return "expired";
-  return "active";
-}
 
 export function patLiveness(t: Doc<"apiTokens">, now: number): Liveness {
   const status = tokenStatus(t, now);

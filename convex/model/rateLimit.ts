@@ -48,11 +48,11 @@ export async function consume(ctx: MutationCtx, key: string, limit: Limit): Prom
   return 0;
 }
 
-/** consume(), throwing `rate_limited` with the wait in the message. */
+/** consume(), throwing `rate_limited` with the wait in the message and, exact, in `retryAfterMs`. */
 export async function enforce(ctx: MutationCtx, key: string, limit: Limit, what: string): Promise<void> {
   const wait = await consume(ctx, key, limit);
   if (wait > 0) {
-    throw keyholeError("rate_limited", `too many ${what}: try again in ${Math.ceil(wait / 1000)} s`);
+    throw keyholeError("rate_limited", `too many ${what}: try again in ${Math.ceil(wait / 1000)} s`, { retryAfterMs: wait });
   }
 }
 

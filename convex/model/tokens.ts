@@ -21,12 +21,9 @@ import { requireUser, tokenStatus, type Principal, type TokenStatus, type UserPr
 import { enforce, LIMITS } from "./rateLimit";
 import { formatScopes, normalizeScopes, parseResource, ScopeError, type ScopeEntry, type ScopeInput } from "./scopes";
 
-export const TOKEN_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-export const MAX_DESCRIPTION = 256;
-export const DAY_S = 24 * 3600;
-export const MIN_EXPIRES_IN_S = 60;
-export const MAX_EXPIRES_IN_S = 365 * DAY_S;
-export const DEFAULT_EXPIRES_IN_S = 30 * DAY_S;
+import { DEFAULT_EXPIRES_IN_S, isTokenName, MAX_DESCRIPTION, MAX_EXPIRES_IN_S, MIN_EXPIRES_IN_S } from "../../shared/tokens";
+
+export { DAY_S, DEFAULT_EXPIRES_IN_S, MAX_DESCRIPTION, MAX_EXPIRES_IN_S, MIN_EXPIRES_IN_S, TOKEN_NAME } from "../../shared/tokens";
 /** Active tokens one person may hold at once (keeps every list complete and bounded). */
 export const MAX_ACTIVE_TOKENS = 100;
 /** Rows one listApiTokens call returns at most (expired and revoked tokens stay listed for audit). */
@@ -112,7 +109,7 @@ export type CreateTokenArgs = {
 };
 
 export function validateName(name: string): string {
-  if (!TOKEN_NAME.test(name)) {
+  if (!isTokenName(name)) {
     throw keyholeError(
       "invalid_argument",
       `token name must be 1-64 characters of letters, digits, "_" and "-" (got ${JSON.stringify(name.slice(0, 80))})`,

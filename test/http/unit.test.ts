@@ -4,14 +4,13 @@
 import { ConvexError } from "convex/values";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
-import { keyholeError } from "../../convex/model/errors";
+import { keyholeError, retryAfterSeconds } from "../../convex/model/errors";
 import { TOKEN_PREFIX } from "../../convex/model/keys";
 import {
   bearerOf,
   credentialInUrl,
   HttpError,
   INVALID_TOKEN_MESSAGE,
-  retryAfterSeconds,
   toHttpError,
 } from "../../convex/model/http/common";
 import { asToken, makeTest, signIn } from "../helpers/convex";
@@ -60,10 +59,12 @@ describe("helpers", () => {
     expect(status("forbidden").headers["WWW-Authenticate"]).toContain('error="insufficient_scope"');
     expect(status("not_found").status).toBe(404);
     expect(status("conflict").status).toBe(409);
-    const rl = toHttpError(keyholeError("rate_limited", "too many tokens created: try again in 42 s"));
+    // The wait comes from the error's data (retryAfterMs, rounded up), never from its message.
+    const rl = toHttpError(keyholeError("rate_limited", "too many tokens created: try again in 7 s", { retryAfterMs: 41_200 }));
     expect(rl.status).toBe(429);
     expect(rl.headers["Retry-After"]).toBe("42");
-    expect(retryAfterSeconds("no number here")).toBe(60);
+    expect(retryAfterSeconds({})).toBe(60);
+    expect(retryAfterSeconds({ retryAfterMs: 10 })).toBe(1);
 
     const spy = vi.spyOn(console, "error").mockImplementation(() => {});
     const unknown = toHttpError(new Error(`boom with a secret ${TOKEN_PREFIX}xyz`));

@@ -8,7 +8,7 @@
  */
 import { ConvexError } from "convex/values";
 import { z } from "zod";
-import { type ErrorCode, isKeyholeError } from "../errors";
+import { type ErrorCode, isKeyholeError, retryAfterSeconds } from "../errors";
 import { siteUrl, TOKEN_PREFIX } from "../keys";
 
 /** Largest request body either surface reads (bytes): an item holds up to 64 KB of JSON, plus room for the envelope. */
@@ -229,12 +229,6 @@ const STATUS_OF: Record<ErrorCode, number> = {
   rate_limited: 429,
 };
 
-/** Seconds to wait, from a rate_limited message ("try again in N s"); at least 1. */
-export function retryAfterSeconds(message: string): number {
-  const m = /(\d+)\s*s\b/.exec(message);
-  return m ? Math.max(1, Number(m[1])) : 60;
-}
-
 /**
  * Maps anything a route threw to an HttpError. keyholeErrors keep their
  * code and message; the three credential failures collapse into one 401 body;
@@ -253,7 +247,7 @@ export function toHttpError(e: unknown, challengeExtra: Record<string, string> =
       });
     }
     if (status === 429) {
-      return new HttpError(429, "rate_limited", message, { "Retry-After": String(retryAfterSeconds(message)) });
+      return new HttpError(429, "rate_limited", message, { "Retry-After": String(retryAfterSeconds(e.data)) });
     }
     return new HttpError(status, code, message);
   }

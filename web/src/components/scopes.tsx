@@ -1,5 +1,5 @@
-import type { ScopeEntry } from "../../../convex/model/scopes";
-import { PERMISSION_HELP, type Permission } from "../lib/permissions";
+import type { ScopeEntry } from "../../../shared/scopes";
+import { PERMISSION_DESCRIPTIONS, type Permission } from "../lib/permissions";
 
 /** "work: read, write · members: read" — permissions grouped by area. */
 export function formatPermissions(perms: readonly string[]): string {
@@ -70,7 +70,7 @@ export function ScopeDetails({ scopes }: { scopes: readonly ScopeEntry[] }) {
           <ul className="perm-list">
             {s.permissions.map((p) => (
               <li key={p}>
-                <code>{p}</code> — {PERMISSION_HELP[p as Permission] ?? p}
+                <code>{p}</code> — {PERMISSION_DESCRIPTIONS[p as Permission] ?? p}
               </li>
             ))}
           </ul>

@@ -1,17 +1,11 @@
-import { ConvexError } from "convex/values";
+import { keyholeErrorData, type ErrorInfo } from "../../../shared/errors";
 
-export type ErrorInfo = { code: string | null; message: string };
+export type { ErrorInfo };
 
 /** What to show for an error: the keyhole `{code, message}` when there is one. */
 export function describeError(e: unknown): ErrorInfo {
-  if (e instanceof ConvexError) {
-    const data = e.data as unknown;
-    if (typeof data === "object" && data !== null && typeof (data as { message?: unknown }).message === "string") {
-      const d = data as { code?: unknown; message: string };
-      return { code: typeof d.code === "string" ? d.code : null, message: d.message };
-    }
-    if (typeof data === "string") return { code: null, message: data };
-  }
+  const data = keyholeErrorData(e);
+  if (data !== null) return data;
   if (e instanceof Error) {
     // Server errors arrive as "[Request ID: …] Server Error\nUncaught Error: …";
     // keep the human part.

@@ -1,24 +1,7 @@
-import { PERMISSIONS, PERSONAL_PERMISSIONS, ROLE_PERMISSIONS, type Permission, type Role } from "../../../convex/model/permissions";
+import { PERMISSIONS, PERSONAL_PERMISSIONS, ROLE_PERMISSIONS, type Permission, type Role } from "../../../shared/permissions";
 
+export { PERMISSION_DESCRIPTIONS } from "../../../shared/permissions";
 export { PERMISSIONS, PERSONAL_PERMISSIONS, ROLE_PERMISSIONS, type Permission, type Role };
-
-/** What each permission lets a token do, in words shown next to its name. */
-export const PERMISSION_HELP: Record<Permission, string> = {
-  "org:read": "See the organization",
-  "org:configure": "Change organization settings and roles",
-  "org:admin": "Administer the organization (owners)",
-  "members:read": "See members and their roles",
-  "members:write": "Add and remove members",
-  "workspace:read": "See workspaces",
-  "workspace:write": "Create and change workspaces",
-  "workspace:configure": "Configure workspaces",
-  "workspace:admin": "Delete workspaces",
-  "work:read": "Read items",
-  "work:write": "Create, change and delete items",
-  "connections:read": "See my OAuth connections",
-  "connections:use": "Get access tokens from my OAuth connections",
-  "tokens:read": "See my tokens, sessions and audit log",
-};
 
 /** Permissions that act inside one workspace; the others act on an organization or on my account. */
 const WORKSPACE_TIER: ReadonlySet<Permission> = new Set(["workspace:read", "workspace:configure", "work:read", "work:write"]);

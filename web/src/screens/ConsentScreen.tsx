@@ -5,7 +5,7 @@ import { api } from "../api";
 import { Badge, FormError, LiveView } from "../components/ui";
 import { errorMessage } from "../lib/errors";
 import { useLive } from "../lib/live";
-import { PERMISSION_HELP, type Permission } from "../lib/permissions";
+import { PERMISSION_DESCRIPTIONS, type Permission } from "../lib/permissions";
 
 type Request = FunctionReturnType<typeof api.oauthServer.consentRequest>;
 
@@ -162,7 +162,7 @@ function ConsentForm({
                       setUnchecked(next);
                     }}
                   />{" "}
-                  {PERMISSION_HELP[p as Permission] ?? p} <span className="mono small muted">{p}</span>
+                  {PERMISSION_DESCRIPTIONS[p as Permission] ?? p} <span className="mono small muted">{p}</span>
                   {allowed ? null : <span className="small"> — your role here does not allow this</span>}
                 </label>
               </li>

@@ -1,6 +1,6 @@
 import { useMutation } from "convex/react";
 import { useEffect, useId, useMemo, useState, type FormEvent } from "react";
-import { normalizeScopes, ScopeError, type ScopeEntry } from "../../../convex/model/scopes";
+import { normalizeScopes, ScopeError, type ScopeEntry } from "../../../shared/scopes";
 import { api } from "../api";
 import { Dialog, FormError, Loading, useRequestClose, type CloseGuard } from "../components/ui";
 import { describeError } from "../lib/errors";

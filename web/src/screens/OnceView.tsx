@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, type ReactNode } from "react";
-import type { ScopeEntry } from "../../../convex/model/scopes";
+import type { ScopeEntry } from "../../../shared/scopes";
 import { claudeCodeCommand, claudeDesktopConfig } from "../../../convex/model/mcpClientConfig";
 import { api } from "../api";
 import { ScopeChips } from "../components/scopes";

@@ -7,7 +7,7 @@
 import { useMutation } from "convex/react";
 import type { FunctionReturnType } from "convex/server";
 import { useEffect, useId, useState } from "react";
-import type { ScopeEntry } from "../../../convex/model/scopes";
+import type { ScopeEntry } from "../../../shared/scopes";
 import { api } from "../api";
 import { ScopeChips } from "../components/scopes";
 import { Badge, ConfirmDialog, CopyButton, Empty, FormError, LiveView } from "../components/ui";

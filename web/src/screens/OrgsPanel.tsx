@@ -1,7 +1,7 @@
 import { useMutation } from "convex/react";
 import { useEffect, useId, useState } from "react";
 import type { Id } from "../../../convex/_generated/dataModel";
-import { isSlug } from "../../../convex/model/scopes";
+import { isSlug } from "../../../shared/scopes";
 import { api } from "../api";
 import { Badge, ConfirmDialog, Empty, FormError, LiveView } from "../components/ui";
 import { errorMessage } from "../lib/errors";

@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef } from "react";
-import { grantablePermissions, PERMISSION_HELP, tierOf, type Permission, type Role } from "../lib/permissions";
+import { grantablePermissions, PERMISSION_DESCRIPTIONS, tierOf, type Permission, type Role } from "../lib/permissions";
 
 export type Draft = { key: number; resource: string; permissions: string[]; patterns: string };
 
@@ -162,7 +162,7 @@ function ScopeRow({
                 />
                 <span className="check-text">
                   <code className="perm-name">{p}</code>
-                  <span className="perm-help">{PERMISSION_HELP[p]}</span>
+                  <span className="perm-help">{PERMISSION_DESCRIPTIONS[p]}</span>
                 </span>
               </label>
             ))}

@@ -1,7 +1,7 @@
 import { useMutation } from "convex/react";
 import type { FunctionReturnType } from "convex/server";
 import { useMemo, useState } from "react";
-import type { ScopeEntry } from "../../../convex/model/scopes";
+import type { ScopeEntry } from "../../../shared/scopes";
 import { api } from "../api";
 import { ScopeChips } from "../components/scopes";
 import { Badge, ConfirmDialog, Empty, LiveView } from "../components/ui";

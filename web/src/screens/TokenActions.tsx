@@ -1,6 +1,6 @@
 import { useMutation } from "convex/react";
 import { useId, useState, type FormEvent } from "react";
-import type { ScopeEntry } from "../../../convex/model/scopes";
+import type { ScopeEntry } from "../../../shared/scopes";
 import { api } from "../api";
 import { Dialog, FormError, useRequestClose, type CloseGuard } from "../components/ui";
 import { describeError } from "../lib/errors";

@@ -1,7 +1,7 @@
 import { useMutation } from "convex/react";
 import { lazy, Suspense, useState } from "react";
 import type { Id } from "../../../convex/_generated/dataModel";
-import type { ScopeEntry } from "../../../convex/model/scopes";
+import type { ScopeEntry } from "../../../shared/scopes";
 import { api } from "../api";
 import { ScopeDetails } from "../components/scopes";
 import { Badge, Loading, LiveView } from "../components/ui";
