@@ -166,10 +166,11 @@ export function scopesAllow(
   );
 }
 
-/** Renders entries back to the shorthand, for humans (CLI, dashboard). */
-export function formatScopes(entries: ScopeEntry[]): string[] {
-  if (entries.length === 0) return ["*"];
+/** Renders entries back to the shorthand, for humans (CLI, dashboard): `acme/site=work:read [Signal/*]`. */
+export function formatScopes(entries: readonly ScopeInput[] | undefined): string[] {
+  if (!entries || entries.length === 0) return ["*"];
   return entries.map((e) => {
+    if (typeof e === "string") return e;
     const base = e.resource ? `${e.resource}=${e.permissions.join(",")}` : e.permissions.join(",");
     return e.allowedMatches ? `${base} [${e.allowedMatches.join(" ")}]` : base;
   });

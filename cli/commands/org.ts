@@ -3,31 +3,19 @@
  * governance for owners and admins (accept: anyone invited). Needs keyhole login.
  */
 import { type Command, InvalidArgumentError, Option } from "commander";
+import type { FunctionReturnType } from "convex/server";
 import { api } from "../../convex/_generated/api.js";
 import { type GlobalOptions, loginClient } from "../lib/client";
 import { DurationError, parseDuration } from "../lib/duration";
 import { UsageError } from "../lib/errors";
 import { isTTY, iso, note, out, printJson, relative, table, tsv } from "../lib/output";
-import { formatScopes, type ScopeEntry } from "../lib/scopes";
+import { ROLES } from "../../shared/permissions";
+import { formatScopes } from "../../shared/scopes";
 import { durationArg } from "./token";
 
-const ROLES = ["owner", "admin", "member", "viewer"] as const;
-
-type OrgToken = {
-  tokenId: string;
-  kind: "pat" | "agent";
-  owner: { userId: string; email: string | null; role: string };
-  name: string;
-  type: string;
-  scopes: ScopeEntry[];
-  fullRole: boolean;
-  status: string;
-  createdAt: number;
-  expiresAt: number;
-  lastUsedAt: number | null;
-  policyViolations: string[];
-  parentTokenId: string | null;
-};
+/** One row of `api.orgs.listOrgTokens`, as the backend declares it. */
+type OrgTokenPage = FunctionReturnType<typeof api.orgs.listOrgTokens>;
+type OrgToken = OrgTokenPage["page"][number];
 
 /** `7d` → 7, `none` → null: whole days for policy limits. */
 function daysArg(value: string): number | null {
@@ -75,7 +63,7 @@ export function registerOrgCommands(program: Command, globals: () => GlobalOptio
       const tokens: OrgToken[] = [];
       let cursor: string | null = null;
       for (;;) {
-        const page: { page: OrgToken[]; isDone: boolean; continueCursor: string } = await client.query(api.orgs.listOrgTokens, {
+        const page: OrgTokenPage = await client.query(api.orgs.listOrgTokens, {
           org: opts.org,
           status: opts.all ? "all" : "active",
           paginationOpts: { numItems: 20, cursor },

@@ -2,28 +2,18 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { api } from "../../convex/_generated/api.js";
 import type { Id } from "../../convex/_generated/dataModel";
+import { formatScopes } from "../../shared/scopes";
 import { type GlobalOptions, loginClient } from "../lib/client";
 import { DurationError, formatDuration, parseDuration } from "../lib/duration";
 import { CliError, UsageError } from "../lib/errors";
 import { fields, isTTY, iso, note, out, printJson, relative, table, tsv } from "../lib/output";
-import { describeScopes, formatScopes, scopesFromFlags, type ScopeEntry } from "../lib/scopes";
+import { describeScopes, scopesFromFlags } from "../lib/scopes";
 import type { ConvexHttpClient } from "convex/browser";
+import type { FunctionReturnType } from "convex/server";
 
-type TokenInfo = {
-  _id: string;
-  name: string;
-  type: "PAT" | "MCP";
-  description: string | null;
-  scopes: ScopeEntry[];
-  status: "active" | "expired" | "revoked";
-  createdAt: number;
-  expiresAt: number;
-  lastUsedAt: number | null;
-  revokedAt: number | null;
-  lastUsedIp?: string | null;
-  lastUsedUserAgent?: string | null;
-  hint?: string;
-};
+/** A token as `token list` gets it, and with its last use as `token get` gets it: the backend's declared return types. */
+type TokenInfo = FunctionReturnType<typeof api.auth.listApiTokens>["tokens"][number];
+type TokenDetails = FunctionReturnType<typeof api.auth.getApiToken>;
 
 /**
  * Last use as recorded: mutations, actions, HTTP API and MCP calls, at most
@@ -38,7 +28,7 @@ export function hintLabel(hint: string | undefined): string {
 }
 
 /** The stable JSON shape of a token in `list --json` and `get --json`. */
-export function tokenJson(t: TokenInfo) {
+export function tokenJson(t: TokenInfo | TokenDetails) {
   const base = {
     tokenId: t._id,
     name: t.name,
@@ -79,13 +69,19 @@ async function findByName(
   status: "active" | "all",
 ): Promise<TokenInfo> {
   const { tokens } = await client.query(api.auth.listApiTokens, { status });
-  const matches = (tokens as TokenInfo[]).filter((t) => t.name === name);
+  const matches = tokens.filter((t) => t.name === name);
   // An active token wins; otherwise the newest one with that name.
   const hit = matches.find((t) => t.status === "active") ?? matches[0];
   if (!hit) {
     throw new CliError(`no ${status === "active" ? "active " : ""}token named "${name}" (see keyhole token list)`);
   }
   return hit;
+}
+
+/** The --name / --id pair naming one token: `active` = only an active token may be named. */
+function nameOrId(cmd: Command, which: "active" | "any"): Command {
+  const name = which === "active" ? "the active token's name" : "the token's name (an active token first, else the newest with that name)";
+  return cmd.option("--name <name>", name).option("--id <tokenId>", "the token's id instead of its name");
 }
 
 function requireOneOf(opts: { name?: string; id?: string }): void {
@@ -97,7 +93,16 @@ export function registerTokenCommands(program: Command, globals: () => GlobalOpt
   const token = program
     .command("token")
     .description("personal access tokens: create, list, get, revoke, regenerate, update (needs keyhole login)");
+  createCommand(token, globals);
+  listCommand(token, globals);
+  getCommand(token, globals);
+  revokeCommand(token, globals);
+  regenerateCommand(token, globals);
+  updateCommand(token, globals);
+}
 
+/** `token create`: mints a PAT and prints it once. */
+function createCommand(token: Command, globals: () => GlobalOptions): void {
   token
     .command("create")
     .description("create a personal access token; prints it once")
@@ -164,7 +169,10 @@ Examples:
         note("Save this token now: it is shown only once and cannot be recovered.");
       },
     );
+}
 
+/** `token list`: a table on a terminal, tab-separated lines otherwise, or JSON. */
+function listCommand(token: Command, globals: () => GlobalOptions): void {
   token
     .command("list")
     .description("list your tokens (a table on a terminal, tab-separated lines otherwise)")
@@ -183,7 +191,7 @@ Convex queries are not recorded.`,
     .action(async (opts: { status: (typeof STATUSES)[number]; json?: boolean }) => {
       const { client } = await loginClient(globals());
       const { tokens } = await client.query(api.auth.listApiTokens, { status: opts.status });
-      const list = tokens as TokenInfo[];
+      const list = tokens;
       if (opts.json) {
         printJson({ tokens: list.map(tokenJson) });
         return;
@@ -226,18 +234,17 @@ Convex queries are not recorded.`,
         );
       }
     });
+}
 
-  token
-    .command("get")
-    .description("show one token's details (never its text)")
-    .option("--name <name>", "the token's name (an active token first, else the newest with that name)")
-    .option("--id <tokenId>", "the token's id instead of its name")
+/** `token get`: one token's details, never its text. */
+function getCommand(token: Command, globals: () => GlobalOptions): void {
+  nameOrId(token.command("get").description("show one token's details (never its text)"), "any")
     .option("--json", "print the token's details as JSON")
     .action(async (opts: { name?: string; id?: string; json?: boolean }) => {
       requireOneOf(opts);
       const { client } = await loginClient(globals());
       const tokenId = opts.id ?? (await findByName(client, opts.name!, "all"))._id;
-      const t = (await client.query(api.auth.getApiToken, { tokenId: tokenId as Id<"apiTokens"> })) as TokenInfo;
+      const t = await client.query(api.auth.getApiToken, { tokenId: tokenId as Id<"apiTokens"> });
       if (opts.json) {
         printJson(tokenJson(t));
         return;
@@ -263,12 +270,11 @@ Convex queries are not recorded.`,
       if (t.revokedAt !== null) pairs.push(["revoked", iso(t.revokedAt)!]);
       out(fields(pairs));
     });
+}
 
-  token
-    .command("revoke")
-    .description("revoke a token now (its agent sessions end with it)")
-    .option("--name <name>", "the active token's name")
-    .option("--id <tokenId>", "the token's id instead of its name")
+/** `token revoke`: by name or id; its agent sessions end with it. */
+function revokeCommand(token: Command, globals: () => GlobalOptions): void {
+  nameOrId(token.command("revoke").description("revoke a token now (its agent sessions end with it)"), "active")
     .option("--json", "print {tokenId, name, revokedAt, changed, sessionsEnded}")
     .action(async (opts: { name?: string; id?: string; json?: boolean }) => {
       requireOneOf(opts);
@@ -279,7 +285,7 @@ Convex queries are not recorded.`,
         const t = await findByName(client, opts.name!, "active");
         tokenId = t._id;
       } else {
-        name = ((await client.query(api.auth.getApiToken, { tokenId: tokenId as Id<"apiTokens"> })) as TokenInfo).name;
+        name = (await client.query(api.auth.getApiToken, { tokenId: tokenId as Id<"apiTokens"> })).name;
       }
       const r = await client.mutation(api.auth.revokeApiToken, { tokenId: tokenId as Id<"apiTokens"> });
       if (opts.json) {
@@ -299,12 +305,11 @@ Convex queries are not recorded.`,
       const ended = r.sessionsEnded > 0 ? `; ended ${r.sessionsEnded} agent session${r.sessionsEnded === 1 ? "" : "s"}` : "";
       note(`Revoked token "${name}" (${r.tokenId})${ended}.`);
     });
+}
 
-  token
-    .command("regenerate")
-    .description("a new secret with the same settings; the old one keeps working for --grace, then stops")
-    .option("--name <name>", "the active token's name")
-    .option("--id <tokenId>", "the token's id instead of its name")
+/** `token regenerate`: a new secret, the old one kept for --grace. */
+function regenerateCommand(token: Command, globals: () => GlobalOptions): void {
+  nameOrId(token.command("regenerate").description("a new secret with the same settings; the old one keeps working for --grace, then stops"), "active")
     .option("--grace <duration>", "how long the old secret keeps working: 0 to 7d (default 0: it stops now)", graceArg)
     .option("--json", "print {token, tokenId, name, scopes, expiresAt, previousTokenId, previousExpiresAt}")
     .addHelpText("after", "\nExample (swap a deploy secret without downtime):\n  keyhole token regenerate --name ci --grace 1h")
@@ -331,13 +336,11 @@ Convex queries are not recorded.`,
       }
       note("Save this token now: it is shown only once and cannot be recovered.");
     });
+}
 
-  token
-    .command("update")
-    .alias("edit")
-    .description("rename a token or change its description (also: keyhole token edit)")
-    .option("--name <name>", "the token's name (an active token first, else the newest with that name)")
-    .option("--id <tokenId>", "the token's id instead of its name")
+/** `token update` (alias edit): new name and/or description. */
+function updateCommand(token: Command, globals: () => GlobalOptions): void {
+  nameOrId(token.command("update").alias("edit").description("rename a token or change its description (also: keyhole token edit)"), "any")
     .option("--new-name <name>", "its new name")
     .option("-d, --description <text>", 'its new description ("" clears it)')
     .option("--json", "print the token's details as JSON")
@@ -346,11 +349,11 @@ Convex queries are not recorded.`,
       if (opts.newName === undefined && opts.description === undefined) throw new UsageError("give --new-name and/or --description");
       const { client } = await loginClient(globals());
       const tokenId = opts.id ?? (await findByName(client, opts.name!, "all"))._id;
-      const t = (await client.mutation(api.auth.updateApiToken, {
+      const t = await client.mutation(api.auth.updateApiToken, {
         tokenId,
         ...(opts.newName !== undefined ? { name: opts.newName } : {}),
         ...(opts.description !== undefined ? { description: opts.description } : {}),
-      })) as TokenInfo;
+      });
       if (opts.json) return printJson(tokenJson(t));
       note(`Updated token "${t.name}" (${t._id}).`);
     });

@@ -4,10 +4,10 @@
  * permission catalog); this only rejects input that cannot be a scope at all,
  * so a typo fails fast with exit code 2.
  */
+import { formatScopes, type ScopeEntry, type ScopeInput } from "../../shared/scopes";
 import { UsageError } from "./errors";
 
-export type ScopeEntry = { resource?: string; permissions: string[]; allowedMatches?: string[] };
-export type ScopeInput = string | ScopeEntry;
+export { formatScopes, type ScopeEntry, type ScopeInput };
 
 /** One `--scope` value: `org/workspace=perms`, `org=perms`, `perms` or `*`. */
 export function checkScopeFlag(raw: string): string {
@@ -92,14 +92,4 @@ export const FULL_ROLE_NOTE = "* = your full role, except connections:use (name 
 /** Scopes for a human line: the shorthand, and what "*" means when it is the full role. */
 export function describeScopes(entries: ScopeInput[] | undefined): string {
   return !entries || entries.length === 0 ? FULL_ROLE_NOTE : formatScopes(entries).join("  ");
-}
-
-/** Entries back to the shorthand, for humans: `acme/site=work:read [Signal/*]`. */
-export function formatScopes(entries: ScopeInput[] | undefined): string[] {
-  if (!entries || entries.length === 0) return ["*"];
-  return entries.map((e) => {
-    if (typeof e === "string") return e;
-    const base = e.resource ? `${e.resource}=${e.permissions.join(",")}` : e.permissions.join(",");
-    return e.allowedMatches ? `${base} [${e.allowedMatches.join(" ")}]` : base;
-  });
 }
