@@ -24,6 +24,11 @@ export const GLOB_CACHE_LIMIT = 1024;
 
 export const GLOB_SYNTAX = /^[A-Za-z0-9_.\-/*?]+$/;
 
+/** A pattern's own rule: 1 to MAX_GLOB_LENGTH characters of letters, digits, "_.-/" and the wildcards. */
+export function isValidGlob(glob: string): boolean {
+  return glob.length > 0 && glob.length <= MAX_GLOB_LENGTH && GLOB_SYNTAX.test(glob);
+}
+
 /**
  * A compiled pattern as bit masks over its states (state i = "the first i
  * tokens matched"), 32 states a word: the NFA runs bit-parallel.

@@ -8,7 +8,7 @@
  * and `[]` denies every item. An empty list of entries means "full role",
  * except the named-only permissions (connections:use).
  */
-import { GLOB_SYNTAX, MAX_GLOB_LENGTH, MAX_GLOBS_PER_ENTRY, MAX_GLOBS_PER_TOKEN, matchesGlob } from "./glob";
+import { isValidGlob, MAX_GLOB_LENGTH, MAX_GLOBS_PER_ENTRY, MAX_GLOBS_PER_TOKEN, matchesGlob } from "./glob";
 import { isPermission, NAMED_ONLY_PERMISSIONS, type Permission } from "./permissions";
 
 export type ScopeEntry = {
@@ -124,7 +124,7 @@ function checkGlobs(globs: string[]): void {
   }
   for (const g of globs) {
     const shown = JSON.stringify(g.slice(0, 40)) + (g.length > 40 ? "…" : "");
-    if (g.length === 0 || g.length > MAX_GLOB_LENGTH || !GLOB_SYNTAX.test(g)) {
+    if (!isValidGlob(g)) {
       throw new ScopeError(
         `allowedMatches pattern ${shown} is invalid: 1 to at most ${MAX_GLOB_LENGTH} characters of letters, digits, ` +
           `"_.-/" and the wildcards "*", "**", "?"`,

@@ -1,7 +1,8 @@
 import { useEffect, useId, useRef } from "react";
 import { grantablePermissions, PERMISSION_DESCRIPTIONS, tierOf, type Permission, type Role } from "../lib/permissions";
+import type { Draft } from "../lib/tokenForm";
 
-export type Draft = { key: number; resource: string; permissions: string[]; patterns: string };
+export type { Draft };
 
 export type OrgChoice = { slug: string; name: string; role: string };
 

@@ -1,13 +1,14 @@
 import { useMutation } from "convex/react";
 import { useId, useState, type FormEvent } from "react";
 import type { ScopeEntry } from "../../../shared/scopes";
+import { isTokenName } from "../../../shared/tokens";
 import { api } from "../api";
 import { Dialog, FormError, useRequestClose, type CloseGuard } from "../components/ui";
 import { describeError } from "../lib/errors";
 import { absoluteTime } from "../lib/time";
+import { descriptionError } from "../lib/tokenForm";
 import { ONCE_GUARD, OnceView, type CreatedToken } from "./OnceView";
 
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const EDIT_GUARD: CloseGuard = { title: "Discard your changes?", body: "The token keeps its current name and description.", keepLabel: "Keep editing", closeLabel: "Discard" };
 
 type TokenFacts = { _id: string; name: string; description: string | null; type: "PAT" | "MCP" };
@@ -38,8 +39,8 @@ function EditForm(props: {
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
   const ids = { name: useId(), desc: useId(), hint: useId() };
-  const nameError = NAME.test(name) ? null : "Use 1–64 letters, digits, “-” or “_”.";
-  const descError = description.length > 256 ? `At most 256 characters (${description.length} now).` : null;
+  const nameError = isTokenName(name) ? null : "Use 1–64 letters, digits, “-” or “_”.";
+  const descError = descriptionError(description);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
