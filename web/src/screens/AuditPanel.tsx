@@ -2,6 +2,7 @@ import { useConvex, usePaginatedQuery } from "convex/react";
 import { useId, useMemo, useState } from "react";
 import { AUDIT_ACTIONS } from "../../../convex/model/auditNames";
 import { api } from "../api";
+import { Options } from "../components/fields";
 import { Badge, Empty, Loading } from "../components/ui";
 import { describeEvent, toCsv, toJson, type AuditEvent } from "../lib/auditText";
 import { errorMessage } from "../lib/errors";
@@ -71,19 +72,14 @@ function download(name: string, type: string, text: string) {
   window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-export function AuditPanel({ initialToken }: { initialToken?: string | null }) {
-  const [filters, setFilters] = useState<Filters>({ action: "", tokenId: initialToken ?? "", actorKind: "", from: "", to: "" });
-  const args = useMemo(() => queryArgs(filters), [filters]);
-  const { results, status, loadMore } = usePaginatedQuery(api.audit.list, args, { initialNumItems: PAGE });
-  const tokens = useLive(api.auth.listApiTokens, { status: "all" });
-  const convex = useConvex();
-  const [exporting, setExporting] = useState<string | null>(null);
-  const now = useNow(30_000);
-  const ids = { action: useId(), token: useId(), actor: useId(), from: useId(), to: useId() };
-  const set = (patch: Partial<Filters>) => setFilters({ ...filters, ...patch });
+const NO_FILTERS: Filters = { action: "", tokenId: "", actorKind: "", from: "", to: "" };
 
+/** Reads every event matching `args` (up to EXPORT_MAX) and downloads them; `status` says how it went. */
+function useAuditExport(args: ReturnType<typeof queryArgs>) {
+  const convex = useConvex();
+  const [status, setStatus] = useState<string | null>(null);
   async function exportAs(kind: "json" | "csv") {
-    setExporting("Exporting…");
+    setStatus("Exporting…");
     try {
       const all: AuditEvent[] = [];
       let cursor: string | null = null;
@@ -96,12 +92,19 @@ export function AuditPanel({ initialToken }: { initialToken?: string | null }) {
       const stamp = new Date().toISOString().slice(0, 10);
       if (kind === "json") download(`keyhole-audit-${stamp}.json`, "application/json", toJson(all));
       else download(`keyhole-audit-${stamp}.csv`, "text/csv", toCsv(all));
-      setExporting(`Exported ${all.length} event${all.length === 1 ? "" : "s"} as ${kind.toUpperCase()}.`);
+      setStatus(`Exported ${all.length} event${all.length === 1 ? "" : "s"} as ${kind.toUpperCase()}.`);
     } catch (e) {
-      setExporting(`Export failed: ${errorMessage(e)}`);
+      setStatus(`Export failed: ${errorMessage(e)}`);
     }
   }
+  return { status, exportAs };
+}
 
+export function AuditPanel({ initialToken }: { initialToken?: string | null }) {
+  const [filters, setFilters] = useState<Filters>({ ...NO_FILTERS, tokenId: initialToken ?? "" });
+  const args = useMemo(() => queryArgs(filters), [filters]);
+  const { results, status, loadMore } = usePaginatedQuery(api.audit.list, args, { initialNumItems: PAGE });
+  const exporter = useAuditExport(args);
   const filtered = Object.values(filters).some((v) => v !== "");
   return (
     <section aria-labelledby="audit-h">
@@ -111,103 +114,24 @@ export function AuditPanel({ initialToken }: { initialToken?: string | null }) {
           <p className="muted">What happened to your tokens, sessions and connections, newest first.</p>
         </div>
         <div className="btn-row">
-          <button type="button" className="btn" onClick={() => void exportAs("json")}>
+          <button type="button" className="btn" onClick={() => void exporter.exportAs("json")}>
             Export JSON
           </button>
-          <button type="button" className="btn" onClick={() => void exportAs("csv")}>
+          <button type="button" className="btn" onClick={() => void exporter.exportAs("csv")}>
             Export CSV
           </button>
         </div>
       </div>
       <p className="muted small" role="status">
-        {exporting ?? ""}
+        {exporter.status ?? ""}
       </p>
-      <form className="filters" role="search" aria-label="Filter events" onSubmit={(e) => e.preventDefault()}>
-        <div className="field">
-          <label htmlFor={ids.action}>Event</label>
-          <select id={ids.action} value={filters.action} onChange={(e) => set({ action: e.target.value })}>
-            <option value="">All events</option>
-            {[...new Set(Object.values(AREAS))].map((area) => (
-              <optgroup key={area} label={area}>
-                {AUDIT_ACTIONS.filter((a) => AREAS[a.split(".")[0]] === area).map((a) => (
-                  <option key={a} value={a}>
-                    {a}
-                  </option>
-                ))}
-              </optgroup>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={ids.token}>Token</label>
-          <select id={ids.token} value={filters.tokenId} onChange={(e) => set({ tokenId: e.target.value })}>
-            <option value="">All tokens</option>
-            {(tokens.status === "ready" ? tokens.data.tokens : []).map((t) => (
-              <option key={t._id} value={t._id}>
-                {t.name} ({t.status}{t.hint ? `, …${t.hint}` : ""})
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={ids.actor}>Done by</label>
-          <select id={ids.actor} value={filters.actorKind} onChange={(e) => set({ actorKind: e.target.value })}>
-            {ACTORS.map((a) => (
-              <option key={a.id} value={a.id}>
-                {a.label}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={ids.from}>From</label>
-          <input id={ids.from} type="date" value={filters.from} onChange={(e) => set({ from: e.target.value })} />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.to}>To</label>
-          <input id={ids.to} type="date" value={filters.to} onChange={(e) => set({ to: e.target.value })} />
-        </div>
-        {filtered ? (
-          <button type="button" className="btn btn-small btn-ghost filters-clear" onClick={() => setFilters({ action: "", tokenId: "", actorKind: "", from: "", to: "" })}>
-            Clear filters
-          </button>
-        ) : null}
-      </form>
+      <AuditFilters filters={filters} setFilters={setFilters} filtered={filtered} />
       {status === "LoadingFirstPage" ? (
         <Loading label="Loading audit events…" />
       ) : results.length === 0 && status === "Exhausted" ? (
         <Empty title={filtered ? "No events match these filters" : "No events yet"} />
       ) : (
-        <div className="table-wrap">
-          <table className="table audit">
-            <caption className="sr-only">Audit events</caption>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">What happened</th>
-                <th scope="col">From</th>
-              </tr>
-            </thead>
-            <tbody>
-              {results.map((e) => (
-                <tr key={e._id} data-action={e.action}>
-                  <td data-label="When" className="nowrap">
-                    <time dateTime={new Date(e.at).toISOString()} title={absoluteTime(e.at)}>
-                      {ago(e.at, now)}
-                    </time>
-                  </td>
-                  <td data-label="What">
-                    <span className="audit-sentence">{describeEvent(e)}</span> <Badge tone={tone(e.action)}>{e.action}</Badge>
-                  </td>
-                  <td data-label="From" title={e.userAgent ?? undefined}>
-                    {e.ip ?? <span className="muted">—</span>}
-                    {e.userAgent ? <div className="muted small">{describeUserAgent(e.userAgent)}</div> : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <AuditTable events={results} />
       )}
       <div className="load-more">
         {status === "CanLoadMore" ? (
@@ -221,5 +145,94 @@ export function AuditPanel({ initialToken }: { initialToken?: string | null }) {
         ) : null}
       </div>
     </section>
+  );
+}
+
+/** Event, token, who and dates; every change is a new query. */
+function AuditFilters({ filters, setFilters, filtered }: { filters: Filters; setFilters: (f: Filters) => void; filtered: boolean }) {
+  const tokens = useLive(api.auth.listApiTokens, { status: "all" });
+  const ids = { action: useId(), token: useId(), actor: useId(), from: useId(), to: useId() };
+  const set = (patch: Partial<Filters>) => setFilters({ ...filters, ...patch });
+  return (
+    <form className="filters" role="search" aria-label="Filter events" onSubmit={(e) => e.preventDefault()}>
+      <div className="field">
+        <label htmlFor={ids.action}>Event</label>
+        <select id={ids.action} value={filters.action} onChange={(e) => set({ action: e.target.value })}>
+          <option value="">All events</option>
+          {[...new Set(Object.values(AREAS))].map((area) => (
+            <optgroup key={area} label={area}>
+              <Options options={AUDIT_ACTIONS.filter((a) => AREAS[a.split(".")[0]] === area).map((a) => ({ id: a, label: a }))} />
+            </optgroup>
+          ))}
+        </select>
+      </div>
+      <div className="field">
+        <label htmlFor={ids.token}>Token</label>
+        <select id={ids.token} value={filters.tokenId} onChange={(e) => set({ tokenId: e.target.value })}>
+          <option value="">All tokens</option>
+          <Options
+            options={(tokens.status === "ready" ? tokens.data.tokens : []).map((t) => ({
+              id: t._id,
+              label: `${t.name} (${t.status}${t.hint ? `, …${t.hint}` : ""})`,
+            }))}
+          />
+        </select>
+      </div>
+      <div className="field">
+        <label htmlFor={ids.actor}>Done by</label>
+        <select id={ids.actor} value={filters.actorKind} onChange={(e) => set({ actorKind: e.target.value })}>
+          <Options options={ACTORS} />
+        </select>
+      </div>
+      <div className="field">
+        <label htmlFor={ids.from}>From</label>
+        <input id={ids.from} type="date" value={filters.from} onChange={(e) => set({ from: e.target.value })} />
+      </div>
+      <div className="field">
+        <label htmlFor={ids.to}>To</label>
+        <input id={ids.to} type="date" value={filters.to} onChange={(e) => set({ to: e.target.value })} />
+      </div>
+      {filtered ? (
+        <button type="button" className="btn btn-small btn-ghost filters-clear" onClick={() => setFilters(NO_FILTERS)}>
+          Clear filters
+        </button>
+      ) : null}
+    </form>
+  );
+}
+
+function AuditTable({ events }: { events: AuditEvent[] }) {
+  const now = useNow(30_000);
+  return (
+    <div className="table-wrap">
+      <table className="table audit">
+        <caption className="sr-only">Audit events</caption>
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">What happened</th>
+            <th scope="col">From</th>
+          </tr>
+        </thead>
+        <tbody>
+          {events.map((e) => (
+            <tr key={e._id} data-action={e.action}>
+              <td data-label="When" className="nowrap">
+                <time dateTime={new Date(e.at).toISOString()} title={absoluteTime(e.at)}>
+                  {ago(e.at, now)}
+                </time>
+              </td>
+              <td data-label="What">
+                <span className="audit-sentence">{describeEvent(e)}</span> <Badge tone={tone(e.action)}>{e.action}</Badge>
+              </td>
+              <td data-label="From" title={e.userAgent ?? undefined}>
+                {e.ip ?? <span className="muted">—</span>}
+                {e.userAgent ? <div className="muted small">{describeUserAgent(e.userAgent)}</div> : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }

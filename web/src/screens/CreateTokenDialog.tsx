@@ -3,6 +3,7 @@ import { useEffect, useId, useMemo, useState, type FormEvent } from "react";
 import type { ScopeEntry } from "../../../shared/scopes";
 import { MAX_EXPIRES_IN_S, MIN_EXPIRES_IN_S } from "../../../shared/tokens";
 import { api } from "../api";
+import { Segmented } from "../components/fields";
 import { Dialog, FormError, Loading, useRequestClose, type CloseGuard } from "../components/ui";
 import { describeError } from "../lib/errors";
 import { useLive, useLiveMany } from "../lib/live";
@@ -296,14 +297,7 @@ function ExpiryFieldset(props: {
   return (
     <fieldset className="field">
       <legend>Expires after</legend>
-      <div className="segmented">
-        {PRESETS.map((p) => (
-          <label key={p.id} className="seg">
-            <input type="radio" name="expiry" value={p.id} checked={preset === p.id} onChange={() => props.setPreset(p.id)} />
-            <span>{p.label}</span>
-          </label>
-        ))}
-      </div>
+      <Segmented name="expiry" options={PRESETS} value={preset} onChange={props.setPreset} />
       {preset === "custom" ? (
         <div className="field field-inline">
           <label htmlFor={id}>Expiry date</label>

@@ -3,6 +3,7 @@ import type { FunctionReturnType } from "convex/server";
 import { useId, useMemo, useState } from "react";
 import type { ScopeEntry } from "../../../shared/scopes";
 import { api } from "../api";
+import { Options, Segmented } from "../components/fields";
 import { ScopeChips } from "../components/scopes";
 import { Badge, ConfirmDialog, Empty, LiveView } from "../components/ui";
 import { useLive } from "../lib/live";
@@ -101,14 +102,7 @@ export function TokensPanel() {
       <div className="toolbar">
         <fieldset className="filter">
           <legend className="sr-only">Show tokens</legend>
-          <div className="segmented">
-            {FILTERS.map((f) => (
-              <label key={f.id} className="seg">
-                <input type="radio" name="token-filter" value={f.id} checked={filter === f.id} onChange={() => setFilter(f.id)} />
-                <span>{f.label}</span>
-              </label>
-            ))}
-          </div>
+          <Segmented name="token-filter" options={FILTERS} value={filter} onChange={setFilter} />
         </fieldset>
         <div className="field field-inline">
           <label htmlFor={searchId} className="sr-only">
@@ -119,11 +113,7 @@ export function TokensPanel() {
         <div className="field field-inline">
           <label htmlFor={sortId}>Sort</label>
           <select id={sortId} value={sort} onChange={(e) => setSort(e.target.value as Sort)}>
-            {SORTS.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.label}
-              </option>
-            ))}
+            <Options options={SORTS} />
           </select>
         </div>
       </div>
