@@ -15,6 +15,7 @@ const allow = [
   path.join(repoRoot, "web"),
   path.join(repoRoot, "node_modules"),
   path.join(repoRoot, "convex", "_generated"),
+  path.join(repoRoot, "shared"),
   path.join(repoRoot, "convex", "model", "permissions.ts"),
   path.join(repoRoot, "convex", "model", "scopes.ts"),
 ];
