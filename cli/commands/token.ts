@@ -89,6 +89,14 @@ function requireOneOf(opts: { name?: string; id?: string }): void {
   if (opts.name !== undefined && opts.id !== undefined) throw new UsageError("give --name or --id, not both");
 }
 
+/** The signed-in client and the id of the token --name or --id names (by name: `status` tokens only). */
+async function targetToken(opts: { name?: string; id?: string }, globals: () => GlobalOptions, status: "active" | "all") {
+  requireOneOf(opts);
+  const { client } = await loginClient(globals());
+  const tokenId = (opts.id ?? (await findByName(client, opts.name!, status))._id) as Id<"apiTokens">;
+  return { client, tokenId };
+}
+
 export function registerTokenCommands(program: Command, globals: () => GlobalOptions): void {
   const token = program
     .command("token")
@@ -241,10 +249,8 @@ function getCommand(token: Command, globals: () => GlobalOptions): void {
   nameOrId(token.command("get").description("show one token's details (never its text)"), "any")
     .option("--json", "print the token's details as JSON")
     .action(async (opts: { name?: string; id?: string; json?: boolean }) => {
-      requireOneOf(opts);
-      const { client } = await loginClient(globals());
-      const tokenId = opts.id ?? (await findByName(client, opts.name!, "all"))._id;
-      const t = await client.query(api.auth.getApiToken, { tokenId: tokenId as Id<"apiTokens"> });
+      const { client, tokenId } = await targetToken(opts, globals, "all");
+      const t = await client.query(api.auth.getApiToken, { tokenId });
       if (opts.json) {
         printJson(tokenJson(t));
         return;
@@ -277,17 +283,9 @@ function revokeCommand(token: Command, globals: () => GlobalOptions): void {
   nameOrId(token.command("revoke").description("revoke a token now (its agent sessions end with it)"), "active")
     .option("--json", "print {tokenId, name, revokedAt, changed, sessionsEnded}")
     .action(async (opts: { name?: string; id?: string; json?: boolean }) => {
-      requireOneOf(opts);
-      const { client } = await loginClient(globals());
-      let name = opts.name;
-      let tokenId = opts.id;
-      if (tokenId === undefined) {
-        const t = await findByName(client, opts.name!, "active");
-        tokenId = t._id;
-      } else {
-        name = (await client.query(api.auth.getApiToken, { tokenId: tokenId as Id<"apiTokens"> })).name;
-      }
-      const r = await client.mutation(api.auth.revokeApiToken, { tokenId: tokenId as Id<"apiTokens"> });
+      const { client, tokenId } = await targetToken(opts, globals, "active");
+      const name = opts.name ?? (await client.query(api.auth.getApiToken, { tokenId })).name;
+      const r = await client.mutation(api.auth.revokeApiToken, { tokenId });
       if (opts.json) {
         printJson({
           tokenId: r.tokenId,
@@ -314,9 +312,7 @@ function regenerateCommand(token: Command, globals: () => GlobalOptions): void {
     .option("--json", "print {token, tokenId, name, scopes, expiresAt, previousTokenId, previousExpiresAt}")
     .addHelpText("after", "\nExample (swap a deploy secret without downtime):\n  keyhole token regenerate --name ci --grace 1h")
     .action(async (opts: { name?: string; id?: string; grace?: number; json?: boolean }) => {
-      requireOneOf(opts);
-      const { client } = await loginClient(globals());
-      const tokenId = opts.id ?? (await findByName(client, opts.name!, "all"))._id;
+      const { client, tokenId } = await targetToken(opts, globals, "all");
       const r = await client.mutation(api.auth.regenerateApiToken, {
         tokenId,
         ...(opts.grace !== undefined ? { graceSeconds: opts.grace } : {}),
@@ -347,8 +343,7 @@ function updateCommand(token: Command, globals: () => GlobalOptions): void {
     .action(async (opts: { name?: string; id?: string; newName?: string; description?: string; json?: boolean }) => {
       requireOneOf(opts);
       if (opts.newName === undefined && opts.description === undefined) throw new UsageError("give --new-name and/or --description");
-      const { client } = await loginClient(globals());
-      const tokenId = opts.id ?? (await findByName(client, opts.name!, "all"))._id;
+      const { client, tokenId } = await targetToken(opts, globals, "all");
       const t = await client.mutation(api.auth.updateApiToken, {
         tokenId,
         ...(opts.newName !== undefined ? { name: opts.newName } : {}),

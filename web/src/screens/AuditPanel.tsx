@@ -2,7 +2,7 @@ import { useConvex, usePaginatedQuery } from "convex/react";
 import { useId, useMemo, useState } from "react";
 import { AUDIT_ACTIONS } from "../../../convex/model/auditNames";
 import { api } from "../api";
-import { Options } from "../components/fields";
+import { DataTable, Options } from "../components/fields";
 import { Badge, Empty, Loading } from "../components/ui";
 import { describeEvent, toCsv, toJson, type AuditEvent } from "../lib/auditText";
 import { errorMessage } from "../lib/errors";
@@ -204,35 +204,23 @@ function AuditFilters({ filters, setFilters, filtered }: { filters: Filters; set
 function AuditTable({ events }: { events: AuditEvent[] }) {
   const now = useNow(30_000);
   return (
-    <div className="table-wrap">
-      <table className="table audit">
-        <caption className="sr-only">Audit events</caption>
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">What happened</th>
-            <th scope="col">From</th>
-          </tr>
-        </thead>
-        <tbody>
-          {events.map((e) => (
-            <tr key={e._id} data-action={e.action}>
-              <td data-label="When" className="nowrap">
-                <time dateTime={new Date(e.at).toISOString()} title={absoluteTime(e.at)}>
-                  {ago(e.at, now)}
-                </time>
-              </td>
-              <td data-label="What">
-                <span className="audit-sentence">{describeEvent(e)}</span> <Badge tone={tone(e.action)}>{e.action}</Badge>
-              </td>
-              <td data-label="From" title={e.userAgent ?? undefined}>
-                {e.ip ?? <span className="muted">—</span>}
-                {e.userAgent ? <div className="muted small">{describeUserAgent(e.userAgent)}</div> : null}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable className="table audit" caption="Audit events" columns={["When", "What happened", "From"]}>
+      {events.map((e) => (
+        <tr key={e._id} data-action={e.action}>
+          <td data-label="When" className="nowrap">
+            <time dateTime={new Date(e.at).toISOString()} title={absoluteTime(e.at)}>
+              {ago(e.at, now)}
+            </time>
+          </td>
+          <td data-label="What">
+            <span className="audit-sentence">{describeEvent(e)}</span> <Badge tone={tone(e.action)}>{e.action}</Badge>
+          </td>
+          <td data-label="From" title={e.userAgent ?? undefined}>
+            {e.ip ?? <span className="muted">—</span>}
+            {e.userAgent ? <div className="muted small">{describeUserAgent(e.userAgent)}</div> : null}
+          </td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }

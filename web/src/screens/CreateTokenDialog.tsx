@@ -3,7 +3,7 @@ import { useEffect, useId, useMemo, useState, type FormEvent } from "react";
 import type { ScopeEntry } from "../../../shared/scopes";
 import { MAX_EXPIRES_IN_S, MIN_EXPIRES_IN_S } from "../../../shared/tokens";
 import { api } from "../api";
-import { Segmented } from "../components/fields";
+import { Segmented, TokenNameField } from "../components/fields";
 import { Dialog, FormError, Loading, useRequestClose, type CloseGuard } from "../components/ui";
 import { describeError } from "../lib/errors";
 import { useLive, useLiveMany } from "../lib/live";
@@ -235,27 +235,11 @@ function CreateForm({
 type TokenType = "PAT" | "MCP";
 
 function NameAndType(props: { name: string; setName: (v: string) => void; type: TokenType; setType: (v: TokenType) => void; error: string | null }) {
-  const ids = { name: useId(), type: useId(), nameHint: useId(), typeHint: useId() };
+  const ids = { type: useId(), typeHint: useId() };
   const { name, type, error } = props;
   return (
     <div className="grid-2">
-      <div className="field">
-        <label htmlFor={ids.name}>Name</label>
-        <input
-          id={ids.name}
-          value={name}
-          onChange={(e) => props.setName(e.target.value)}
-          aria-invalid={error !== null}
-          aria-describedby={ids.nameHint}
-          autoComplete="off"
-          spellCheck={false}
-          maxLength={80}
-          data-autofocus
-        />
-        <p id={ids.nameHint} className={error ? "field-error" : "field-hint"}>
-          {error ?? "Letters, digits, “-” and “_”, e.g. ci-deploy."}
-        </p>
-      </div>
+      <TokenNameField value={name} onChange={props.setName} error={error} hint="Letters, digits, “-” and “_”, e.g. ci-deploy." autoFocus />
       <div className="field">
         <label htmlFor={ids.type}>Type</label>
         <select id={ids.type} value={type} aria-describedby={ids.typeHint} onChange={(e) => props.setType(e.target.value as TokenType)}>

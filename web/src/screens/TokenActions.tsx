@@ -3,6 +3,7 @@ import { useId, useState, type FormEvent } from "react";
 import type { ScopeEntry } from "../../../shared/scopes";
 import { isTokenName } from "../../../shared/tokens";
 import { api } from "../api";
+import { TokenNameField } from "../components/fields";
 import { Dialog, FormError, useRequestClose, type CloseGuard } from "../components/ui";
 import { describeError } from "../lib/errors";
 import { absoluteTime } from "../lib/time";
@@ -38,7 +39,7 @@ function EditForm(props: {
   const requestClose = useRequestClose();
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
-  const ids = { name: useId(), desc: useId(), hint: useId() };
+  const ids = { desc: useId() };
   const nameError = isTokenName(name) ? null : "Use 1–64 letters, digits, “-” or “_”.";
   const descError = descriptionError(description);
 
@@ -61,22 +62,7 @@ function EditForm(props: {
   }
   return (
     <form className="dialog-body" onSubmit={submit} noValidate>
-      <div className="field">
-        <label htmlFor={ids.name}>Name</label>
-        <input
-          id={ids.name}
-          value={name}
-          onChange={(e) => props.setName(e.target.value)}
-          aria-invalid={nameError !== null}
-          aria-describedby={ids.hint}
-          autoComplete="off"
-          spellCheck={false}
-          maxLength={80}
-        />
-        <p id={ids.hint} className={nameError ? "field-error" : "field-hint"}>
-          {nameError ?? "Renaming changes nothing for whoever holds the token."}
-        </p>
-      </div>
+      <TokenNameField value={name} onChange={props.setName} error={nameError} hint="Renaming changes nothing for whoever holds the token." />
       <div className="field">
         <label htmlFor={ids.desc}>
           Description <span className="muted">(optional)</span>

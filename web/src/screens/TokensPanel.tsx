@@ -3,7 +3,7 @@ import type { FunctionReturnType } from "convex/server";
 import { useId, useMemo, useState } from "react";
 import type { ScopeEntry } from "../../../shared/scopes";
 import { api } from "../api";
-import { Options, Segmented } from "../components/fields";
+import { DataTable, Options, Segmented } from "../components/fields";
 import { ScopeChips } from "../components/scopes";
 import { Badge, ConfirmDialog, Empty, LiveView } from "../components/ui";
 import { useLive } from "../lib/live";
@@ -129,28 +129,11 @@ export function TokensPanel() {
           }
           return (
             <>
-              <div className="table-wrap">
-                <table className="table tokens">
-                  <caption className="sr-only">Your tokens</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Token</th>
-                      <th scope="col">Scopes</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Expires</th>
-                      <th scope="col">Last recorded use</th>
-                      <th scope="col">
-                        <span className="sr-only">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {rows.map((t) => (
-                      <TokenRow key={t._id} t={t} now={now} onRevoke={() => setRevoking(t)} />
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable className="table tokens" caption="Your tokens" columns={["Token", "Scopes", "Status", "Expires", "Last recorded use", null]}>
+                {rows.map((t) => (
+                  <TokenRow key={t._id} t={t} now={now} onRevoke={() => setRevoking(t)} />
+                ))}
+              </DataTable>
               <p className="muted small footnote">
                 Last recorded use counts mutations, actions, HTTP API and MCP calls (updated at most once a minute). Reads through Convex
                 queries can't be recorded. ID is how the token text ends.

@@ -8,6 +8,7 @@ import type { FunctionReturnType } from "convex/server";
 import { useId, useState } from "react";
 import { WEBHOOK_EVENT_TYPES } from "../../../convex/model/governance/validators";
 import { api } from "../api";
+import { DataTable } from "../components/fields";
 import { Badge, ConfirmDialog, CopyButton, Empty, FormError, LiveView } from "../components/ui";
 import { useFormSubmit } from "../lib/form";
 import { useLive } from "../lib/live";
@@ -123,39 +124,28 @@ function DeliveryLog({ endpointId }: { endpointId: Endpoint["_id"] }) {
         list.length === 0 ? (
           <p className="muted small">No deliveries yet.</p>
         ) : (
-          <table className="table">
-            <caption className="sr-only">Deliveries</caption>
-            <thead>
-              <tr>
-                <th scope="col">Event</th>
-                <th scope="col">Status</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Created</th>
+          <DataTable className="table" caption="Deliveries" columns={["Event", "Status", "Attempts", "Created"]} wrap={false}>
+            {list.map((d) => (
+              <tr key={d._id} data-delivery-status={d.status}>
+                <td data-label="Event">
+                  <code>{d.eventType}</code>
+                </td>
+                <td data-label="Status">
+                  <Badge tone={d.status === "delivered" ? "ok" : d.status === "failed" ? "bad" : "warn"}>{d.status}</Badge>
+                  {d.nextAttemptAt ? <span className="muted small"> next {relativeTime(d.nextAttemptAt, now)}</span> : null}
+                </td>
+                <td data-label="Attempts" className="small">
+                  {d.attempts.map((a, i) => (
+                    <span key={i} title={`${absoluteTime(a.at)} · ${a.durationMs} ms${a.error ? ` · ${a.error}` : ""}`}>
+                      {i > 0 ? " → " : ""}
+                      {a.status ?? "no answer"}
+                    </span>
+                  ))}
+                </td>
+                <td data-label="Created">{ago(d.createdAt, now)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {list.map((d) => (
-                <tr key={d._id} data-delivery-status={d.status}>
-                  <td data-label="Event">
-                    <code>{d.eventType}</code>
-                  </td>
-                  <td data-label="Status">
-                    <Badge tone={d.status === "delivered" ? "ok" : d.status === "failed" ? "bad" : "warn"}>{d.status}</Badge>
-                    {d.nextAttemptAt ? <span className="muted small"> next {relativeTime(d.nextAttemptAt, now)}</span> : null}
-                  </td>
-                  <td data-label="Attempts" className="small">
-                    {d.attempts.map((a, i) => (
-                      <span key={i} title={`${absoluteTime(a.at)} · ${a.durationMs} ms${a.error ? ` · ${a.error}` : ""}`}>
-                        {i > 0 ? " → " : ""}
-                        {a.status ?? "no answer"}
-                      </span>
-                    ))}
-                  </td>
-                  <td data-label="Created">{ago(d.createdAt, now)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         )
       }
     </LiveView>
