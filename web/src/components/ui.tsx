@@ -1,5 +1,6 @@
 import { Component, createContext, useContext, useEffect, useId, useRef, useState, type ErrorInfo, type ReactNode } from "react";
 import { errorMessage } from "../lib/errors";
+import { useAction } from "../lib/form";
 import type { Live } from "../lib/live";
 
 export function Loading({ label = "Loading…" }: { label?: string }) {
@@ -194,19 +195,14 @@ export function ConfirmDialog({
   onConfirm: () => Promise<unknown>;
   onClose: () => void;
 }) {
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { pending, error, run } = useAction();
   const bodyId = useId();
   return (
     <Dialog title={title} onClose={onClose} describedBy={bodyId} className="dialog-narrow">
       <div id={bodyId} className="dialog-body">
         {children}
       </div>
-      {error !== null ? (
-        <p className="form-error" role="alert">
-          {errorMessage(error)}
-        </p>
-      ) : null}
+      <FormError>{error}</FormError>
       <div className="dialog-actions">
         <button type="button" className="btn" onClick={onClose} data-autofocus>
           Cancel
@@ -215,17 +211,12 @@ export function ConfirmDialog({
           type="button"
           className="btn btn-danger"
           disabled={pending}
-          onClick={async () => {
-            setPending(true);
-            setError(null);
-            try {
+          onClick={() =>
+            run(async () => {
               await onConfirm();
               onClose();
-            } catch (e) {
-              setError(e);
-              setPending(false);
-            }
-          }}
+            })
+          }
         >
           {pending ? "Working…" : confirmLabel}
         </button>

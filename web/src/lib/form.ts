@@ -26,3 +26,21 @@ export function useFormSubmit(invalid: boolean, action: () => Promise<void>) {
   }
   return { submitted, pending, error, setError, onSubmit };
 }
+
+/** A button's async action: `pending` while it runs, the message of its error after. */
+export function useAction() {
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  async function run(action: () => Promise<void>) {
+    setPending(true);
+    setError(null);
+    try {
+      await action();
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setPending(false);
+    }
+  }
+  return { pending, error, setError, run };
+}

@@ -7,7 +7,7 @@ import { useMutation } from "convex/react";
 import { useState } from "react";
 import { api } from "../api";
 import { FormError } from "../components/ui";
-import { errorMessage } from "../lib/errors";
+import { useAction } from "../lib/form";
 
 /** The code in an invitation link's fragment, or null. */
 export function inviteCodeFromHash(hash: string): string | null {
@@ -19,8 +19,7 @@ export function inviteCodeFromHash(hash: string): string | null {
 
 export function AcceptInvite({ code, onDone }: { code: string; onDone: () => void }) {
   const accept = useMutation(api.orgs.acceptInvite);
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { pending, error, run } = useAction();
   const [joined, setJoined] = useState<{ org: string; orgName: string; role: string } | null>(null);
   return (
     <section aria-labelledby="invite-h" className="card">
@@ -44,17 +43,7 @@ export function AcceptInvite({ code, onDone }: { code: string; onDone: () => voi
               type="button"
               className="btn btn-primary"
               disabled={pending}
-              onClick={async () => {
-                setPending(true);
-                setError(null);
-                try {
-                  setJoined(await accept({ code }));
-                } catch (e) {
-                  setError(errorMessage(e));
-                } finally {
-                  setPending(false);
-                }
-              }}
+              onClick={() => run(async () => setJoined(await accept({ code })))}
             >
               {pending ? "Joining…" : "Accept invitation"}
             </button>{" "}
