@@ -13,7 +13,7 @@ import { vScopeInput, vTokenType } from "../../validators";
 import { vIntrospection } from "./authn";
 import { bearerOf, HttpError, invalidCredential, missingCredential, parseWith, tooManyFailures } from "./common";
 import { inspect } from "./guard";
-import { operation } from "./operations";
+import { type Operation, operation } from "./operations";
 
 // The surface's bounds on what callers send (the Convex validators say only the types).
 const zScopeEntry = z.object({
@@ -221,7 +221,7 @@ const reportLeakedToken = operation({
   http: { method: "POST", path: "/api/tokens/revoke-leaked", status: 202, input: (r) => r.body({ strict: false, allowForm: true }) },
 });
 
-export const CREDENTIAL_OPS = [
+export const CREDENTIAL_OPS: readonly Operation[] = [
   listPats,
   createPat,
   getPat,

@@ -9,7 +9,8 @@
  *   refuseEarly   `Origin`, when present, must be the dashboard or the site
  *                 itself; no credential in the URL; OPTIONS preflight
  *   readRpc       the body, bounded, parsed (so refusals can echo the request id)
- *   authenticateMcp  `Authorization: Bearer <token>`, checked once, before the SDK sees it:
+ *   authenticateMcp  `Authorization: Bearer <token>`, checked once, before the SDK sees it
+ *     (with it, which orgs the request reaches refuse MCP clients: the token policy):
  *     missing → 401, `WWW-Authenticate: Bearer resource_metadata="<site>/.well-known/oauth-protected-resource/mcp", scope="…"`
  *       (the RFC 9728 document names keyhole's own authorization server:
  *       MCP clients then log in by OAuth, convex/model/oauthServer/)
@@ -25,13 +26,14 @@
  */
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { HttpRouter } from "convex/server";
-import { internal } from "../../_generated/api";
 import { type ActionCtx, httpAction } from "../../_generated/server";
+import { keyholeError } from "../errors";
 import { DEFAULT_SCOPES, resourceMetadataUrl, resourceUrl } from "../oauthServer/config";
 import type { Permission } from "../permissions";
 import { corsHeaders, credentialInUrl, HttpError, readBodyText, SECURITY_HEADERS, trustedOrigins } from "./common";
 import { authenticate, type Authenticated } from "./guard";
-import { buildServer, calledPermissions, deniedTool, TOOL_PERMISSIONS } from "./mcpServer";
+import type { OrgRefusal } from "./authn";
+import { buildServer, calledPermissions, deniedTool, reachOf, TOOL_PERMISSIONS } from "./mcpServer";
 import { type CallState, type JsonRpcId, preflight, rpcError } from "./render";
 
 export const MCP_PATH = "/mcp";
@@ -96,6 +98,7 @@ async function authenticateMcp(ctx: ActionCtx, req: Request, rpc: Rpc, cors: Hea
       challenge: { resource_metadata: resourceMetadataUrl("mcp"), scope: DEFAULT_SCOPES.join(" ") },
       permissions: TOOL_PERMISSIONS,
       resource: resourceUrl("mcp"),
+      mcp: reachOf(rpc.body),
     });
   } catch (e) {
     if (e instanceof HttpError) {
@@ -156,17 +159,22 @@ function afterCalls(res: Response, rpc: Rpc, state: CallState, cors: HeaderMap):
   return res;
 }
 
-/** The token policy of an org, for an MCP client (governance: allowMcpClients). */
-function orgCheck(ctx: ActionCtx) {
+/**
+ * The token policy of an org, for an MCP client (governance: allowMcpClients),
+ * as authenticate decided it for every org the request reaches.
+ */
+function orgCheck(refusals: OrgRefusal[]) {
+  const byOrg = new Map(refusals.map((r) => [r.org, r]));
   return async (org: string): Promise<void> => {
-    await ctx.runQuery(internal.governance.mcpAllowed, { org });
+    const refused = byOrg.get(org);
+    if (refused) throw keyholeError(refused.code, refused.message);
   };
 }
 
 async function serveRpc(ctx: ActionCtx, req: Request, rpc: Rpc, auth: Authenticated, allowed: Set<Permission>, cors: HeaderMap) {
   const state: CallState = { unauthenticated: false, forbidden: null };
   const { who, token } = auth;
-  const server = buildServer({ ctx, req, who, token, allowed, checkOrg: orgCheck(ctx), state });
+  const server = buildServer({ ctx, req, who, token, allowed, checkOrg: orgCheck(auth.mcpRefusals ?? []), state });
   const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   try {
     await server.connect(transport);

@@ -9,7 +9,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { jsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js";
 import type { ActionCtx } from "../../_generated/server";
 import type { Permission } from "../permissions";
-import type { Who } from "./authn";
+import type { McpReach, Who } from "./authn";
 import { fieldSchemas, type Operation, permissionOf } from "./operations";
 import { type CallState, toolError, toolResult } from "./render";
 import { OPERATIONS } from "./table";
@@ -96,6 +96,13 @@ export function toolCalls(body: unknown): { tool: Tool | undefined; args: unknow
   return messages
     .filter((m) => m !== null && typeof m === "object" && m.method === "tools/call")
     .map((m) => ({ tool: TOOLS.find((t) => t.name === m.params?.name), args: m.params?.arguments }));
+}
+
+/** The orgs a request's tool calls reach (authenticate checks their token policy for MCP clients). */
+export function reachOf(body: unknown): McpReach {
+  const calls = toolCalls(body);
+  const orgs = new Set(calls.flatMap(({ args }) => orgNamedBy(args) ?? []));
+  return { orgs: [...orgs], memberOrgs: calls.some(({ tool }) => tool?.name === "list_workspaces") };
 }
 
 /** The first tools/call in the body naming a known tool this credential may not use. */

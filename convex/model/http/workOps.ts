@@ -13,7 +13,7 @@ import { vend } from "../oauth/flows";
 import { vOrgSummary } from "../orgs";
 import { vWho } from "./authn";
 import { HttpError, parseWith, readBody } from "./common";
-import { type HttpInput, operation } from "./operations";
+import { type HttpInput, type Operation, operation } from "./operations";
 
 const workspaceField = (s: z.ZodString) =>
   s.min(3).max(130).describe('the workspace, "org/workspace", e.g. "acme/site"');
@@ -178,4 +178,4 @@ const getConnectionToken = operation({
 });
 
 /** In the order MCP lists them. */
-export const WORK_OPS = [whoami, listWorkspaces, listItems, getItem, putItem, deleteItem, getConnectionToken];
+export const WORK_OPS: readonly Operation[] = [whoami, listWorkspaces, listItems, getItem, putItem, deleteItem, getConnectionToken];
