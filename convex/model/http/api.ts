@@ -115,6 +115,14 @@ function serve(op: Operation & { http: NonNullable<Operation["http"]> }) {
   };
 }
 
+/**
+ * Hono answers HEAD as GET; this API never did: HEAD is routed like any other
+ * method no route has (405 naming the allowed ones, or 404), under a stand-in
+ * method, with its own name kept for the message.
+ */
+const HEAD_STAND_IN = "PROPFIND";
+const originalMethod = new WeakMap<Request, string>();
+
 function buildApp(): Hono<Env> {
   // Routed on the raw path (segments decoded by wellFormedPath's rule, not before routing).
   const app = new Hono<Env>({ getPath: (req) => new URL(req.url).pathname });
@@ -140,14 +148,6 @@ function buildApp(): Hono<Env> {
 }
 
 const app = buildApp();
-
-/**
- * Hono answers HEAD as GET; this API never did: HEAD is routed like any other
- * method no route has (405 naming the allowed ones, or 404), under a stand-in
- * method, with its own name kept for the message.
- */
-const HEAD_STAND_IN = "PROPFIND";
-const originalMethod = new WeakMap<Request, string>();
 
 export async function handleApiRequest(ctx: ActionCtx, req: Request): Promise<Response> {
   if (req.method !== "HEAD") return await app.fetch(req, ctx);
