@@ -90,14 +90,22 @@ export function operation<Args extends PropertyValidators, Returns extends Valid
   return op as unknown as Operation;
 }
 
+/** Derived once per operation (every MCP request lists its tools' schemas). */
+const derivedSchemas = new WeakMap<Operation, Record<string, z.ZodType>>();
+
 /**
  * The request schema of each field: derived from its Convex validator, then
  * the surface's rule for it (limits, description) where there is one.
  */
 export function fieldSchemas(op: Operation): Record<string, z.ZodType> {
-  const derived = convexToZodFields(op.args) as Record<string, z.ZodType>;
-  const rules = (op.fields ?? {}) as Record<string, ((d: z.ZodType) => z.ZodType) | undefined>;
-  return Object.fromEntries(Object.entries(derived).map(([k, d]) => [k, rules[k]?.(d) ?? d]));
+  let schemas = derivedSchemas.get(op);
+  if (schemas === undefined) {
+    const derived = convexToZodFields(op.args) as Record<string, z.ZodType>;
+    const rules = (op.fields ?? {}) as Record<string, ((d: z.ZodType) => z.ZodType) | undefined>;
+    schemas = Object.fromEntries(Object.entries(derived).map(([k, d]) => [k, rules[k]?.(d) ?? d]));
+    derivedSchemas.set(op, schemas);
+  }
+  return schemas;
 }
 
 /** The permission an operation needs, when it names one. */
