@@ -4,7 +4,7 @@
 //
 // - effective ⊆ role: whatever authorize() allows, the owner's role grants;
 // - effective ⊆ scopes: whatever it allows, the token's scopes grant (checked
-//   against an independent reference model of DESIGN.md's rules);
+//   against an independent reference model of docs/design.md's rules);
 // - narrowing never widens: removing a permission, restricting allowedMatches,
 //   adding a second scope set (agent child of a PAT), demoting the owner or
 //   replacing "full role" by explicit scopes never allows anything new
@@ -36,7 +36,7 @@ type Request = { permission: Permission; org: string; workspace?: string; item?:
 // --- reference model (independent of convex/model/scopes.ts) -----------------
 
 /**
- * DESIGN.md: [] = full role, except connections:use (named only); the most
+ * docs/design.md: [] = full role, except connections:use (named only); the most
  * specific tier naming the target decides; globs restrict items.
  */
 function refScopes(entries: ScopeEntry[], r: { permission: string; org?: string; workspace?: string; item?: string }): boolean {
