@@ -1,7 +1,7 @@
 /**
  * The errors a caller may see, and the one reader of them: the backend throws
  * `keyholeError(code, message)`; the dashboard, the CLI and the HTTP layer
- * read it back with `keyholeErrorData` (DESIGN.md, "Public API").
+ * read it back with `keyholeErrorData` (docs/design.md, "Public API").
  */
 import { ConvexError } from "convex/values";
 

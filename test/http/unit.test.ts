@@ -11,8 +11,8 @@ import {
   credentialInUrl,
   HttpError,
   INVALID_TOKEN_MESSAGE,
-  toHttpError,
 } from "../../convex/model/http/common";
+import { toHttpError } from "../../convex/model/http/render";
 import { asToken, makeTest, signIn } from "../helpers/convex";
 import { joinOrg } from "../helpers/invite";
 
