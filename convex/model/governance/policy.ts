@@ -21,7 +21,7 @@ import type { Doc, Id } from "../../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { internal } from "../../_generated/api";
 import { actorOf, logAudit } from "../audit";
-import { authorizePath, resolveResource } from "../authorize";
+import { authorizePath } from "../authorize";
 import { keyholeError } from "../errors";
 import { requireUser, type Principal } from "../principal";
 import type { ScopeEntry } from "../scopes";
@@ -124,8 +124,19 @@ export async function enforceTokenPolicy(ctx: QueryCtx, p: Principal, org: Doc<"
  * request, when it authenticates (model/http/authn.ts mcpRefusals).
  */
 export async function checkMcpAllowed(ctx: QueryCtx, p: Principal, orgSlug: string): Promise<null> {
-  const { org } = await resolveResource(ctx, orgSlug);
-  if (p.kind !== "user" && org.tokenPolicy?.allowMcpClients === false) {
+  if (p.kind === "user") return null;
+  const org = await ctx.db
+    .query("orgs")
+    .withIndex("by_slug", (q) => q.eq("slug", orgSlug))
+    .unique();
+  if (org === null || org.tokenPolicy?.allowMcpClients !== false) return null;
+  // To a non-member a hidden org answers as a missing one does (the tool's
+  // own authorize refuses both alike): its policy would say the org exists.
+  const member = await ctx.db
+    .query("memberships")
+    .withIndex("by_user_org", (q) => q.eq("userId", p.userId).eq("orgId", org._id))
+    .unique();
+  if (member !== null) {
     throw keyholeError("forbidden", `the token policy of "${org.slug}" refuses this token: allowMcpClients is off and this is an MCP client`);
   }
   return null;
