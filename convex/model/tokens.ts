@@ -4,7 +4,8 @@
  * A PAT is an ES256 JWT (see keys.ts) whose `jti` is its apiTokens row id.
  * The row holds the metadata and SHA-256 of the text; the text is returned
  * once by createApiToken and never stored, logged or listed. Only a person
- * signed in through @convex-dev/auth manages tokens (requireUser): a PAT or
+ * signed in through @convex-dev/auth manages tokens (the userQuery and
+ * userMutation builders in convex/auth.ts): a PAT or
  * an agent session gets `forbidden`.
  */
 import { v, type Infer } from "convex/values";
@@ -17,9 +18,10 @@ import { keyholeError } from "./errors";
 import { policyWarnings } from "./governance/policy";
 import { signKeyholeToken } from "./keys";
 import { PERSONAL_PERMISSIONS, type Permission } from "./permissions";
-import { requireUser, tokenStatus, type Principal, type TokenStatus, type UserPrincipal } from "./principal";
+import { tokenStatus, type Principal, type TokenStatus, type UserPrincipal } from "./principal";
 import { enforce, LIMITS } from "./rateLimit";
 import { formatScopes, normalizeScopes, parseResource, ScopeError, type ScopeEntry, type ScopeInput } from "./scopes";
+import type { UserMutationCtx, UserQueryCtx } from "./functions";
 
 export const TOKEN_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_DESCRIPTION = 256;
@@ -202,8 +204,8 @@ export async function checkScopeResources(ctx: QueryCtx, userId: Id<"users">, en
 
 // --- lifecycle ----------------------------------------------------------------
 
-export async function createToken(ctx: MutationCtx, args: CreateTokenArgs) {
-  const user = await requireUser(ctx, "create tokens");
+export async function createToken(ctx: UserMutationCtx, args: CreateTokenArgs) {
+  const user = ctx.user;
   const name = validateName(args.name);
   const description = validateDescription(args.description);
   const expiresIn = validateExpiresIn(args.expiresIn);
@@ -272,8 +274,8 @@ export async function createToken(ctx: MutationCtx, args: CreateTokenArgs) {
 export type StatusFilter = TokenStatus | "all";
 
 /** The caller's tokens, newest first, at most LIST_LIMIT (all active ones always fit). */
-export async function listTokens(ctx: QueryCtx, status: StatusFilter = "all"): Promise<TokenInfo[]> {
-  const user = await requireUser(ctx, "list tokens");
+export async function listTokens(ctx: UserQueryCtx, status: StatusFilter = "all"): Promise<TokenInfo[]> {
+  const user = ctx.user;
   const now = Date.now();
   const userId = user.userId;
   let rows: Doc<"apiTokens">[];
@@ -320,8 +322,8 @@ export async function ownToken(ctx: QueryCtx, user: UserPrincipal, tokenId: stri
   return token;
 }
 
-export async function getToken(ctx: QueryCtx, tokenId: string): Promise<TokenDetails> {
-  const user = await requireUser(ctx, "read token details");
+export async function getToken(ctx: UserQueryCtx, tokenId: string): Promise<TokenDetails> {
+  const user = ctx.user;
   return toTokenDetails(await ownToken(ctx, user, tokenId), Date.now());
 }
 
@@ -350,8 +352,8 @@ export async function endChildSessions(
  * and succeeds (`changed: false`). Returns `more` when child sessions remain
  * to be ended by a scheduled continuation (more than CHILD_SESSION_BATCH).
  */
-export async function revokeToken(ctx: MutationCtx, tokenId: string, reason = "revoked by owner") {
-  const user = await requireUser(ctx, "revoke tokens");
+export async function revokeToken(ctx: UserMutationCtx, tokenId: string, reason = "revoked by owner") {
+  const user = ctx.user;
   const token = await ownToken(ctx, user, tokenId);
   if (token.revokedAt !== undefined) {
     return { tokenId: token._id, revokedAt: token.revokedAt, changed: false, sessionsEnded: 0, more: false };

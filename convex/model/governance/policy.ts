@@ -23,10 +23,11 @@ import { internal } from "../../_generated/api";
 import { actorOf, logAudit } from "../audit";
 import { authorizePath, resolveResource } from "../authorize";
 import { keyholeError } from "../errors";
-import { requirePrincipal, requireUser, type Principal } from "../principal";
+import { requirePrincipal, type Principal } from "../principal";
 import type { ScopeEntry } from "../scopes";
 import { isFullRole, reachesOrg } from "./reach";
 import type { TokenPolicy } from "./validators";
+import type { UserMutationCtx } from "../functions";
 
 export const DAY_MS = 24 * 3600_000;
 export const POLICY_MAX_DAYS = 365;
@@ -165,8 +166,7 @@ function checkDays(name: string, value: number | null | undefined): void {
 }
 
 /** Sets the org's policy (a signed-in owner or admin: org:configure). Omitted fields stay; null clears a limit. */
-export async function setTokenPolicy(ctx: MutationCtx, orgSlug: string, input: PolicyInput): Promise<TokenPolicy> {
-  await requireUser(ctx, "change an organization's token policy");
+export async function setTokenPolicy(ctx: UserMutationCtx, orgSlug: string, input: PolicyInput): Promise<TokenPolicy> {
   checkDays("maxLifetimeDays", input.maxLifetimeDays);
   checkDays("revokeUnusedAfterDays", input.revokeUnusedAfterDays);
   const { principal, resource } = await authorizePath(ctx, "org:configure", orgSlug);

@@ -13,7 +13,7 @@ import { actorOf, logAudit } from "../audit";
 import { sha256Hex } from "../crypto";
 import { keyholeError } from "../errors";
 import { signKeyholeToken } from "../keys";
-import { requireUser, tokenStatus } from "../principal";
+import { tokenStatus } from "../principal";
 import { enforce, LIMITS } from "../rateLimit";
 import {
   MAX_ACTIVE_TOKENS,
@@ -25,6 +25,7 @@ import {
   validateName,
 } from "../tokens";
 import { policyWarnings } from "./policy";
+import type { UserMutationCtx } from "../functions";
 
 export const MAX_GRACE_S = 7 * 24 * 3600;
 
@@ -36,8 +37,8 @@ function checkGrace(graceSeconds: number | undefined): number {
   return graceSeconds;
 }
 
-export async function regenerateToken(ctx: MutationCtx, args: { tokenId: string; graceSeconds?: number }) {
-  const user = await requireUser(ctx, "regenerate tokens");
+export async function regenerateToken(ctx: UserMutationCtx, args: { tokenId: string; graceSeconds?: number }) {
+  const user = ctx.user;
   const old = await ownToken(ctx, user, args.tokenId);
   const grace = checkGrace(args.graceSeconds);
   const now = Date.now();
@@ -103,8 +104,8 @@ export async function regenerateToken(ctx: MutationCtx, args: { tokenId: string;
   };
 }
 
-export async function updateToken(ctx: MutationCtx, args: { tokenId: string; name?: string; description?: string }) {
-  const user = await requireUser(ctx, "change tokens");
+export async function updateToken(ctx: UserMutationCtx, args: { tokenId: string; name?: string; description?: string }) {
+  const user = ctx.user;
   const t = await ownToken(ctx, user, args.tokenId);
   const now = Date.now();
   const patch: { name?: string; description?: string } = {};

@@ -26,9 +26,10 @@ import { authorize, authorizePath } from "../authorize";
 import { base64url, randomToken } from "../crypto";
 import { keyholeError } from "../errors";
 import { aadFor, encryptSecret } from "../oauth/encryption";
-import { requireUser, type UserPrincipal } from "../principal";
+import type { UserPrincipal } from "../principal";
 import { enforce } from "../rateLimit";
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from "./validators";
+import type { UserMutationCtx, UserQueryCtx } from "../functions";
 
 export const MAX_ENDPOINTS_PER_OWNER = 10;
 export const DELIVERIES_LISTED = 50;
@@ -112,16 +113,16 @@ function checkEventTypes(types: string[]): WebhookEventType[] {
 // --- access --------------------------------------------------------------------
 
 /** A person managing endpoints: their own, or an org's with org:configure. */
-async function ownerScope(ctx: QueryCtx, org: string | undefined) {
-  const user = await requireUser(ctx, "manage webhooks");
+async function ownerScope(ctx: UserQueryCtx, org: string | undefined) {
+  const user = ctx.user;
   if (org === undefined) return { user, orgDoc: null };
   const { resource } = await authorizePath(ctx, "org:configure", org);
   return { user, orgDoc: resource.org };
 }
 
 /** An endpoint the caller may manage; anything else reads as not found. */
-export async function manageableEndpoint(ctx: QueryCtx, endpointId: string): Promise<{ user: UserPrincipal; endpoint: Doc<"webhookEndpoints"> }> {
-  const user = await requireUser(ctx, "manage webhooks");
+export async function manageableEndpoint(ctx: UserQueryCtx, endpointId: string): Promise<{ user: UserPrincipal; endpoint: Doc<"webhookEndpoints"> }> {
+  const user = ctx.user;
   const id = ctx.db.normalizeId("webhookEndpoints", endpointId);
   const endpoint = id === null ? null : await ctx.db.get("webhookEndpoints", id);
   const notFound = keyholeError("not_found", `no webhook endpoint with id "${endpointId.slice(0, 64)}"`);
@@ -143,7 +144,7 @@ export async function manageableEndpoint(ctx: QueryCtx, endpointId: string): Pro
 // --- endpoints -----------------------------------------------------------------
 
 export async function createEndpoint(
-  ctx: MutationCtx,
+  ctx: UserMutationCtx,
   args: { org?: string; url: string; eventTypes: string[]; description?: string },
 ) {
   const { user, orgDoc } = await ownerScope(ctx, args.org);
@@ -193,7 +194,7 @@ export function endpointView(e: Doc<"webhookEndpoints">, orgSlug: string | null)
   };
 }
 
-export async function listEndpoints(ctx: QueryCtx, org: string | undefined) {
+export async function listEndpoints(ctx: UserQueryCtx, org: string | undefined) {
   const { user, orgDoc } = await ownerScope(ctx, org);
   const rows = orgDoc
     ? await ctx.db.query("webhookEndpoints").withIndex("by_org", (q) => q.eq("orgId", orgDoc._id)).take(MAX_ENDPOINTS_PER_OWNER)
@@ -201,7 +202,7 @@ export async function listEndpoints(ctx: QueryCtx, org: string | undefined) {
   return rows.map((e) => endpointView(e, orgDoc?.slug ?? null));
 }
 
-export async function removeEndpoint(ctx: MutationCtx, endpointId: string) {
+export async function removeEndpoint(ctx: UserMutationCtx, endpointId: string) {
   const { user, endpoint } = await manageableEndpoint(ctx, endpointId);
   await ctx.db.delete("webhookEndpoints", endpoint._id);
   await logAudit(ctx, {
@@ -216,7 +217,7 @@ export async function removeEndpoint(ctx: MutationCtx, endpointId: string) {
 }
 
 /** The endpoint's recent deliveries with every attempt, newest first. */
-export async function listDeliveries(ctx: QueryCtx, endpointId: string) {
+export async function listDeliveries(ctx: UserQueryCtx, endpointId: string) {
   const { endpoint } = await manageableEndpoint(ctx, endpointId);
   const rows = await ctx.db
     .query("webhookDeliveries")
@@ -236,7 +237,7 @@ export async function listDeliveries(ctx: QueryCtx, endpointId: string) {
 }
 
 /** Queues a `webhook.test` event to one endpoint. */
-export async function sendTest(ctx: MutationCtx, endpointId: string) {
+export async function sendTest(ctx: UserMutationCtx, endpointId: string) {
   const { user, endpoint } = await manageableEndpoint(ctx, endpointId);
   await enforce(ctx, `webhook-test:${user.userId}`, WEBHOOK_TEST_LIMIT, "webhook test deliveries");
   const payload = JSON.stringify({

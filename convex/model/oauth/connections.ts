@@ -9,13 +9,13 @@ import type { Doc, Id } from "../../_generated/dataModel";
 import { internal } from "../../_generated/api";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { actorOf, logAudit, type AuditActor } from "../audit";
-import { authorize } from "../authorize";
 import { randomToken } from "../crypto";
 import { keyholeError } from "../errors";
-import { requireUser, type RequestInfo } from "../principal";
+import type { RequestInfo } from "../principal";
 import { hasTokens } from "./listing";
 import { aadFor, DecryptionError, decryptSecret, encryptionKeys, encryptSecret, type EncryptionKeys } from "./encryption";
 import { PROVIDER_IDS, type ProviderId } from "./providers";
+import type { PrincipalMutationCtx, UserMutationCtx } from "../functions";
 
 /** Refresh when the access token has less than this left. */
 export const REFRESH_MARGIN_MS = 2 * 60_000;
@@ -202,8 +202,8 @@ async function auditVend(
  * has more than REFRESH_MARGIN_MS left (audited as vended), else takes the
  * refresh lock and hands the action the refresh token to use.
  */
-export async function beginVend(ctx: MutationCtx, provider: ProviderId, info?: RequestInfo): Promise<VendStep> {
-  const p = await authorize(ctx, "connections:use");
+export async function beginVend(ctx: PrincipalMutationCtx, provider: ProviderId, info?: RequestInfo): Promise<VendStep> {
+  const p = ctx.principal;
   const row = await connectionOf(ctx, p.userId, provider);
   if (row === null) throw keyholeError("not_found", `no ${provider} connection: connect ${provider} first`);
   if (!hasTokens(row)) {
@@ -338,11 +338,11 @@ export const vTakenForRevoke = v.union(
  * No connection → null (revoking twice is a no-op).
  */
 export async function takeForRevoke(
-  ctx: MutationCtx,
+  ctx: UserMutationCtx,
   provider: ProviderId,
   info?: RequestInfo,
 ): Promise<Infer<typeof vTakenForRevoke>> {
-  const user = await requireUser(ctx, "revoke an OAuth connection");
+  const user = ctx.user;
   const row = await connectionOf(ctx, user.userId, provider);
   if (row === null) return null;
   let tokens: { accessToken?: string; refreshToken?: string } = {};
