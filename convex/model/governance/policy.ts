@@ -18,7 +18,7 @@
  * Creating a token that a policy would refuse succeeds with a warning.
  */
 import type { Doc, Id } from "../../_generated/dataModel";
-import type { MutationCtx, QueryCtx } from "../../_generated/server";
+import type { QueryCtx } from "../../_generated/server";
 import { internal } from "../../_generated/api";
 import { actorOf, logAudit } from "../audit";
 import { authorizePath, resolveResource } from "../authorize";

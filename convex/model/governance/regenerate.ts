@@ -8,7 +8,6 @@
  * expired token. So a deployment can swap secrets without downtime. The new
  * token has its own id; tokenRegenerations links the two.
  */
-import type { MutationCtx } from "../../_generated/server";
 import { actorOf, logAudit } from "../audit";
 import { sha256Hex } from "../crypto";
 import { keyholeError } from "../errors";

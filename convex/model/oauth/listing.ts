@@ -4,7 +4,6 @@
  */
 import { v, type Infer } from "convex/values";
 import type { Doc } from "../../_generated/dataModel";
-import type { QueryCtx } from "../../_generated/server";
 import type { PrincipalQueryCtx } from "../functions";
 
 /** Public shape of a connection: no secret fields, ever. */
