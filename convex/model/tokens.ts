@@ -235,20 +235,15 @@ export async function createToken(ctx: UserMutationCtx, args: CreateTokenArgs) {
   }
   await enforce(ctx, `token-create:${user.userId}`, LIMITS.tokenCreate, "tokens created");
 
-  // Row first (its id is the JWT's jti), then sign, then the hash and key id.
-  const tokenId = await ctx.db.insert("apiTokens", {
+  const { tokenId, token } = await insertSignedPat(ctx, {
     userId: user.userId,
     name,
     description,
     type,
     scopes: entries,
-    tokenHash: "",
-    keyId: "",
     createdAt: now,
     expiresAt,
   });
-  const { token, keyId, bindingHash } = await signKeyholeToken({ kind: "pat", id: tokenId, expiresAt, now });
-  await ctx.db.patch("apiTokens", tokenId, { tokenHash: await sha256Hex(token), keyId, bindingHash });
 
   await logAudit(ctx, {
     userId: user.userId,
@@ -269,6 +264,22 @@ export async function createToken(ctx: UserMutationCtx, args: CreateTokenArgs) {
     expiresAt,
     ...(warnings.length > 0 ? { warnings } : {}),
   };
+}
+
+/**
+ * Stores a new PAT and signs it: the row first (its id is the JWT's jti),
+ * then the signature, then the hash, key id and binding (without the binding
+ * any token signed for this record would pass: model/keyTrust.ts).
+ */
+export async function insertSignedPat(
+  ctx: MutationCtx,
+  fields: Pick<Doc<"apiTokens">, "userId" | "name" | "description" | "type" | "scopes" | "createdAt" | "expiresAt">,
+): Promise<{ tokenId: Id<"apiTokens">; token: string }> {
+  const tokenId = await ctx.db.insert("apiTokens", { ...fields, tokenHash: "", keyId: "" });
+  const now = fields.createdAt;
+  const { token, keyId, bindingHash } = await signKeyholeToken({ kind: "pat", id: tokenId, expiresAt: fields.expiresAt, now });
+  await ctx.db.patch("apiTokens", tokenId, { tokenHash: await sha256Hex(token), keyId, bindingHash });
+  return { tokenId, token };
 }
 
 export type StatusFilter = TokenStatus | "all";

@@ -9,15 +9,14 @@
  * token has its own id; tokenRegenerations links the two.
  */
 import { actorOf, logAudit } from "../audit";
-import { sha256Hex } from "../crypto";
 import { keyholeError } from "../errors";
-import { signKeyholeToken } from "../keys";
 import { tokenStatus } from "../principal";
 import { enforce, LIMITS } from "../rateLimit";
 import {
   MAX_ACTIVE_TOKENS,
   MAX_EXPIRES_IN_S,
   MIN_EXPIRES_IN_S,
+  insertSignedPat,
   ownToken,
   toTokenInfo,
   validateDescription,
@@ -63,21 +62,15 @@ export async function regenerateToken(ctx: UserMutationCtx, args: { tokenId: str
 
   const lifetimeMs = Math.min(Math.max(old.expiresAt - old.createdAt, MIN_EXPIRES_IN_S * 1000), MAX_EXPIRES_IN_S * 1000);
   const expiresAt = Math.floor((now + lifetimeMs) / 1000) * 1000;
-  // As createToken (model/tokens.ts) does it: row first (its id is the jti), then sign, then hash and key id.
-  const tokenId = await ctx.db.insert("apiTokens", {
+  const { tokenId, token } = await insertSignedPat(ctx, {
     userId: user.userId,
     name: old.name,
     description: old.description,
     type: old.type,
     scopes: old.scopes,
-    tokenHash: "",
-    keyId: "",
     createdAt: now,
     expiresAt,
   });
-  const { token, keyId, bindingHash } = await signKeyholeToken({ kind: "pat", id: tokenId, expiresAt, now });
-  // bindingHash too: without it any token signed for this record would pass (model/keyTrust.ts).
-  await ctx.db.patch("apiTokens", tokenId, { tokenHash: await sha256Hex(token), keyId, bindingHash });
 
   const graceEndsAt = status === "active" ? Math.min(old.expiresAt, now + grace * 1000) : old.expiresAt;
   if (graceEndsAt !== old.expiresAt) await ctx.db.patch("apiTokens", old._id, { expiresAt: graceEndsAt });
