@@ -18,7 +18,7 @@
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { actorOf, logAudit, type AuditActor } from "./audit";
+import { actorOf, logAudit, logSessionAudit, type AuditActor } from "./audit";
 import { keyholeError } from "./errors";
 import { signKeyholeToken, TOKEN_PREFIX } from "./keys";
 import { agentSessionLiveness } from "./liveness";
@@ -300,10 +300,8 @@ export async function endAgentSessionByToken(ctx: MutationCtx, token: string): P
   if (row === null) throw keyholeError("unauthenticated", "unknown session token");
   const ended = await endFamily(ctx, row.familyId, "ended");
   if (ended === 0) return;
-  await logAudit(ctx, {
-    userId: row.userId,
+  await logSessionAudit(ctx, row, {
     action: "session.end",
-    actor: { kind: "agent", id: row._id },
     targetType: "agentSession",
     targetId: row._id,
     details: `agent=${row.agentId} by=token`,
