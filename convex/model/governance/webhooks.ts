@@ -30,6 +30,7 @@ import type { UserPrincipal } from "../principal";
 import { enforce } from "../rateLimit";
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from "./validators";
 import type { UserMutationCtx, UserQueryCtx } from "../functions";
+import { deleteBatch } from "../purge";
 
 export const MAX_ENDPOINTS_PER_OWNER = 10;
 export const DELIVERIES_LISTED = 50;
@@ -303,10 +304,6 @@ export async function recordAttempt(ctx: MutationCtx, deliveryId: Id<"webhookDel
 
 /** Deletes deliveries older than `olderThanMs`; returns whether more remain. */
 export async function pruneDeliveries(ctx: MutationCtx, olderThanMs: number, batch = 500): Promise<boolean> {
-  const rows = await ctx.db
-    .query("webhookDeliveries")
-    .withIndex("by_created", (q) => q.lt("createdAt", Date.now() - olderThanMs))
-    .take(batch);
-  for (const r of rows) await ctx.db.delete("webhookDeliveries", r._id);
-  return rows.length === batch;
+  const cutoff = Date.now() - olderThanMs;
+  return await deleteBatch(ctx, "webhookDeliveries", (q) => q.withIndex("by_created", (i) => i.lt("createdAt", cutoff)), batch);
 }

@@ -19,6 +19,7 @@ import { keyholeError } from "../errors";
 import { vScopeEntry } from "../../validators";
 import { resourceUrl } from "./config";
 import type { UserMutationCtx, UserQueryCtx } from "../functions";
+import { deleteBatch } from "../purge";
 
 const LIST_MAX = 200;
 /** Grant rows are kept this long after their family's absolute lifetime (for the audit trail), then deleted. */
@@ -123,11 +124,6 @@ export async function disconnectApp(ctx: UserMutationCtx, grantId: string): Prom
 
 /** Deletes grant rows long past their family's lifetime; returns whether more remain. */
 export async function reapGrants(ctx: MutationCtx, now = Date.now(), batch = 200): Promise<boolean> {
-  const old = await ctx.db
-    .query("oauthGrants")
-    .withIndex("by_expiry", (q) => q.lt("familyExpiresAt", now - KEEP_AFTER_MS))
-    .take(batch);
-  for (const g of old) await ctx.db.delete("oauthGrants", g._id);
-  return old.length === batch;
+  return await deleteBatch(ctx, "oauthGrants", (q) => q.withIndex("by_expiry", (i) => i.lt("familyExpiresAt", now - KEEP_AFTER_MS)), batch);
 }
 
