@@ -94,16 +94,7 @@ export const failExchange = internalMutation({
 });
 
 export const finishExchange = internalMutation({
-  args: {
-    connectionId: v.id("oauthConnections"),
-    userId: v.id("users"),
-    provider: vProvider,
-    accountId: v.optional(v.string()),
-    accountLogin: v.optional(v.string()),
-    requestedScopes: v.array(v.string()),
-    tokens: vNewTokens,
-    info: v.optional(vRequestInfo),
-  },
+  args: { connectionId: v.id("oauthConnections"), ...Connections.vExchanged },
   returns: v.boolean(),
   handler: async (ctx, args) => await Complete.finishExchange(ctx, args),
 });
@@ -111,15 +102,7 @@ export const finishExchange = internalMutation({
 // --- internal: connections -------------------------------------------------------
 
 export const storeConnection = internalMutation({
-  args: {
-    userId: v.id("users"),
-    provider: vProvider,
-    accountId: v.optional(v.string()),
-    accountLogin: v.optional(v.string()),
-    requestedScopes: v.array(v.string()),
-    tokens: vNewTokens,
-    info: v.optional(vRequestInfo),
-  },
+  args: Connections.vExchanged,
   returns: Connections.vCompleted,
   handler: async (ctx, args) =>
     await Connections.storeConnection(ctx, { ...args, actor: { kind: "user", id: args.userId } }),

@@ -32,7 +32,7 @@ import { logAudit } from "../audit";
 import { sha256Hex } from "../crypto";
 import { keyholeError, type ErrorCode } from "../errors";
 import { requestInfo, type RequestInfo } from "../principal";
-import { storeConnection, type NewTokens } from "./connections";
+import { storeConnection, type Exchanged } from "./connections";
 import { aadFor, decryptSecret, encryptSecret } from "./encryption";
 import { ProviderError } from "./exchange";
 import { exchangeAndFetch, MAX_CODE_LENGTH, MAX_STATE_LENGTH, providerFailure } from "./flows";
@@ -162,16 +162,7 @@ export async function failExchange(
 /** Stores the exchanged tokens unless the person disconnected while the exchange ran. */
 export async function finishExchange(
   ctx: MutationCtx,
-  args: {
-    connectionId: Id<"oauthConnections">;
-    userId: Id<"users">;
-    provider: ProviderId;
-    accountId?: string;
-    accountLogin?: string;
-    requestedScopes: string[];
-    tokens: NewTokens;
-    info?: RequestInfo;
-  },
+  args: Exchanged & { connectionId: Id<"oauthConnections"> },
 ): Promise<boolean> {
   const row = await ctx.db.get("oauthConnections", args.connectionId);
   if (row === null || row.attempt?.status !== "pending") return false;

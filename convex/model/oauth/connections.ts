@@ -4,7 +4,7 @@
  * a secret; tokens leave only through getConnectionToken (audited) and only
  * as a fresh access token, never the refresh token.
  */
-import { v, type Infer } from "convex/values";
+import { v, type Infer, type ObjectType } from "convex/values";
 import type { Doc, Id } from "../../_generated/dataModel";
 import { internal } from "../../_generated/api";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
@@ -52,6 +52,18 @@ export const vNewTokens = v.object({
   scopes: v.union(v.array(v.string()), v.null()),
 });
 export type NewTokens = Infer<typeof vNewTokens>;
+
+/** What a successful code exchange yields for the person's connection (completeOAuth's exchange, the callback). */
+export const vExchanged = {
+  userId: v.id("users"),
+  provider: vProvider,
+  accountId: v.optional(v.string()),
+  accountLogin: v.optional(v.string()),
+  requestedScopes: v.array(v.string()),
+  tokens: vNewTokens,
+  info: v.optional(vRequestInfo),
+};
+export type Exchanged = ObjectType<typeof vExchanged>;
 
 const accessAad = (id: Id<"oauthConnections">) => aadFor("oauthConnections", id, "accessToken");
 const refreshAad = (id: Id<"oauthConnections">) => aadFor("oauthConnections", id, "refreshToken");
@@ -107,16 +119,7 @@ async function opened(row: Doc<"oauthConnections">): Promise<{ accessToken: stri
 /** Stores (or replaces) the user's connection to a provider after a successful exchange. */
 export async function storeConnection(
   ctx: MutationCtx,
-  args: {
-    userId: Id<"users">;
-    provider: ProviderId;
-    accountId?: string;
-    accountLogin?: string;
-    requestedScopes: string[];
-    tokens: NewTokens;
-    actor: AuditActor;
-    info?: RequestInfo;
-  },
+  args: Exchanged & { actor: AuditActor },
 ): Promise<Infer<typeof vCompleted>> {
   const now = Date.now();
   const scopes = args.tokens.scopes ?? args.requestedScopes;
