@@ -282,6 +282,30 @@ export async function insertSignedPat(
   return { tokenId, token };
 }
 
+/**
+ * The system revokes a PAT (an org's unused-token policy, a compromised
+ * signing key): the record, then its child sessions (`endChildren`), then
+ * "token.revoked" in the owner's log (which also raises the token.revoked
+ * webhook: model/governance/events.ts).
+ */
+export async function revokeAsSystem(
+  ctx: MutationCtx,
+  t: Doc<"apiTokens">,
+  r: { now: number; reason: string; details: string },
+  endChildren: (tokenId: Id<"apiTokens">) => Promise<void>,
+): Promise<void> {
+  await ctx.db.patch("apiTokens", t._id, { revokedAt: r.now, revokedReason: r.reason });
+  await endChildren(t._id);
+  await logAudit(ctx, {
+    userId: t.userId,
+    action: "token.revoked",
+    actor: { kind: "system" },
+    targetType: "apiToken",
+    targetId: t._id,
+    details: r.details,
+  });
+}
+
 export type StatusFilter = TokenStatus | "all";
 
 /** The caller's tokens, newest first, at most LIST_LIMIT (all active ones always fit). */
