@@ -8,7 +8,7 @@
  *
  *   userQuery / userMutation            a person signed in through @convex-dev/auth → ctx.user
  *   principalQuery / principalMutation  any live credential (person, PAT, agent session) → ctx.principal
- *   permissionQuery / permissionMutation  any live credential holding a personal permission → ctx.principal
+ *   permissionQuery                     any live credential holding a personal permission → ctx.principal
  *   anyoneQuery / anyoneMutation / anyoneAction  no caller check; `why` says what decides instead
  *   delegatingAction                    an action whose check is the internal function it runs as the caller
  *
@@ -163,12 +163,6 @@ export const principalMutation = ruled(
 
 /** A query for any live credential holding the personal `permission` (authorize()); ctx.principal. */
 export const permissionQuery = ruled(customQuery(query, permissionRule), permissionRuleOf, customQuery(internalQuery, permissionRule));
-/** A mutation for any live credential holding the personal `permission` (authorize(), records use); ctx.principal. */
-export const permissionMutation = ruled(
-  customMutation(mutation, permissionRule),
-  permissionRuleOf,
-  customMutation(internalMutation, permissionRule),
-);
 
 const anyoneRuleOf = (d: Record<string, unknown>): Rule => ({ kind: "anyone", why: d.why as string });
 /** A query anyone may call; `why` names what decides instead of the caller. */

@@ -271,7 +271,7 @@ describe("credential functions (principalQuery, principalMutation)", () => {
   });
 });
 
-describe("permission functions (permissionQuery, permissionMutation and their internal kin)", () => {
+describe("permission functions (permissionQuery and its internal kin)", () => {
   test.each(withRule("permission").map(([n]) => n))("%s refuses anonymous callers and tokens without the permission", async (name) => {
     const { w, narrow, ids } = await setup();
     const f = (PUBLIC.get(name) ?? INTERNAL.get(name))!;
