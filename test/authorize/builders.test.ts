@@ -226,10 +226,9 @@ type Caller = {
   action: (ref: any, args: any) => Promise<unknown>;
 };
 
-async function callAs(who: Caller, name: string, f: Registered, ids: Record<string, string>, visibility: "public" | "internal") {
+async function callAs(who: Caller, name: string, f: Registered, ids: Record<string, string>) {
   const ref = makeFunctionReference<any, any, any>(name) as any;
   const args = sample(JSON.parse(f.exportArgs()) as ValidatorJson, ids);
-  if (visibility === "internal" && !f.isInternal) throw new Error(`${name} is not internal`);
   return f.isQuery ? who.query(ref, args) : f.isMutation ? who.mutation(ref, args) : who.action(ref, args);
 }
 
@@ -255,11 +254,10 @@ describe("people-only functions (userQuery, userMutation and their internal kin)
   test.each(withRule("user").map(([n]) => n))("%s refuses anonymous callers, PATs and agent sessions", async (name) => {
     const { w, pat, agent, ids } = await setup();
     const f = (PUBLIC.get(name) ?? INTERNAL.get(name))!;
-    const vis = PUBLIC.has(name) ? "public" : "internal";
-    expect(await codeOf(callAs(w.t, name, f, ids, vis))).toBe("unauthenticated");
-    expect(await codeOf(callAs(pat.as, name, f, ids, vis))).toBe("forbidden");
-    expect(await messageOf(callAs(pat.as, name, f, ids, vis))).toMatch(/sign in interactively/);
-    expect(await codeOf(callAs(agent.as, name, f, ids, vis))).toBe("forbidden");
+    expect(await codeOf(callAs(w.t, name, f, ids))).toBe("unauthenticated");
+    expect(await codeOf(callAs(pat.as, name, f, ids))).toBe("forbidden");
+    expect(await messageOf(callAs(pat.as, name, f, ids))).toMatch(/sign in interactively/);
+    expect(await codeOf(callAs(agent.as, name, f, ids))).toBe("forbidden");
   });
 });
 
@@ -267,7 +265,7 @@ describe("credential functions (principalQuery, principalMutation)", () => {
   test.each(withRule("principal").map(([n]) => n))("%s refuses anonymous callers", async (name) => {
     const { w, ids } = await setup();
     const f = (PUBLIC.get(name) ?? INTERNAL.get(name))!;
-    expect(await codeOf(callAs(w.t, name, f, ids, PUBLIC.has(name) ? "public" : "internal"))).toBe("unauthenticated");
+    expect(await codeOf(callAs(w.t, name, f, ids))).toBe("unauthenticated");
   });
 });
 
@@ -276,8 +274,7 @@ describe("permission functions (permissionQuery and its internal kin)", () => {
     const { w, narrow, ids } = await setup();
     const f = (PUBLIC.get(name) ?? INTERNAL.get(name))!;
     const rule = ruleOf(f) as Extract<Rule, { kind: "permission" }>;
-    const vis = PUBLIC.has(name) ? "public" : "internal";
-    expect(await codeOf(callAs(w.t, name, f, ids, vis))).toBe("unauthenticated");
-    expect(await messageOf(callAs(narrow.as, name, f, ids, vis))).toBe(`this token lacks ${rule.permission}`);
+    expect(await codeOf(callAs(w.t, name, f, ids))).toBe("unauthenticated");
+    expect(await messageOf(callAs(narrow.as, name, f, ids))).toBe(`this token lacks ${rule.permission}`);
   });
 });
