@@ -73,7 +73,7 @@ export const isAuthenticated = anyoneQuery({
   },
 });
 
-// The keyhole public API (DESIGN.md, "Public API") is defined below, one
+// The keyhole public API (docs/design.md, "Public API") is defined below, one
 // section per credential kind; each function is a thin wrapper over
 // convex/model/, built with the builder that says who may call it. The
 // functions the HTTP API calls also have an internal twin (…Internal) with
