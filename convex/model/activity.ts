@@ -78,7 +78,7 @@ function fillDays(rows: { day: number; uses: number; refused: number }[], today:
   return out;
 }
 
-/** One of `user`'s tokens (checked by the caller: requireUser), last CHART_DAYS days. Someone else's (or a malformed id) → not_found. */
+/** One of `user`'s tokens (checked by the caller: userQuery), last CHART_DAYS days. Someone else's (or a malformed id) → not_found. */
 export async function tokenActivity(ctx: QueryCtx, user: { userId: Id<"users"> }, tokenId: string): Promise<DayCount[]> {
   const id = ctx.db.normalizeId("apiTokens", tokenId);
   const token = id === null ? null : await ctx.db.get("apiTokens", id);
@@ -105,7 +105,7 @@ export const vOverview = v.object({
 const ACTIVE_TOKENS_MAX = 100; // MAX_ACTIVE_TOKENS in tokens.ts
 const LIVE_SESSIONS_MAX = 500;
 
-/** `user`'s dashboard overview (checked by the caller: requireUser): active tokens, live agent sessions, this week's use and refusals. */
+/** `user`'s dashboard overview (checked by the caller: userQuery): active tokens, live agent sessions, this week's use and refusals. */
 export async function overview(ctx: QueryCtx, user: { userId: Id<"users"> }): Promise<Infer<typeof vOverview>> {
   const now = Date.now();
   const today = dayOf(now);
