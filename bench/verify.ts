@@ -89,8 +89,9 @@ async function runCase(n: number, o: Required<VerifyOptions>): Promise<VerifyCas
   const sitePort = await freePort();
   console.error(`[verify] seeding ${n} PATs into the embedded backend…`);
   const seeded = await seedInChild({ dataDir, sitePort, tokens: n });
-  const env: Record<string, string> = o.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir} --cpu-prof-name=keyhole-${n}.cpuprofile` } : {};
-  const backend = await spawnBackend({ dataDir, sitePort, timeoutMs: 600_000, env });
+  // (One file per thread: the main thread's is the largest; tsx's loader thread writes one too.)
+  const execArgv = o.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(o.profileDir, `keyhole-${n}`)}`] : [];
+  const backend = await spawnBackend({ dataDir, sitePort, timeoutMs: 600_000, execArgv });
   console.error(`[verify] seeding ${n} keys into the peer and the floor…`);
   const peer = await startPeerProcess({ keys: n });
   const floor = await startFloorProcess({ keys: n });

@@ -1,7 +1,10 @@
 // Summarizes a V8 .cpuprofile (node --cpu-prof): the top functions by self
 // time, and self time by package / file group, as percentages of samples.
 //
-//   npx tsx bench/lib/profile.ts <file.cpuprofile> [--top 25]
+//   npx tsx bench/lib/profile.ts <file.cpuprofile> [--top 25] [--after handleSite]
+//
+// --after NAME: count only samples from the first one with NAME on its stack
+// (e.g. the site server's request handler: start-up is left out).
 import { readFileSync } from "node:fs";
 import { isMain } from "./report";
 
@@ -20,7 +23,7 @@ export type ProfileSummary = {
 
 /** Where a script lives, in a few words: a package name, a repo folder, or node internals. */
 function groupOf(url: string): string {
-  if (url === "") return "(native / GC / idle)";
+  if (url === "") return "(native: syscalls, crypto, V8 builtins)";
   if (url.startsWith("node:")) return "node internals";
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
@@ -29,11 +32,30 @@ function groupOf(url: string): string {
   return url.replace(/^file:\/\//, "");
 }
 
-export function summarizeProfile(p: Profile, topN = 25): ProfileSummary {
+/** Index of the first sample with a frame named `name` on its stack (0 when none is given). */
+function firstSampleIn(p: Profile, name: string | undefined): number {
+  if (!name) return 0;
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const hit = new Map<number, boolean>();
+  const onStack = (id: number): boolean => {
+    const known = hit.get(id);
+    if (known !== undefined) return known;
+    const up = parent.get(id);
+    const r = byId.get(id)!.callFrame.functionName === name || (up !== undefined && onStack(up));
+    hit.set(id, r);
+    return r;
+  };
+  const i = p.samples.findIndex((id) => onStack(id));
+  return i === -1 ? p.samples.length : i;
+}
+
+export function summarizeProfile(p: Profile, topN = 25, after?: string): ProfileSummary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   let total = 0;
-  for (let i = 0; i < p.samples.length; i++) {
+  for (let i = firstSampleIn(p, after); i < p.samples.length; i++) {
     const dt = p.timeDeltas[i] ?? 0;
     self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + dt);
     total += dt;
@@ -64,8 +86,11 @@ export function summarizeProfile(p: Profile, topN = 25): ProfileSummary {
 if (isMain(import.meta.url)) {
   const file = process.argv[2];
   if (!file) throw new Error("usage: profile.ts <file.cpuprofile> [--top N]");
-  const i = process.argv.indexOf("--top");
-  const s = summarizeProfile(JSON.parse(readFileSync(file, "utf8")) as Profile, i > 0 ? Number(process.argv[i + 1]) : 25);
+  const flag = (name: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  const s = summarizeProfile(JSON.parse(readFileSync(file, "utf8")) as Profile, Number(flag("top") ?? 25), flag("after"));
   console.log(`busy CPU: ${s.totalMs} ms (idle excluded)\n\nself time by group:`);
   for (const g of s.groups.slice(0, 20)) console.log(`  ${String(g.selfPct).padStart(5)}%  ${g.group}`);
   console.log("\ntop functions by self time:");
