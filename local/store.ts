@@ -203,8 +203,8 @@ export class Journal {
   private flushing = false;
   private failed: Error | null = null;
   private waiters: Array<{ ts: bigint; resolve: () => void; reject: (e: Error) => void }> = [];
-  /** Records appended and fdatasyncs made (tests count them). */
-  readonly stats = { records: 0, syncs: 0 };
+  /** Records appended, records on disk, fdatasyncs made (tests count them). */
+  readonly stats = { records: 0, durableRecords: 0, syncs: 0 };
   /** Called after each flush with the newest commit now durable. */
   onDurable: (ts: bigint) => void = () => {};
   /** Called once if the journal cannot be written: nothing after it may be acknowledged. */
@@ -246,6 +246,7 @@ export class Journal {
       return;
     }
     const text = this.buffered.join("");
+    const count = this.buffered.length;
     const upTo = this.appendedTs;
     this.buffered = [];
     try {
@@ -257,6 +258,7 @@ export class Journal {
     fs.fdatasync(this.fd, (err) => {
       if (err) return this.fail(err);
       this.stats.syncs++;
+      this.stats.durableRecords += count;
       this.durableTs = upTo;
       // Waiters come in commit order (each waits for the newest commit it could see).
       let n = 0;
