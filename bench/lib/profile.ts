@@ -54,11 +54,9 @@ function firstSampleIn(p: Profile, name: string | undefined): number {
 export function summarizeProfile(p: Profile, topN = 25, after?: string): ProfileSummary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
-  let total = 0;
   for (let i = firstSampleIn(p, after); i < p.samples.length; i++) {
     const dt = p.timeDeltas[i] ?? 0;
     self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + dt);
-    total += dt;
   }
   const fns = new Map<string, { fn: string; where: string; us: number }>();
   const groups = new Map<string, number>();
