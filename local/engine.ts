@@ -146,7 +146,9 @@ export class Engine {
   private tableIds = new Map<string, Set<string>>();
   private indexes = new Map<string, IndexMap[]>();
   private byModule = new Map<string, () => Promise<Record<string, unknown>>>();
-  journal: Journal | null = null;
+  private _journal: Journal | null = null;
+  /** Commits made but not yet on disk, oldest first: their listeners run once they are. */
+  private undelivered: CommitInfo[] = [];
   /** Called when the journal cannot be written: the process must stop. */
   onFatal: (err: Error) => void = (err) => {
     throw err;
@@ -210,6 +212,49 @@ export class Engine {
     const engine = new Engine(t, db, convexGlobal.transactionManager, schema, modules, root);
     engine.installHooks();
     return engine;
+  }
+
+  /** The journal commits go to (group commit, store.ts); null: in memory only. */
+  get journal(): Journal | null {
+    return this._journal;
+  }
+
+  set journal(j: Journal | null) {
+    this._journal = j;
+    if (!j) {
+      journaled.delete(this);
+      return;
+    }
+    journaled.add(this);
+    installFetchBarrier();
+    j.onDurable = (ts) => this.deliver(ts);
+    j.onError = (e) => this.onFatal(e);
+  }
+
+  /**
+   * Null when every commit made so far is on disk, else a promise for it.
+   * Whatever may show a commit (replies, live updates, an action's outgoing
+   * fetch) waits on this first: the newest commit bounds what it could have read.
+   */
+  durable(): Promise<void> | null {
+    return this._journal?.whenDurable(this.lastCommitTs) ?? null;
+  }
+
+  /** Runs the commit listeners of the commits now on disk (up to `ts`), in commit order. */
+  private deliver(ts: bigint) {
+    let n = 0;
+    while (n < this.undelivered.length && this.undelivered[n]!.ts <= ts) n++;
+    for (const info of this.undelivered.splice(0, n)) this.notify(info);
+  }
+
+  private notify(info: CommitInfo) {
+    for (const fn of this.commitListeners) {
+      try {
+        fn(info);
+      } catch (e) {
+        console.error("[keyhole] commit listener failed:", (e as Error).message);
+      }
+    }
   }
 
   get lastCommitTs(): bigint {
@@ -450,26 +495,19 @@ export class Engine {
         if (ch.old) engine.indexRemove(ch.id, ch.old);
         if (ch.new) engine.indexAdd(ch.id, ch.new);
       }
-      if (engine.journal) {
-        try {
-          engine.journal.append({
-            ts: commitTs.toString(),
-            n: this._nextDocId,
-            c: this._lastCreationTime,
-            w: changes.map((ch) => [ch.id, encodeDoc(ch.new)]),
-          });
-        } catch (e) {
-          engine.onFatal(e as Error);
-        }
-      }
       const info = { ts: commitTs, changes };
-      for (const fn of engine.commitListeners) {
-        try {
-          fn(info);
-        } catch (e) {
-          console.error("[keyhole] commit listener failed:", (e as Error).message);
-        }
+      const journal = engine._journal;
+      if (!journal) return engine.notify(info);
+      try {
+        journal.append(
+          { ts: commitTs.toString(), n: this._nextDocId, c: this._lastCreationTime, w: changes.map((ch) => [ch.id, encodeDoc(ch.new)]) },
+          commitTs,
+        );
+      } catch (e) {
+        engine.onFatal(e as Error);
       }
+      // Live queries hear of it once it is on disk (deliver).
+      engine.undelivered.push(info);
     };
   }
 
@@ -553,8 +591,10 @@ export class Engine {
       } else {
         value = await this.readTracker.exit(() => a.actionFromPath(path, args));
       }
+      await this.durable();
       return { value: value === undefined ? null : value, kind: fn.kind };
     } catch (e) {
+      await this.durable(); // an error may show what the function read, too
       throw toFunctionError(e);
     }
   }
@@ -581,17 +621,42 @@ export class Engine {
 
   /** Runs a function with direct access to the DatabaseFake inside a transaction. */
   async transact<T>(fn: (db: Any) => T): Promise<T> {
-    return (await this.t.run(async () => fn(this.db))) as T;
+    const out = (await this.t.run(async () => fn(this.db))) as T;
+    await this.durable();
+    return out;
   }
 
   /** An HTTP action through convex/http.ts's router. */
   async fetch(pathAndQuery: string, init: RequestInit, opts: CallOptions = {}): Promise<Response> {
     const a = this.accessor(opts);
-    return (await this.readTracker.exit(() => a.fetch(pathAndQuery, init))) as Response;
+    try {
+      return (await this.readTracker.exit(() => a.fetch(pathAndQuery, init))) as Response;
+    } finally {
+      await this.durable();
+    }
   }
 }
 
 const EMPTY: Set<string> = new Set();
+
+/** Engines with a journal: an action's outgoing fetch waits for their commits to be on disk. */
+const journaled = new Set<Engine>();
+let fetchBarrier = false;
+
+/**
+ * An action may send what it read or wrote (a webhook, an OAuth exchange)
+ * with `fetch`: that too must not leave the process before the commits it
+ * could have seen are durable (group commit, store.ts).
+ */
+function installFetchBarrier() {
+  if (fetchBarrier) return;
+  fetchBarrier = true;
+  const original = globalThis.fetch;
+  globalThis.fetch = async function (input: RequestInfo | URL, init?: RequestInit) {
+    for (const e of journaled) await e.durable();
+    return await original(input, init);
+  } as typeof fetch;
+}
 
 /** Normalizes anything a function threw. */
 export function toFunctionError(e: unknown): FunctionError {
