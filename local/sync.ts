@@ -35,7 +35,7 @@ import { WebSocketServer } from "ws";
 import type { Value } from "convex/values";
 import type { UserIdentity } from "convex/server";
 import { emptyReadSet, type CommitInfo, type Engine, type ReadSet } from "./engine.js";
-import { Connection, type MutationOutcome, type SharedResult } from "./connection.js";
+import { Connection, type MutationOutcome } from "./connection.js";
 import type { IdentityVerifier } from "./identity.js";
 import type { Logger } from "./log.js";
 import { clientIp, header, MAX_MESSAGE_BYTES, SESSION_TTL_MS } from "./wire.js";
@@ -48,6 +48,8 @@ export {
   MAX_MESSAGE_BYTES,
   MAX_QUERIES_PER_SOCKET,
 } from "./wire.js";
+
+export type SharedResult = { ok: true; value: Value; readSet: ReadSet } | { ok: false; error: unknown; readSet: ReadSet };
 
 export class SyncServer {
   private wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
