@@ -19,6 +19,7 @@ import { createLogger, type Logger } from "./log.js";
 import { closeServer, hostForUrl, listen } from "./request.js";
 import { handleSite } from "./site.js";
 import { lockDataDir } from "./store.js";
+import type { SyncServer } from "./sync.js";
 
 export { MAX_BODY_BYTES } from "./request.js";
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -53,6 +54,8 @@ export type Backend = {
   sitePort: number;
   dataDir: string;
   engine: Engine;
+  /** Live queries over the sync socket (tests count its work: `sync.work`). */
+  sync: SyncServer;
   /** Milliseconds from call to ready. */
   startupMs: number;
   close(): Promise<void>;
@@ -114,6 +117,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     sitePort,
     dataDir,
     engine: b.engine,
+    sync: b.sync,
     startupMs: Math.round(performance.now() - t0),
     async close() {
       if (closed) return;

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { WebSocket, type RawData } from "ws";
 import { convexToJson } from "convex/values";
 import type { UserIdentity } from "convex/server";
-import { toFunctionError, type CommitInfo } from "./engine.js";
+import { toFunctionError, type CommitInfo, type ReadSet } from "./engine.js";
 import { isExpired, LiveQueries, type Auth } from "./livequeries.js";
 import type { SyncServer } from "./sync.js";
 import {
@@ -55,7 +55,7 @@ export class Connection {
   ) {
     this.sessionId = `anon-${randomUUID()}`;
     this.live = new LiveQueries(server, {
-      send: (msg) => this.send(msg),
+      sendText: (text) => this.sendText(text),
       isClosed: () => this.closed,
       expired: () => this.expired(),
       fatal: (error) => this.fatal(error),
@@ -79,14 +79,19 @@ export class Connection {
   }
 
   /** A commit landed: re-run the live queries it can change. */
-  invalidate(info: CommitInfo) {
-    this.live.invalidate(info);
+  invalidate(info: CommitInfo, checked: Map<ReadSet, boolean>) {
+    this.live.invalidate(info, checked);
   }
 
   private send(msg: Record<string, unknown>) {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    this.sendText(JSON.stringify(msg));
+  }
+
+  private sendText(text: string) {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
     this.lastSend = Date.now();
-    this.ws.send(JSON.stringify(msg));
+    this.ws.send(text);
   }
 
   private fatal(error: string, code = 1008) {

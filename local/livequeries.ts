@@ -6,7 +6,7 @@
  */
 import { convexToJson, type Value } from "convex/values";
 import type { UserIdentity } from "convex/server";
-import { affects, emptyReadSet, toFunctionError, type CommitInfo, type ReadSet } from "./engine.js";
+import { emptyReadSet, toFunctionError, type CommitInfo, type ReadSet } from "./engine.js";
 import { decodeJournal, encodeJournal } from "./pagination.js";
 import type { SharedResult, SyncServer } from "./sync.js";
 import { decodeArgs, wireVersion, type Version } from "./wire.js";
@@ -19,7 +19,8 @@ export function isExpired(auth: Auth) {
 
 /** What the live queries need of their connection. */
 export type Link = {
-  send(msg: Record<string, unknown>): void;
+  /** Sends one message already in JSON. */
+  sendText(text: string): void;
   isClosed(): boolean;
   /** The identity the queries run with has expired: end with an AuthError. */
   expired(): void;
@@ -41,8 +42,15 @@ type Query = {
 type Modification = Record<string, unknown>;
 /** What one Transition carries besides query results: its versions and removals. */
 type Step = { identity: number; querySet: number; modifications: Modification[] };
+/**
+ * A query result as the wire carries it, made once per shared run (sync.ts)
+ * however many subscribers receive it: `json` tells a changed result from an
+ * unchanged one, `head` + query id + `tail` is its QueryUpdated / QueryFailed
+ * modification in JSON.
+ */
+export type Rendered = { readSet: ReadSet; journal: string | null; json: string; head: string; tail: string };
 /** One query's new result, applied only when its Transition is sent. */
-type Rerun = { queryId: number; q: Query; readSet: ReadSet; journal: string | null; json: string; mod: Modification };
+type Rerun = { queryId: number; q: Query; result: Rendered };
 /** Conflicted optimistic passes in a row before a Transition waits for a snapshot round. */
 const OPTIMISTIC_TRIES = 2;
 
@@ -84,11 +92,15 @@ export class LiveQueries {
     this.kick();
   }
 
-  invalidate(info: CommitInfo) {
+  /**
+   * Marks dirty the queries `info` can change. `checked`: the answers so far
+   * for this commit — subscribers of one shared run hold the same read set.
+   */
+  invalidate(info: CommitInfo, checked: Map<ReadSet, boolean>) {
     if (this.link.isClosed()) return;
     let any = false;
     for (const q of this.queries.values()) {
-      if (!q.dirty && affects(q.readSet, info.changes)) {
+      if (!q.dirty && this.server.affects(q.readSet, info, checked)) {
         q.dirty = true;
         any = true;
       }
@@ -200,7 +212,7 @@ export class LiveQueries {
       for (const r of reruns) r.q.dirty = true;
       return false;
     }
-    const modifications = [...step.modifications, ...this.applyReruns(reruns)];
+    const modifications = [...step.modifications.map((m) => JSON.stringify(m)), ...this.applyReruns(reruns)];
     this.sendTransition(step, startTs, modifications);
     if (this.needTs > this.sent.ts) this.again = true;
     for (const q of this.queries.values()) if (q.dirty) this.again = true;
@@ -217,29 +229,30 @@ export class LiveQueries {
       q.dirty = false;
       const r = q.args instanceof Error ? q.args : await this.server.runQuery(q.udfPath, q.args, q.argsJson, q.journal, opts);
       if (this.link.isClosed()) return null;
-      reruns.push(this.rerunResult(queryId, q, r));
+      const result = r instanceof Error ? render(q, r) : (r.rendered ??= this.server.render(q, r));
+      reruns.push({ queryId, q, result });
     }
     return reruns;
   }
 
   /** Keeps the new results; answers the modifications for those that changed. */
-  private applyReruns(reruns: Rerun[]): Modification[] {
-    const modifications: Modification[] = [];
-    for (const r of reruns) {
+  private applyReruns(reruns: Rerun[]): string[] {
+    const modifications: string[] = [];
+    for (const { queryId, q, result } of reruns) {
       // The query may have been removed meanwhile (it is re-added later).
-      if (this.queries.get(r.queryId) !== r.q) continue;
-      r.q.readSet = r.readSet;
-      r.q.journal = r.journal;
-      if (r.json !== r.q.lastJson) {
-        r.q.lastJson = r.json;
-        modifications.push(r.mod);
+      if (this.queries.get(queryId) !== q) continue;
+      q.readSet = result.readSet;
+      q.journal = result.journal;
+      if (result.json !== q.lastJson) {
+        q.lastJson = result.json;
+        modifications.push(result.head + String(queryId) + result.tail);
       }
     }
     return modifications;
   }
 
   /** Sends a Transition from the last one sent, when there is anything to tell. */
-  private sendTransition(step: Step, startTs: bigint, modifications: Modification[]) {
+  private sendTransition(step: Step, startTs: bigint, modifications: string[]) {
     const { identity, querySet } = step;
     const ts = startTs > this.sent.ts ? startTs : this.sent.ts;
     const needTransition =
@@ -249,32 +262,35 @@ export class LiveQueries {
       (this.needTs > this.sent.ts && ts >= this.needTs);
     if (!needTransition) return;
     const end: Version = { querySet, identity, ts };
-    this.link.send({ type: "Transition", startVersion: wireVersion(this.sent), endVersion: wireVersion(end), modifications });
+    // Assembled from the modifications' JSON: a result is encoded once (render), not per subscriber.
+    const versions = `"startVersion":${JSON.stringify(wireVersion(this.sent))},"endVersion":${JSON.stringify(wireVersion(end))}`;
+    this.link.sendText(`{"type":"Transition",${versions},"modifications":[${modifications.join(",")}]}`);
     this.sent = end;
   }
+}
 
-  /** One query's new result (or the error of its arguments), not yet applied (see pass). */
-  private rerunResult(queryId: number, q: Query, r: SharedResult | Error): Rerun {
-    let readSet = emptyReadSet();
-    let journal = q.journal;
-    let mod: Modification;
-    let json: string;
-    try {
-      if (r instanceof Error) throw r;
-      readSet = r.readSet;
-      if (!r.ok) throw r.error;
-      journal = r.readSet.journal?.next ?? null;
-      const encoded = convexToJson(r.value);
-      const wireJournal = encodeJournal(q.udfPath, q.argsJson, journal);
-      json = wireJournal === null ? "V" + JSON.stringify(encoded) : "V" + JSON.stringify(encoded) + "\u0000" + wireJournal;
-      mod = { type: "QueryUpdated", queryId, value: encoded, logLines: [], journal: wireJournal };
-    } catch (e) {
-      const fe = toFunctionError(e);
-      const errorData = fe.data !== undefined ? convexToJson(fe.data) : undefined;
-      json = "E" + fe.message + "\u0000" + JSON.stringify(errorData ?? null);
-      mod = { type: "QueryFailed", queryId, errorMessage: fe.message, logLines: [], journal: encodeJournal(q.udfPath, q.argsJson, journal) };
-      if (errorData !== undefined) mod.errorData = errorData;
-    }
-    return { queryId, q, readSet, journal, json, mod };
+/** One query's new result (or the error of its arguments) as the wire carries it (see Rendered). */
+export function render(q: { udfPath: string; argsJson: string; journal: string | null }, r: SharedResult | Error): Rendered {
+  let readSet = emptyReadSet();
+  let journal = q.journal;
+  try {
+    if (r instanceof Error) throw r;
+    readSet = r.readSet;
+    if (!r.ok) throw r.error;
+    journal = r.readSet.journal?.next ?? null;
+    const value = JSON.stringify(convexToJson(r.value));
+    const wireJournal = encodeJournal(q.udfPath, q.argsJson, journal);
+    const json = wireJournal === null ? "V" + value : "V" + value + "\u0000" + wireJournal;
+    const tail = `,"value":${value},"logLines":[],"journal":${JSON.stringify(wireJournal)}}`;
+    return { readSet, journal, json, head: '{"type":"QueryUpdated","queryId":', tail };
+  } catch (e) {
+    const fe = toFunctionError(e);
+    const errorData = fe.data !== undefined ? convexToJson(fe.data) : undefined;
+    const json = "E" + fe.message + "\u0000" + JSON.stringify(errorData ?? null);
+    const wireJournal = encodeJournal(q.udfPath, q.argsJson, journal);
+    const tail =
+      `,"errorMessage":${JSON.stringify(fe.message)},"logLines":[],"journal":${JSON.stringify(wireJournal)}` +
+      (errorData !== undefined ? `,"errorData":${JSON.stringify(errorData)}}` : "}");
+    return { readSet, journal, json, head: '{"type":"QueryFailed","queryId":', tail };
   }
 }

@@ -1,0 +1,91 @@
+// Live-query fan-out (local/sync.ts, local/livequeries.ts): many subscribers
+// of one query share one run per commit, and what follows a run is done once
+// for all of them too — the commit's read-set check and the result's wire
+// encoding — not once per subscriber. Steps are counted (sync.work); timings
+// are in bench/local.ts.
+//
+// The fixture's cron commits once a second, so the counts are bounded by the
+// commits that landed rather than fixed; the bounds still fail when the work
+// is done per subscriber (SUBSCRIBERS times per run or commit).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConvexClient, ConvexHttpClient } from "convex/browser";
+import { anyApi } from "convex/server";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { startBackend, type Backend } from "../../local/backend";
+
+const api = anyApi;
+const fixtureDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture", "convex");
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "keyhole-fanout-"));
+const SUBSCRIBERS = 20;
+let b: Backend;
+
+beforeAll(async () => {
+  const quiet = { info() {}, warn() {}, error() {} };
+  b = await startBackend({
+    port: 0,
+    sitePort: 0,
+    dataDir,
+    convexDir: fixtureDir,
+    logger: quiet,
+    env: { FIXTURE_ES_JWKS_B64: Buffer.from('{"keys":[]}').toString("base64"), FIXTURE_RS_JWKS: '{"keys":[]}' },
+  });
+});
+afterAll(async () => {
+  await b?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Resolves once every subscriber's latest result satisfies `ok`. */
+function allSee(latest: unknown[][], ok: (v: unknown[]) => boolean, wake: Set<() => void>): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (latest.every((v) => v !== undefined && ok(v))) {
+        wake.delete(check);
+        resolve();
+      }
+    };
+    wake.add(check);
+    check();
+  });
+}
+
+test(`${SUBSCRIBERS} subscribers of one query: one encoding per run and one read-set check per run and commit`, async () => {
+  const n = 424_242; // a bucket no other test writes
+  const work = b.sync.work;
+  work.renders = 0;
+  const latest: unknown[][] = new Array(SUBSCRIBERS);
+  const wake = new Set<() => void>();
+  const clients = Array.from({ length: SUBSCRIBERS }, () => new ConvexClient(b.url, { logger: false }));
+  clients.forEach((c, i) =>
+    c.onUpdate(api.fixture.byN, { n }, (v: unknown[]) => {
+      latest[i] = v;
+      for (const w of [...wake]) w();
+    }),
+  );
+  try {
+    await allSee(latest, (v) => v.length === 0, wake);
+    const rendersToSubscribe = work.renders;
+    work.commits = 0;
+    work.readSetChecks = 0;
+
+    await new ConvexHttpClient(b.url, { logger: false }).mutation(api.fixture.add, { text: "fan", n });
+    await allSee(latest, (v) => v.length === 1 && v[0] === "fan", wake);
+
+    const runsAfterWrite = work.renders - rendersToSubscribe;
+    // What makes the bounds below tell one-per-run from one-per-subscriber.
+    expect(work.commits).toBeLessThan(SUBSCRIBERS);
+    expect(work.renders).toBeLessThan(SUBSCRIBERS);
+    // A shared run is per commit ts: at most one run (and encoding) for the
+    // ts current when counting began and one per commit since.
+    expect(runsAfterWrite).toBeGreaterThanOrEqual(1);
+    expect(runsAfterWrite).toBeLessThanOrEqual(work.commits + 1);
+    // Each subscriber holds the read set of one of the runs so far: per commit,
+    // one check per distinct read set, not one per subscriber.
+    expect(work.readSetChecks).toBeLessThanOrEqual(work.commits * work.renders);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+});
