@@ -2,7 +2,7 @@
  * What convex-test's argument validator gets wrong, checked before each call.
  */
 
-type ValidatorJson = { type: string; value?: Record<string, { fieldType: ValidatorJson }> | ValidatorJson };
+export type ValidatorJson = { type: string; value?: Record<string, { fieldType: ValidatorJson }> | ValidatorJson };
 
 /**
  * What convex-test's argument validator gets wrong, worded as Convex's

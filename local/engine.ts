@@ -31,7 +31,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { convexTest } from "convex-test";
 import { jsonToConvex, type Value } from "convex/values";
 import type { UserIdentity } from "convex/server";
-import { convexTestMisses } from "./argcheck.js";
+import { convexTestMisses, type ValidatorJson } from "./argcheck.js";
 import { installHooks, type HookHost } from "./hooks.js";
 import { canonicalizeUdfPath, type ModuleMap } from "./modules.js";
 import { tableOf } from "./ids.js";
@@ -74,6 +74,13 @@ type AnyFn = ((...a: unknown[]) => unknown) & {
 };
 
 type Any = any;
+
+/** A function's argument validator, exported and parsed once per function (not on each call). */
+const parsedArgs = new WeakMap<AnyFn, ValidatorJson | undefined>();
+function argsValidatorOf(fn: AnyFn): ValidatorJson | undefined {
+  if (!parsedArgs.has(fn)) parsedArgs.set(fn, fn.exportArgs ? (JSON.parse(fn.exportArgs()) as ValidatorJson) : undefined);
+  return parsedArgs.get(fn);
+}
 
 export class Engine implements HookHost {
   readonly readTracker = new AsyncLocalStorage<ReadSet>();
@@ -218,7 +225,7 @@ export class Engine implements HookHost {
   }
 
   /** Resolves a client-callable function; throws FunctionError like the real backend. */
-  async resolvePublic(udfPath: string, kind: UdfKind | "any"): Promise<{ udfPath: string; kind: UdfKind; argsValidator?: string }> {
+  async resolvePublic(udfPath: string, kind: UdfKind | "any"): Promise<{ udfPath: string; kind: UdfKind; argsValidator?: ValidatorJson }> {
     if (typeof udfPath !== "string" || udfPath.length === 0 || udfPath.length > 1024) {
       throw new FunctionError("Invalid function path", undefined, 400);
     }
@@ -241,7 +248,7 @@ export class Engine implements HookHost {
         undefined,
       );
     }
-    return { udfPath: c.udfPath, kind: actual, argsValidator: fn.exportArgs?.() };
+    return { udfPath: c.udfPath, kind: actual, argsValidator: argsValidatorOf(fn) };
   }
 
   /**
@@ -256,7 +263,7 @@ export class Engine implements HookHost {
     readSet?: ReadSet,
   ): Promise<{ value: Value; kind: UdfKind }> {
     const fn = await this.resolvePublic(udfPath, kind);
-    const missed = fn.argsValidator ? convexTestMisses(JSON.parse(fn.argsValidator), args, "") : null;
+    const missed = fn.argsValidator ? convexTestMisses(fn.argsValidator, args, "") : null;
     if (missed !== null) throw new FunctionError(missed, undefined);
     const path = { componentPath: "", udfPath: fn.udfPath };
     const a = this.accessor(opts);

@@ -1,8 +1,10 @@
+// Work done once, not on every call or for every subscriber (steps are
+// counted; timings are in bench/local.ts).
+//
 // Live-query fan-out (local/sync.ts, local/livequeries.ts): many subscribers
 // of one query share one run per commit, and what follows a run is done once
 // for all of them too — the commit's read-set check and the result's wire
-// encoding — not once per subscriber. Steps are counted (sync.work); timings
-// are in bench/local.ts.
+// encoding — not once per subscriber (counted in sync.work).
 //
 // The fixture's cron commits once a second, so the counts are bounded by the
 // commits that landed rather than fixed; the bounds still fail when the work
@@ -39,7 +41,7 @@ afterAll(async () => {
 });
 
 /** Resolves once every subscriber's latest result satisfies `ok`. */
-function allSee(latest: unknown[][], ok: (v: unknown[]) => boolean, wake: Set<() => void>): Promise<void> {
+function allSee(latest: Array<unknown[] | undefined>, ok: (v: unknown[]) => boolean, wake: Set<() => void>): Promise<void> {
   return new Promise((resolve) => {
     const check = () => {
       if (latest.every((v) => v !== undefined && ok(v))) {
@@ -56,7 +58,7 @@ test(`${SUBSCRIBERS} subscribers of one query: one encoding per run and one read
   const n = 424_242; // a bucket no other test writes
   const work = b.sync.work;
   work.renders = 0;
-  const latest: unknown[][] = new Array(SUBSCRIBERS);
+  const latest: Array<unknown[] | undefined> = new Array(SUBSCRIBERS).fill(undefined);
   const wake = new Set<() => void>();
   const clients = Array.from({ length: SUBSCRIBERS }, () => new ConvexClient(b.url, { logger: false }));
   clients.forEach((c, i) =>
@@ -68,6 +70,7 @@ test(`${SUBSCRIBERS} subscribers of one query: one encoding per run and one read
   try {
     await allSee(latest, (v) => v.length === 0, wake);
     const rendersToSubscribe = work.renders;
+    expect(rendersToSubscribe).toBeGreaterThanOrEqual(1);
     work.commits = 0;
     work.readSetChecks = 0;
 
@@ -88,4 +91,26 @@ test(`${SUBSCRIBERS} subscribers of one query: one encoding per run and one read
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
+});
+
+test("a function's argument validator is exported and parsed once, not on every call", async () => {
+  const mod = await b.engine.loadModule("fixture");
+  const fn = mod!.add as { exportArgs(): string };
+  const original = fn.exportArgs;
+  let exports = 0;
+  fn.exportArgs = function (this: unknown) {
+    exports++;
+    return original.call(this);
+  };
+  const CALLS = 5;
+  try {
+    const http = new ConvexHttpClient(b.url, { logger: false });
+    for (let i = 0; i < CALLS; i++) await http.mutation(api.fixture.add, { text: `v${i}`, n: 7 });
+  } finally {
+    fn.exportArgs = original;
+  }
+  // convex-test exports it once per call to validate; the backend's own
+  // argument check (local/argcheck.ts) adds at most one export in all.
+  expect(exports).toBeGreaterThanOrEqual(CALLS);
+  expect(exports).toBeLessThanOrEqual(CALLS + 1);
 });
