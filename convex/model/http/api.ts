@@ -12,7 +12,7 @@
  *   404 · 405 · 409 · 413 body over MAX_BODY_BYTES · 429 + Retry-After ·
  *   500 generic.
  *
- * Routes (see README "HTTP API and MCP"):
+ * Routes (see docs/http-mcp.md):
  *   GET    /api/whoami
  *   GET    /api/pats?status=active|expired|revoked|all     POST /api/pats
  *   GET    /api/pats/<name>                                 DELETE /api/pats/<name>
