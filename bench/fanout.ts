@@ -8,30 +8,16 @@
  *
  * BENCH_SUBSCRIBERS (100), BENCH_WRITES (50), BENCH_ROWS (20: rows the query returns).
  */
-import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { startBackend } from "../local/backend.js";
+import { startFixtureBackend } from "../test/helpers/inprocess.js";
 import { RawSync } from "../test/helpers/rawsync.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const fixture = path.join(here, "..", "test", "local", "fixture", "convex");
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 100);
 const WRITES = Number(process.env.BENCH_WRITES ?? 50);
 const ROWS = Number(process.env.BENCH_ROWS ?? 20);
 
 async function main() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "keyhole-fanout-bench-"));
-  const quiet = { info() {}, warn() {}, error() {} };
-  const b = await startBackend({
-    port: 0,
-    sitePort: 0,
-    dataDir,
-    convexDir: fixture,
-    logger: quiet,
-    env: { FIXTURE_ES_JWKS_B64: Buffer.from('{"keys":[]}').toString("base64"), FIXTURE_RS_JWKS: '{"keys":[]}' },
-  });
+  const { backend: b, stop } = await startFixtureBackend("fanout-bench");
   const n = 777_777;
   for (let i = 0; i < ROWS; i++) await b.engine.call("mutation", "fixture:add", { text: `row ${i} `.padEnd(200, "x"), n });
   const sockets = await Promise.all(Array.from({ length: SUBSCRIBERS }, () => RawSync.open(b.url)));
@@ -61,8 +47,7 @@ async function main() {
       `(mean ${mean(cpu).toFixed(1)}), wall median ${med(wall).toFixed(1)} ms; load ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cpus`,
   );
   for (const s of sockets) s.close();
-  await b.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await stop();
   process.exit(0);
 }
 

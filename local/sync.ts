@@ -2,7 +2,8 @@
  * The WebSocket sync protocol of ConvexClient / ConvexReactClient
  * (node_modules/convex/src/browser/sync/protocol.ts is the source of truth):
  * the server (sockets, shared query runs, mutation outcomes) here, one
- * connection in connection.ts, wire helpers and limits in wire.ts.
+ * connection in connection.ts (its live queries and Transitions in
+ * livequeries.ts), wire helpers and limits in wire.ts.
  *
  * Per connection we keep the versions the client tracks — query set,
  * identity, timestamp — and only ever send a Transition whose startVersion is

@@ -9,35 +9,22 @@
 // The fixture's cron commits once a second, so the counts are bounded by the
 // commits that landed rather than fixed; the bounds still fail when the work
 // is done per subscriber (SUBSCRIBERS times per run or commit).
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startBackend, type Backend } from "../../local/backend";
+import type { Backend } from "../../local/backend";
+import { startFixtureBackend } from "../helpers/inprocess";
 
 const api = anyApi;
-const fixtureDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture", "convex");
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "keyhole-fanout-"));
 const SUBSCRIBERS = 20;
 let b: Backend;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  const quiet = { info() {}, warn() {}, error() {} };
-  b = await startBackend({
-    port: 0,
-    sitePort: 0,
-    dataDir,
-    convexDir: fixtureDir,
-    logger: quiet,
-    env: { FIXTURE_ES_JWKS_B64: Buffer.from('{"keys":[]}').toString("base64"), FIXTURE_RS_JWKS: '{"keys":[]}' },
-  });
+  ({ backend: b, stop } = await startFixtureBackend("hotpath"));
 });
 afterAll(async () => {
-  await b?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await stop?.();
 });
 
 /** Resolves once every subscriber's latest result satisfies `ok`. */
