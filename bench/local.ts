@@ -4,6 +4,8 @@
  * For 1k and 10k documents (half in the queried table, half in another):
  * - round trip of an indexed query and of a mutation, over HTTP
  *   (ConvexHttpClient) and over the sync socket (ConvexClient);
+ * - mutation throughput over HTTP at concurrency 16 (group commit: the
+ *   commits made while one fsync runs share the next);
  * - write → live-update latency with 1 and 100 subscribers (each its own
  *   ConvexClient / WebSocket), measured from sending the mutation to the
  *   moment the last subscriber sees the new result;
@@ -43,6 +45,19 @@ async function time(iter: number, fn: (i: number) => Promise<unknown>): Promise<
     out.push(performance.now() - t);
   }
   return stats(out);
+}
+
+/** Mutations a second with `concurrency` HTTP clients each sending one after another. */
+async function throughput(b: SpawnedBackend, concurrency: number, total: number): Promise<{ perSecond: number; n: number }> {
+  const clients = Array.from({ length: concurrency }, () => b.httpClient());
+  let next = 0;
+  const t = performance.now();
+  await Promise.all(
+    clients.map(async (c) => {
+      for (let i = next++; i < total; i = next++) await c.mutation(api.fixture.add, { text: `t${i}`, n: 7_000_000 });
+    }),
+  );
+  return { perSecond: Math.round((total / (performance.now() - t)) * 1000), n: total };
 }
 
 async function seed(b: SpawnedBackend, docs: number) {
@@ -119,6 +134,7 @@ async function benchSize(size: number, upstream: boolean) {
     result.httpQuery = await time(upstream ? 50 : ITER, () => http.query(api.fixture.byN, { n: rnd() }));
     if (upstream) return result;
     result.httpMutation = await time(ITER, (i) => http.mutation(api.fixture.add, { text: `m${i}`, n: 5_000_000 }));
+    result.mutationThroughput16 = await throughput(b, 16, ITER * 5);
     const ws = b.client();
     await ws.query(api.fixture.byN, { n: 0 });
     result.socketQuery = await time(ITER, () => ws.query(api.fixture.byN, { n: rnd() }));
@@ -156,6 +172,7 @@ async function main() {
     const s = r[k] as Stats | undefined;
     return s ? `${s.p50} / ${s.p95}` : "-";
   })])];
+  lines.push(["mutations/s, HTTP, c=16", ...results.map((r) => `${(r.mutationThroughput16 as { perSecond: number }).perSecond}/s`)]);
   const widths = header.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i]!)).join("   "));
   const out = {

@@ -1,6 +1,7 @@
 import { paginationOptsValidator, paginationResultValidator } from "convex/server";
 import { v } from "convex/values";
-import { internalMutation, query } from "./_generated/server";
+import { internalMutation } from "./_generated/server";
+import { permissionQuery } from "./model/functions";
 import { logAudit } from "./model/audit";
 import { listAuditLog, vAuditEntry, vAuditFilter } from "./model/auditLog";
 import { auditEventFields } from "./validators";
@@ -10,7 +11,8 @@ import { auditEventFields } from "./validators";
  * tokens:read), with names for ids; optional filters by event type, token,
  * actor kind and date range (`from` ≤ at < `to`).
  */
-export const list = query({
+export const list = permissionQuery({
+  permission: "tokens:read",
   args: { paginationOpts: paginationOptsValidator, ...vAuditFilter },
   returns: paginationResultValidator(vAuditEntry),
   handler: async (ctx, { paginationOpts, ...filter }) => await listAuditLog(ctx, paginationOpts, filter),

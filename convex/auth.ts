@@ -3,10 +3,21 @@ import { convexAuth } from "@convex-dev/auth/server";
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
-import { action, internalMutation, internalQuery, mutation, query } from "./_generated/server";
+import { internalMutation } from "./_generated/server";
 import * as AgentRefresh from "./model/agentRefresh";
 import * as AgentSessions from "./model/agentSessions";
-import { mutationDefinition, queryDefinition } from "./model/functions";
+import {
+  anyoneAction,
+  anyoneMutation,
+  anyoneQuery,
+  delegatingAction,
+  internalTwin,
+  permissionQuery,
+  principalMutation,
+  principalQuery,
+  userMutation,
+  userQuery,
+} from "./model/functions";
 import { KeyholePassword } from "./model/passwordSignIn";
 import * as OAuthComplete from "./model/oauth/complete";
 import * as Regenerate from "./model/governance/regenerate";
@@ -14,7 +25,7 @@ import * as OAuthConnections from "./model/oauth/connections";
 import * as OAuthFlows from "./model/oauth/flows";
 import * as OAuthListing from "./model/oauth/listing";
 import * as OAuthState from "./model/oauth/state";
-import { getPrincipal, isSignInIdentity, requirePrincipal } from "./model/principal";
+import { getPrincipal, isSignInIdentity } from "./model/principal";
 import { rememberTokenHint } from "./model/tokenHints";
 import * as Tokens from "./model/tokens";
 import * as WebSessions from "./model/webSessions";
@@ -35,7 +46,8 @@ export const { auth, signIn, store } = convexAuth({ providers });
 // sign-in to end, and it does not count as signed in.
 
 /** Ends the caller's sign-in; a no-op for keyhole tokens and anonymous callers. */
-export const signOut = action({
+export const signOut = anyoneAction({
+  why: "ends only the caller's own sign-in",
   args: {},
   returns: v.null(),
   handler: async (ctx) => {
@@ -48,7 +60,8 @@ export const signOut = action({
 });
 
 /** Whether the caller is a person with a live sign-in. */
-export const isAuthenticated = query({
+export const isAuthenticated = anyoneQuery({
+  why: "answers only about the caller",
   args: {},
   returns: v.boolean(),
   handler: async (ctx) => {
@@ -62,12 +75,15 @@ export const isAuthenticated = query({
 
 // The keyhole public API (docs/design.md, "Public API") is defined below, one
 // section per credential kind; each function is a thin wrapper over
-// convex/model/. The functions the HTTP API calls also have an internal twin
-// (…Internal) registered from the same definition (convex/model/functions.ts).
+// convex/model/, built with the builder that says who may call it. The
+// functions the HTTP API calls also have an internal twin (…Internal) with
+// the same definition and rule (internalTwin, convex/model/functions.ts).
 
 // ---- tokens (PATs, viewer) ------------------------------------------------
 
-const createApiToken_ = mutationDefinition({
+/** Creates a PAT for the signed-in person. The token text is in this result only. */
+export const createApiToken = userMutation({
+  action: "create tokens",
   args: {
     name: v.string(),
     scopes: v.array(vScopeInput),
@@ -82,31 +98,31 @@ const createApiToken_ = mutationDefinition({
     return created;
   },
 });
-/** Creates a PAT for the signed-in person. The token text is in this result only. */
-export const createApiToken = mutation(createApiToken_);
-export const createApiTokenInternal = internalMutation(createApiToken_);
+export const createApiTokenInternal = internalTwin(createApiToken);
 
-const listApiTokens_ = queryDefinition({
+/** The caller's tokens, newest first; expired and revoked ones stay listed for audit. */
+export const listApiTokens = userQuery({
+  action: "list tokens",
   args: {
     status: v.optional(v.union(v.literal("active"), v.literal("expired"), v.literal("revoked"), v.literal("all"))),
   },
   returns: v.object({ tokens: v.array(Tokens.vTokenInfo) }),
   handler: async (ctx, args) => ({ tokens: await Tokens.listTokens(ctx, args.status ?? "all") }),
 });
-/** The caller's tokens, newest first; expired and revoked ones stay listed for audit. */
-export const listApiTokens = query(listApiTokens_);
-export const listApiTokensInternal = internalQuery(listApiTokens_);
+export const listApiTokensInternal = internalTwin(listApiTokens);
 
-const getApiToken_ = queryDefinition({
+/** One of the caller's tokens, with last-use details. Someone else's → not_found. */
+export const getApiToken = userQuery({
+  action: "read token details",
   args: { tokenId: v.string() },
   returns: Tokens.vTokenDetails,
   handler: async (ctx, args) => await Tokens.getToken(ctx, args.tokenId),
 });
-/** One of the caller's tokens, with last-use details. Someone else's → not_found. */
-export const getApiToken = query(getApiToken_);
-export const getApiTokenInternal = internalQuery(getApiToken_);
+export const getApiTokenInternal = internalTwin(getApiToken);
 
-const revokeApiToken_ = mutationDefinition({
+/** Revokes a token now; its live agent sessions end with it. Repeating it is a no-op. */
+export const revokeApiToken = userMutation({
+  action: "revoke tokens",
   args: { tokenId: v.string() },
   returns: Tokens.vRevokeResult,
   handler: async (ctx, args) => {
@@ -117,9 +133,7 @@ const revokeApiToken_ = mutationDefinition({
     return result;
   },
 });
-/** Revokes a token now; its live agent sessions end with it. Repeating it is a no-op. */
-export const revokeApiToken = mutation(revokeApiToken_);
-export const revokeApiTokenInternal = internalMutation(revokeApiToken_);
+export const revokeApiTokenInternal = internalTwin(revokeApiToken);
 
 /** Continues ending the live child sessions of a revoked PAT, in batches. */
 export const endRevokedTokenSessions = internalMutation({
@@ -140,7 +154,8 @@ export const endRevokedTokenSessions = internalMutation({
  * `graceSeconds` (0 to 604800 = 7 days; default 0: it stops now), then fails
  * as expired. The new token text is in this result only. People only.
  */
-export const regenerateApiToken = mutation({
+export const regenerateApiToken = userMutation({
+  action: "regenerate tokens",
   args: { tokenId: v.string(), graceSeconds: v.optional(v.number()) },
   returns: v.object({
     ...Tokens.vCreatedToken.fields,
@@ -155,17 +170,18 @@ export const regenerateApiToken = mutation({
 });
 
 /** Renames a token or changes its description ("" clears it). People only; someone else's → not_found. */
-export const updateApiToken = mutation({
+export const updateApiToken = userMutation({
+  action: "change tokens",
   args: { tokenId: v.string(), name: v.optional(v.string()), description: v.optional(v.string()) },
   returns: Tokens.vTokenInfo,
   handler: async (ctx, args) => await Regenerate.updateToken(ctx, args),
 });
 
 /** Who is calling: a person, a PAT or an agent session. */
-export const viewer = query({
+export const viewer = principalQuery({
   args: {},
   returns: Tokens.vViewer,
-  handler: async (ctx) => Tokens.viewerOf(await requirePrincipal(ctx)),
+  handler: async (ctx) => Tokens.viewerOf(ctx.principal),
 });
 
 // ---- sessions (agent sessions, web sessions) ------------------------------
@@ -177,7 +193,14 @@ const vSessionPair = v.object({
   expiresAt: v.number(),
 });
 
-const createSession_ = mutationDefinition({
+/**
+ * Mints an agent session for the caller: a signed-in person (full role,
+ * optionally narrowed by `scopes`) or a PAT (a child: bounded by the PAT's
+ * scopes and expiry, ended with it); an agent session gets `forbidden`.
+ * `ttl` in seconds, 60-86400, default 3600. The token and refresh token are
+ * in this result only.
+ */
+export const createSession = principalMutation({
   args: {
     agentId: v.string(),
     ttl: v.optional(v.number()),
@@ -187,17 +210,11 @@ const createSession_ = mutationDefinition({
   returns: vSessionPair,
   handler: async (ctx, args) => await AgentSessions.createAgentSession(ctx, args),
 });
-/**
- * Mints an agent session for the caller: a signed-in person (full role,
- * optionally narrowed by `scopes`) or a PAT (a child: bounded by the PAT's
- * scopes and expiry, ended with it). `ttl` in seconds, 60-86400, default 3600.
- * The token and refresh token are in this result only.
- */
-export const createSession = mutation(createSession_);
-export const createSessionInternal = internalMutation(createSession_);
+export const createSessionInternal = internalTwin(createSession);
 
 /** Whether a session token is live; every bad token gets the same `{valid: false, ...nulls}`. */
-export const validateSession = query({
+export const validateSession = anyoneQuery({
+  why: "possession of the session token is the check",
   args: { token: v.string() },
   returns: v.object({
     valid: v.boolean(),
@@ -205,20 +222,9 @@ export const validateSession = query({
     expiresAt: v.union(v.number(), v.null()),
     metadata: v.union(v.any(), v.null()),
   }),
-  // Possession of the token is the access check.
   handler: async (ctx, { token }) => await AgentSessions.validateAgentSession(ctx, token),
 });
 
-const refreshSession_ = mutationDefinition({
-  args: {
-    refreshToken: v.optional(v.string()),
-    token: v.optional(v.string()),
-    ttl: v.optional(v.number()),
-  },
-  returns: AgentRefresh.vRefreshResult,
-  // Possession of the refresh token (or of the live session token) is the access check.
-  handler: async (ctx, args) => await AgentRefresh.refreshAgentSession(ctx, args),
-});
 /**
  * Refreshes an agent session (a mutation: `client.mutation(api.auth.refreshSession, …)`).
  * `{refreshToken, ttl?}` rotates the pair and ends every other live token of
@@ -229,21 +235,29 @@ const refreshSession_ = mutationDefinition({
  * a refusal is returned, not thrown, so that a replay's revocation of the
  * whole session family commits.
  */
-export const refreshSession = mutation(refreshSession_);
-export const refreshSessionInternal = internalMutation(refreshSession_);
+export const refreshSession = anyoneMutation({
+  why: "possession of the refresh token (or of the live session token) is the check",
+  args: {
+    refreshToken: v.optional(v.string()),
+    token: v.optional(v.string()),
+    ttl: v.optional(v.number()),
+  },
+  returns: AgentRefresh.vRefreshResult,
+  handler: async (ctx, args) => await AgentRefresh.refreshAgentSession(ctx, args),
+});
+export const refreshSessionInternal = internalTwin(refreshSession);
 
-const endSession_ = mutationDefinition({
+/** Ends the session this token belongs to: it fails on its next request. */
+export const endSession = anyoneMutation({
+  why: "possession of the session token is the check",
   args: { token: v.string() },
   returns: v.null(),
-  // Possession of the token is the access check.
   handler: async (ctx, { token }) => {
     await AgentSessions.endAgentSessionByToken(ctx, token);
     return null;
   },
 });
-/** Ends the session this token belongs to: it fails on its next request. */
-export const endSession = mutation(endSession_);
-export const endSessionInternal = internalMutation(endSession_);
+export const endSessionInternal = internalTwin(endSession);
 
 const vWebSession = v.object({
   sessionId: v.id("webSessions"),
@@ -260,14 +274,16 @@ const vWebSession = v.object({
  * `userId`, as the seed passes it, must be the caller's own: anyone else's
  * is `forbidden` (a web session is never recorded for someone else).
  */
-export const createWebSession = mutation({
+export const createWebSession = userMutation({
+  action: "record a web session",
   args: { userId: v.optional(v.string()), userAgent: v.optional(v.string()), ipAddress: v.optional(v.string()) },
   returns: vWebSession,
   handler: async (ctx, args) => await WebSessions.recordWebSession(ctx, args),
 });
 
 /** Whether one of the caller's own sign-ins (webSessions or authSessions id) is live. */
-export const validateWebSession = query({
+export const validateWebSession = userQuery({
+  action: "check web sessions",
   args: { sessionId: v.string() },
   returns: v.object({
     valid: v.boolean(),
@@ -290,7 +306,8 @@ export const validateWebSession = query({
  * slack, oauth2). `redirectUri` must exactly match an allowlisted URI.
  * Returns where to send the browser and the single-use state (10 minutes).
  */
-export const initiateOAuth = mutation({
+export const initiateOAuth = userMutation({
+  action: "connect an OAuth account",
   args: { provider: v.string(), scopes: v.array(v.string()), redirectUri: v.string() },
   returns: v.object({ authUrl: v.string(), state: v.string() }),
   handler: async (ctx, args) => await OAuthState.initiate(ctx, args),
@@ -306,14 +323,16 @@ export const initiateOAuth = mutation({
  * `status: "active"` with the granted scopes and expiry, or `attempt.status:
  * "failed"` with `{code, message}`. A refused state throws and consumes nothing.
  */
-export const completeOAuth = mutation({
+export const completeOAuth = userMutation({
+  action: "connect an OAuth account",
   args: { provider: v.string(), code: v.string(), state: v.string() },
   returns: OAuthConnections.vCompleted,
   handler: async (ctx, args) => await OAuthComplete.beginComplete(ctx, args),
 });
 
 /** The caller's connections (`connections:read`); never a token or any other secret. */
-export const listOAuthConnections = query({
+export const listOAuthConnections = permissionQuery({
+  permission: "connections:read",
   args: {},
   returns: v.array(OAuthListing.vConnectionInfo),
   handler: async (ctx) => await OAuthListing.listConnections(ctx),
@@ -324,7 +343,8 @@ export const listOAuthConnections = query({
  * provider to revoke them (best effort). Idempotent: `revoked: false` when
  * there was nothing to revoke.
  */
-export const revokeOAuth = action({
+export const revokeOAuth = delegatingAction({
+  checkedBy: "oauth:takeForRevoke",
   args: { provider: v.string() },
   returns: v.object({
     revoked: v.boolean(),

@@ -1,11 +1,12 @@
 /** Dashboard notices: tokens about to expire or expired, admin revocations (model/governance/notices.ts). */
 import { v } from "convex/values";
-import { mutation, query } from "./_generated/server";
+import { permissionQuery, userMutation } from "./model/functions";
 import * as Notices from "./model/governance/notices";
 import { vNoticeKind } from "./model/governance/validators";
 
 /** Your notices not yet dismissed, newest first (a token needs tokens:read). */
-export const list = query({
+export const list = permissionQuery({
+  permission: "tokens:read",
   args: {},
   returns: v.array(
     v.object({
@@ -20,7 +21,8 @@ export const list = query({
 });
 
 /** Dismisses one of your notices (people only); someone else's → not_found. */
-export const dismiss = mutation({
+export const dismiss = userMutation({
+  action: "dismiss notices",
   args: { noticeId: v.string() },
   returns: v.null(),
   handler: async (ctx, args) => await Notices.dismissNotice(ctx, args.noticeId),

@@ -5,9 +5,9 @@
  * The internal functions are the database halves of the actions.
  */
 import { v } from "convex/values";
-import { action, internalAction, internalMutation, internalQuery, query } from "./_generated/server";
+import { internalAction, internalMutation, internalQuery } from "./_generated/server";
+import { delegatingAction, internalPermissionMutation, internalUserMutation, principalQuery } from "./model/functions";
 import { internal } from "./_generated/api";
-import { requirePrincipal } from "./model/principal";
 import * as Complete from "./model/oauth/complete";
 import * as Connections from "./model/oauth/connections";
 import { vActor, vNewTokens, vProvider, vRequestInfo, vVendedToken } from "./model/oauth/connections";
@@ -17,7 +17,8 @@ import * as State from "./model/oauth/state";
 import { vErrorCode } from "./validators";
 
 /** A fresh access token for the caller's connection to `provider` (needs `connections:use`; audited). */
-export const getConnectionToken = action({
+export const getConnectionToken = delegatingAction({
+  checkedBy: "oauth:beginVend",
   args: { provider: v.string() },
   returns: vVendedToken,
   handler: async (ctx, args): Promise<{ accessToken: string; expiresAt: number | null; scopes: string[] }> =>
@@ -25,7 +26,7 @@ export const getConnectionToken = action({
 });
 
 /** The providers this deployment has configured (no secrets: ids, names, default scopes, callback URL). */
-export const listProviders = query({
+export const listProviders = principalQuery({
   args: {},
   returns: v.array(
     v.object({
@@ -36,8 +37,7 @@ export const listProviders = query({
       callbackUrl: v.string(),
     }),
   ),
-  handler: async (ctx) => {
-    await requirePrincipal(ctx);
+  handler: async () => {
     return configuredProviders().providers.map((p) => ({
       provider: p.id,
       name: p.displayName,
@@ -94,16 +94,7 @@ export const failExchange = internalMutation({
 });
 
 export const finishExchange = internalMutation({
-  args: {
-    connectionId: v.id("oauthConnections"),
-    userId: v.id("users"),
-    provider: vProvider,
-    accountId: v.optional(v.string()),
-    accountLogin: v.optional(v.string()),
-    requestedScopes: v.array(v.string()),
-    tokens: vNewTokens,
-    info: v.optional(vRequestInfo),
-  },
+  args: { connectionId: v.id("oauthConnections"), ...Connections.vExchanged },
   returns: v.boolean(),
   handler: async (ctx, args) => await Complete.finishExchange(ctx, args),
 });
@@ -111,21 +102,14 @@ export const finishExchange = internalMutation({
 // --- internal: connections -------------------------------------------------------
 
 export const storeConnection = internalMutation({
-  args: {
-    userId: v.id("users"),
-    provider: vProvider,
-    accountId: v.optional(v.string()),
-    accountLogin: v.optional(v.string()),
-    requestedScopes: v.array(v.string()),
-    tokens: vNewTokens,
-    info: v.optional(vRequestInfo),
-  },
+  args: Connections.vExchanged,
   returns: Connections.vCompleted,
   handler: async (ctx, args) =>
     await Connections.storeConnection(ctx, { ...args, actor: { kind: "user", id: args.userId } }),
 });
 
-export const beginVend = internalMutation({
+export const beginVend = internalPermissionMutation({
+  permission: "connections:use",
   args: { provider: vProvider, info: v.optional(vRequestInfo) },
   returns: Connections.vVendStep,
   handler: async (ctx, args) => await Connections.beginVend(ctx, args.provider, args.info),
@@ -159,7 +143,8 @@ export const failRefresh = internalMutation({
   },
 });
 
-export const takeForRevoke = internalMutation({
+export const takeForRevoke = internalUserMutation({
+  action: "revoke an OAuth connection",
   args: { provider: vProvider, info: v.optional(vRequestInfo) },
   returns: Connections.vTakenForRevoke,
   handler: async (ctx, args) => await Connections.takeForRevoke(ctx, args.provider, args.info),

@@ -6,7 +6,8 @@
  */
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
-import { internalMutation, internalQuery, mutation, query } from "./_generated/server";
+import { internalMutation, internalQuery } from "./_generated/server";
+import { userMutation, userQuery } from "./model/functions";
 import { cacheCimdClient, clientById, registerClient, reapClients, vClientAuth, vRegistrationResult } from "./model/oauthServer/clients";
 import { createAuthRequest as createRequest, decideConsent as decide, getConsentRequest, vConsentRequest, vDecision } from "./model/oauthServer/consent";
 import { disconnectApp as disconnect, listConnectedApps as listApps, reapGrants, vConnectedApp } from "./model/oauthServer/grants";
@@ -20,28 +21,32 @@ import { vPermission } from "./validators";
 // --- the dashboard (a signed-in person; tokens get `forbidden`) ---------------
 
 /** The authorization request behind a consent URL, with the person's orgs and roles. */
-export const consentRequest = query({
+export const consentRequest = userQuery({
+  action: "approve applications",
   args: { request: v.string() },
   returns: vConsentRequest,
   handler: async (ctx, args) => await getConsentRequest(ctx, args.request),
 });
 
 /** Approves (within the person's role) or denies; returns where to send the browser. */
-export const decideConsent = mutation({
+export const decideConsent = userMutation({
+  action: "approve applications",
   args: vDecision,
   returns: v.object({ redirectTo: v.string() }),
   handler: async (ctx, args) => await decide(ctx, args),
 });
 
 /** Apps holding live OAuth access for me. */
-export const listConnectedApps = query({
+export const listConnectedApps = userQuery({
+  action: "list connected apps",
   args: {},
   returns: v.array(vConnectedApp),
   handler: async (ctx) => await listApps(ctx),
 });
 
 /** Ends one app's access now (audited); its next request fails. */
-export const disconnectApp = mutation({
+export const disconnectApp = userMutation({
+  action: "disconnect apps",
   args: { grantId: v.string() },
   returns: v.object({ sessionsEnded: v.number() }),
   handler: async (ctx, args) => await disconnect(ctx, args.grantId),

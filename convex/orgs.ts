@@ -1,7 +1,6 @@
 import { paginationOptsValidator } from "convex/server";
 import { v } from "convex/values";
-import { internalQuery, mutation, query } from "./_generated/server";
-import { queryDefinition } from "./model/functions";
+import { internalTwin, principalMutation, principalQuery, userMutation } from "./model/functions";
 import * as Invites from "./model/governance/invites";
 import * as OrgTokens from "./model/governance/orgTokens";
 import * as Policy from "./model/governance/policy";
@@ -16,38 +15,39 @@ import * as Orgs from "./model/orgs";
 import { vRole } from "./validators";
 
 /** Creates an organization; the creator (a signed-in person) becomes its owner. */
-export const create = mutation({
+export const create = userMutation({
+  action: "create organizations",
+  refusal: "tokens cannot create organizations: sign in interactively",
   args: { slug: v.string(), name: v.string() },
   returns: v.id("orgs"),
   handler: async (ctx, args) => await Orgs.createOrg(ctx, args),
 });
 
-const listMine_ = queryDefinition({
+/** The caller's organizations with their role (a token sees the ones its scopes reach). */
+export const listMine = principalQuery({
   args: {},
   returns: v.array(Orgs.vOrgSummary),
   handler: async (ctx) => await Orgs.listMyOrgs(ctx),
 });
-/** The caller's organizations with their role (a token sees the ones its scopes reach). */
-export const listMine = query(listMine_);
-/** listMine for the MCP endpoint (same definition: convex/model/functions.ts). */
-export const listMineInternal = internalQuery(listMine_);
+/** listMine for the MCP endpoint (same definition and rule: convex/model/functions.ts). */
+export const listMineInternal = internalTwin(listMine);
 
 /** Members of an org (members:read). */
-export const listMembers = query({
+export const listMembers = principalQuery({
   args: { org: v.string() },
   returns: v.array(Orgs.vMember),
   handler: async (ctx, args) => await Orgs.listMembers(ctx, args.org),
 });
 
 /** Changes a member's role (org:configure; to or from owner needs org:admin; an org keeps one owner). */
-export const setRole = mutation({
+export const setRole = principalMutation({
   args: { org: v.string(), userId: v.id("users"), role: vRole },
   returns: v.null(),
   handler: async (ctx, args) => await Orgs.setRole(ctx, args),
 });
 
 /** Removes a member (members:write), or leaves the org when it is yourself. */
-export const removeMember = mutation({
+export const removeMember = principalMutation({
   args: { org: v.string(), userId: v.id("users") },
   returns: v.null(),
   handler: async (ctx, args) => await Orgs.removeMember(ctx, args),
@@ -63,28 +63,29 @@ export const removeMember = mutation({
  * may accept. Single-use; expires after `expiresIn` seconds (1 h to 7 days,
  * default 7 days).
  */
-export const invite = mutation({
+export const invite = principalMutation({
   args: { org: v.string(), role: vRole, email: v.optional(v.string()), expiresIn: v.optional(v.number()) },
   returns: vInviteCreated,
   handler: async (ctx, args) => await Invites.createInvite(ctx, args),
 });
 
 /** Joins the org an invitation is for: the signed-in invitee only (tokens can't); single-use. */
-export const acceptInvite = mutation({
+export const acceptInvite = userMutation({
+  action: "accept invitations",
   args: { code: v.string() },
   returns: v.object({ org: v.string(), orgName: v.string(), role: vRole }),
   handler: async (ctx, args) => await Invites.acceptInvite(ctx, args.code),
 });
 
 /** The org's invitations, newest first, with their status; never a code (members:write). */
-export const listInvites = query({
+export const listInvites = principalQuery({
   args: { org: v.string() },
   returns: v.array(vInviteInfo),
   handler: async (ctx, args) => await Invites.listInvites(ctx, args.org),
 });
 
 /** Revokes a pending invitation (members:write); repeating it is a no-op. */
-export const revokeInvite = mutation({
+export const revokeInvite = principalMutation({
   args: { org: v.string(), inviteId: v.string() },
   returns: v.object({ inviteId: v.id("orgInvites"), changed: v.boolean() }),
   handler: async (ctx, args) => await Invites.revokeInvite(ctx, args),
@@ -96,7 +97,7 @@ export const revokeInvite = mutation({
  * the org, status, times, and what the token policy refuses. Paged by member
  * (`paginationOpts.numItems` members per page, at most 20). Never a secret.
  */
-export const listOrgTokens = query({
+export const listOrgTokens = principalQuery({
   args: {
     org: v.string(),
     status: v.optional(v.union(v.literal("active"), v.literal("all"))),
@@ -111,14 +112,15 @@ export const listOrgTokens = query({
  * a signed-in owner or admin (org:configure; an owner's token needs
  * org:admin). The owner sees who revoked it and why (notice, audit, webhook).
  */
-export const revokeOrgToken = mutation({
+export const revokeOrgToken = userMutation({
+  action: "revoke members' tokens",
   args: { org: v.string(), tokenId: v.string(), reason: v.optional(v.string()) },
   returns: v.object({ tokenId: v.string(), changed: v.boolean(), sessionsEnded: v.number() }),
   handler: async (ctx, args) => await OrgTokens.revokeOrgToken(ctx, args),
 });
 
 /** The org's token policy (any member: org:read). */
-export const getTokenPolicy = query({
+export const getTokenPolicy = principalQuery({
   args: { org: v.string() },
   returns: vTokenPolicy,
   handler: async (ctx, args) => await Policy.getTokenPolicy(ctx, args.org),
@@ -129,7 +131,8 @@ export const getTokenPolicy = query({
  * A field left out stays; null clears a limit. Enforced on every request
  * from then on, for existing tokens too.
  */
-export const setTokenPolicy = mutation({
+export const setTokenPolicy = userMutation({
+  action: "change an organization's token policy",
   args: { org: v.string(), policy: vTokenPolicyInput },
   returns: vTokenPolicy,
   handler: async (ctx, args) => await Policy.setTokenPolicy(ctx, args.org, args.policy),

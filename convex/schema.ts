@@ -69,6 +69,13 @@ export default defineSchema({
     lastUsedAt: v.optional(v.number()),
     lastUsedIp: v.optional(v.string()),
     lastUsedUserAgent: v.optional(v.string()),
+    /**
+     * The activity chart's use counter for one UTC day, kept on the token so
+     * it rides on the last-use write (model/activity.ts); an earlier day's
+     * count moves to its tokenActivity row on the next use.
+     */
+    usesDay: v.optional(v.number()),
+    usesOnDay: v.optional(v.number()),
     /** Last characters of the token text, to match a found token to its row (model/tokenHints.ts). */
     hint: v.optional(v.string()),
   })
@@ -81,7 +88,9 @@ export default defineSchema({
     .index("by_hash", ["tokenHash"])
     .index("by_key_expiry", ["keyId", "expiresAt"])
     // governance: expiry notices scan tokens by expiry across all owners
-    .index("by_expiry", ["expiresAt"]),
+    .index("by_expiry", ["expiresAt"])
+    // the overview's uses this week still on the tokens (model/activity.ts)
+    .index("by_user_uses_day", ["userId", "usesDay"]),
 
   /**
    * One row per agent session token. A refresh ends the row ("refreshed") and

@@ -5,7 +5,8 @@
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
-import { internalMutation, mutation, query, type MutationCtx } from "./_generated/server";
+import { internalMutation, type MutationCtx } from "./_generated/server";
+import { permissionQuery, userMutation, userQuery } from "./model/functions";
 import {
   endOwnSession,
   endSessionsForAgent,
@@ -25,7 +26,8 @@ import { vScopeEntry } from "./validators";
 // --- agent sessions ---------------------------------------------------------
 
 /** My live agent sessions (needs `tokens:read`; a person always has it). */
-export const listAgentSessions = query({
+export const listAgentSessions = permissionQuery({
+  permission: "tokens:read",
   args: {},
   returns: v.array(
     v.object({
@@ -44,7 +46,8 @@ export const listAgentSessions = query({
 });
 
 /** Ends one of my agent sessions (signed-in person only). */
-export const endAgentSession = mutation({
+export const endAgentSession = userMutation({
+  action: "end agent sessions",
   args: { sessionId: v.string() },
   returns: v.null(),
   handler: async (ctx, { sessionId }) => {
@@ -54,7 +57,8 @@ export const endAgentSession = mutation({
 });
 
 /** Ends every live session of one of my agents; returns how many. */
-export const endAgentSessionsForAgent = mutation({
+export const endAgentSessionsForAgent = userMutation({
+  action: "end agent sessions",
   args: { agentId: v.string() },
   returns: v.object({ ended: v.number() }),
   handler: async (ctx, { agentId }) => ({ ended: await endSessionsForAgent(ctx, agentId) }),
@@ -74,7 +78,8 @@ export const purgeExpiredSessions = internalMutation({
 // --- web sessions (devices) -------------------------------------------------
 
 /** My live sign-ins, this one marked `current`. */
-export const listDevices = query({
+export const listDevices = userQuery({
+  action: "list devices",
   args: {},
   returns: v.array(
     v.object({
@@ -91,7 +96,8 @@ export const listDevices = query({
 });
 
 /** Signs out one of my sign-ins: its JWT fails on its next request. */
-export const signOutDevice = mutation({
+export const signOutDevice = userMutation({
+  action: "sign out devices",
   args: { authSessionId: v.string() },
   returns: v.null(),
   handler: async (ctx, { authSessionId }) => {
@@ -101,7 +107,8 @@ export const signOutDevice = mutation({
 });
 
 /** Signs out every sign-in of mine except this one; returns how many. */
-export const signOutOtherDevices = mutation({
+export const signOutOtherDevices = userMutation({
+  action: "sign out devices",
   args: {},
   returns: v.object({ signedOut: v.number() }),
   handler: async (ctx) => {

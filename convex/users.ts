@@ -1,9 +1,8 @@
 import { v } from "convex/values";
-import { query } from "./_generated/server";
-import { requirePrincipal } from "./model/principal";
+import { principalQuery } from "./model/functions";
 
 /** The signed-in person, or the owner of the token presented. */
-export const me = query({
+export const me = principalQuery({
   args: {},
   returns: v.object({
     userId: v.id("users"),
@@ -11,7 +10,7 @@ export const me = query({
     name: v.union(v.string(), v.null()),
   }),
   handler: async (ctx) => {
-    const p = await requirePrincipal(ctx);
+    const p = ctx.principal;
     const user = await ctx.db.get("users", p.userId);
     return { userId: p.userId, email: user?.email ?? null, name: user?.name ?? null };
   },

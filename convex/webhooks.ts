@@ -7,7 +7,8 @@
  */
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
-import { internalAction, internalMutation, internalQuery, mutation, query } from "./_generated/server";
+import { internalAction, internalMutation, internalQuery } from "./_generated/server";
+import { userMutation, userQuery } from "./model/functions";
 import { deliver as send } from "./model/governance/send";
 import { vDeliveryAttempt, vDeliveryStatus, vWebhookEventType } from "./model/governance/validators";
 import * as Webhooks from "./model/governance/webhooks";
@@ -25,7 +26,8 @@ const vEndpoint = v.object({
  * Registers an endpoint: yours (no `org`), or an org's (a signed-in owner or
  * admin: org:configure). The signing secret (`whsec_…`) is in this result only.
  */
-export const create = mutation({
+export const create = userMutation({
+  action: "manage webhooks",
   args: {
     org: v.optional(v.string()),
     url: v.string(),
@@ -37,21 +39,24 @@ export const create = mutation({
 });
 
 /** Your endpoints, or an org's (org:configure); never a secret. People only. */
-export const list = query({
+export const list = userQuery({
+  action: "manage webhooks",
   args: { org: v.optional(v.string()) },
   returns: v.array(vEndpoint),
   handler: async (ctx, args) => await Webhooks.listEndpoints(ctx, args.org),
 });
 
 /** Removes an endpoint you may manage (yours, or your org's with org:configure). */
-export const remove = mutation({
+export const remove = userMutation({
+  action: "manage webhooks",
   args: { endpointId: v.string() },
   returns: v.null(),
   handler: async (ctx, args) => await Webhooks.removeEndpoint(ctx, args.endpointId),
 });
 
 /** The delivery log of an endpoint you may manage: the last 50 deliveries with every attempt. */
-export const listDeliveries = query({
+export const listDeliveries = userQuery({
+  action: "manage webhooks",
   args: { endpointId: v.string() },
   returns: v.array(
     v.object({
@@ -69,7 +74,8 @@ export const listDeliveries = query({
 });
 
 /** Sends a `webhook.test` event to an endpoint you may manage. */
-export const sendTest = mutation({
+export const sendTest = userMutation({
+  action: "manage webhooks",
   args: { endpointId: v.string() },
   returns: v.id("webhookDeliveries"),
   handler: async (ctx, args) => await Webhooks.sendTest(ctx, args.endpointId),

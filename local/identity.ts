@@ -12,6 +12,11 @@
  * URLs on this backend's own site origin are resolved in-process through the
  * HTTP router (no socket); others with a real fetch. Key sets are cached
  * briefly and refetched when a token names an unknown `kid`.
+ *
+ * A verified token is remembered (exact string → identity) while the key set
+ * that verified it is still the cached one and the token is unexpired: the
+ * same answer a fresh check would give, without a signature check per
+ * request (a client sends the same token many times). Bounded (VERIFIED_MAX).
  */
 import {
   createLocalJWKSet,
@@ -60,15 +65,21 @@ const IDENTITY_ATTRIBUTE_BY_CLAIM: Record<string, string> = {
 const NOT_PASSED = new Set(["aud", "exp", "iat", "nbf", "jti"]);
 
 const JWKS_TTL_MS = 60_000;
+const VERIFIED_MAX = 10_000;
 const MIN_REFETCH_MS = 1_000;
 
 type KeySet = { fetchedAt: number; jwks: JSONWebKeySet; get: ReturnType<typeof createLocalJWKSet> };
 
 const trimSlash = (s: string) => s.replace(/\/+$/, "");
 
+type Verified = { identity: UserIdentity; expiresAt: number | null; ks: KeySet; ksKey: string };
+
 export class IdentityVerifier {
   private cache = new Map<string, KeySet>();
   private inflight = new Map<string, Promise<KeySet>>();
+  private verified = new Map<string, Verified>();
+  /** Signature checks made (tests count them). */
+  readonly stats = { signatureChecks: 0 };
 
   constructor(
     private readonly providers: AuthProvider[],
@@ -77,6 +88,16 @@ export class IdentityVerifier {
 
   /** Verifies a token; returns the identity and its expiry (ms) or throws AuthError. */
   async verify(token: string): Promise<{ identity: UserIdentity; expiresAt: number | null }> {
+    const known = this.verified.get(token);
+    if (known !== undefined) {
+      const now = Date.now();
+      // As jose decides: expired when exp <= now (whole seconds); the key set must still be the live one.
+      const live = known.expiresAt === null || Math.floor(now / 1000) * 1000 < known.expiresAt;
+      if (live && this.cache.get(known.ksKey) === known.ks && now - known.ks.fetchedAt < JWKS_TTL_MS) {
+        return { identity: { ...known.identity }, expiresAt: known.expiresAt };
+      }
+      this.verified.delete(token);
+    }
     if (typeof token !== "string" || token.length === 0 || token.length > 16384) {
       throw new AuthError("Invalid token: empty or too large");
     }
@@ -104,9 +125,12 @@ export class IdentityVerifier {
     let lastError: unknown = null;
     for (const p of candidates) {
       try {
-        const payload = await this.verifyWith(p, token, header);
+        const { payload, ks, ksKey } = await this.verifyWith(p, token, header);
         if (typeof payload.sub !== "string" || payload.sub === "") throw new AuthError("Token is missing the `sub` claim");
-        return { identity: toIdentity(payload), expiresAt: typeof payload.exp === "number" ? payload.exp * 1000 : null };
+        const out = { identity: toIdentity(payload), expiresAt: typeof payload.exp === "number" ? payload.exp * 1000 : null };
+        this.remember(token, { ...out, ks, ksKey });
+        // A copy: callers may not change what the next request gets.
+        return { identity: { ...out.identity }, expiresAt: out.expiresAt };
       } catch (e) {
         lastError = e;
       }
@@ -121,7 +145,19 @@ export class IdentityVerifier {
     );
   }
 
-  private async verifyWith(p: AuthProvider, token: string, header: { alg?: string; kid?: string }): Promise<JWTPayload> {
+  private remember(token: string, v: Verified) {
+    if (this.verified.size >= VERIFIED_MAX) {
+      // Drop the oldest entry (Map keeps insertion order).
+      this.verified.delete(this.verified.keys().next().value!);
+    }
+    this.verified.set(token, v);
+  }
+
+  private async verifyWith(
+    p: AuthProvider,
+    token: string,
+    header: { alg?: string; kid?: string },
+  ): Promise<{ payload: JWTPayload; ks: KeySet; ksKey: string }> {
     let issuer: string;
     let audience: string | undefined;
     let algorithms: string[];
@@ -141,20 +177,22 @@ export class IdentityVerifier {
       p.type === "customJwt" ? { jwks: p.jwks } : { discovery: `${trimSlash(p.domain)}/.well-known/openid-configuration` };
     const cacheKey = "jwks" in source ? source.jwks : source.discovery;
     let ks = await this.keySet(cacheKey, source, false);
-    const verifyOnce = (k: KeySet) =>
-      jwtVerify(token, k.get, {
+    const verifyOnce = (k: KeySet) => {
+      this.stats.signatureChecks++;
+      return jwtVerify(token, k.get, {
         // Real Convex accepts the issuer with or without a trailing slash.
         issuer: [issuer, trimSlash(issuer), `${trimSlash(issuer)}/`],
         audience,
         algorithms,
       });
+    };
     try {
-      return (await verifyOnce(ks)).payload;
+      return { payload: (await verifyOnce(ks)).payload, ks, ksKey: cacheKey };
     } catch (e) {
       // A key we don't know yet (rotation): refetch once, then retry.
       if (e instanceof joseErrors.JWKSNoMatchingKey && Date.now() - ks.fetchedAt > MIN_REFETCH_MS) {
         ks = await this.keySet(cacheKey, source, true);
-        return (await verifyOnce(ks)).payload;
+        return { payload: (await verifyOnce(ks)).payload, ks, ksKey: cacheKey };
       }
       throw e;
     }

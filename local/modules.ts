@@ -2,7 +2,9 @@
  * The module map convex-test needs: every file under convex/ (including
  * `_generated/*.js`, whose path tells convex-test where the root is), keyed by
  * absolute path, loaded on demand with a real `import()` (tsx or vitest
- * compiles the TypeScript).
+ * compiles the TypeScript). Each loader keeps its module's promise: convex-test
+ * loads a module on every call, and a repeated `import()` still resolves the
+ * specifier through the loader hooks (tsx: a round trip to its loader thread).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -33,7 +35,12 @@ export function buildModuleMap(convexDir: string): ModuleMap {
   const map: ModuleMap = {};
   for (const file of listConvexFiles(path.resolve(convexDir))) {
     const url = pathToFileURL(file).href;
-    map[file] = () => import(/* @vite-ignore */ url) as Promise<Record<string, unknown>>;
+    let loaded: Promise<Record<string, unknown>> | null = null;
+    map[file] = () =>
+      (loaded ??= (import(/* @vite-ignore */ url) as Promise<Record<string, unknown>>).catch((e: unknown) => {
+        loaded = null; // a failed import is tried again next time, as before
+        throw e;
+      }));
   }
   if (!Object.keys(map).some((k) => k.includes(`${path.sep}_generated${path.sep}`))) {
     throw new Error(`No ${convexDir}/_generated found: run \`npx convex codegen\``);

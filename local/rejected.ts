@@ -2,7 +2,7 @@
  * Convex's auth semantics for a token it rejects.
  *
  * On Convex, `/api/query|mutation|action` and the sync socket refuse such a
- * request outright (401 / AuthError; see backend.ts and sync.ts). An HTTP
+ * request outright (401 / AuthError; see request.ts and sync.ts). An HTTP
  * action still runs: the header "may be something separate managed by the
  * developer", so the action gets `Identity::Unknown(error)` and
  * `ctx.auth.getUserIdentity()` throws that error

@@ -7,7 +7,7 @@
  * `begin_update_queries`, which runs every query at the one timestamp (`new_ts`) it sends).
  * convex-test has no MVCC: each query is its own transaction, and a mutation
  * may commit between two of them. A connection therefore sends a Transition
- * only when no commit landed while its queries ran (local/connection.ts);
+ * only when no commit landed while its queries ran (local/livequeries.ts);
  * when that keeps failing (two conflicts in a row), it computes the
  * Transition in a snapshot round holding this gate: transactions already
  * running finish first, no new top-level transaction from anyone else begins

@@ -39,6 +39,10 @@ function waitForPort(port: number, host: string, timeoutMs: number): Promise<boo
   });
 }
 
+type Flags = ReturnType<typeof parseFlagsOrExit>;
+/** The dashboard's servers: Vite's dev server (a child) or the static one; `null` once gone. */
+type Web = { label: string; vite: ChildProcess | null; staticServer: http.Server | null };
+
 async function main() {
   installConsoleRedaction();
   const flags = parseFlagsOrExit(process.argv.slice(2));
@@ -59,20 +63,35 @@ async function main() {
     );
     process.exit(1);
   }
+  const state = { stopping: false };
+  const web = await startDashboard(flags, backend, host, webUrl, () => state.stopping);
+  printBanner(web.label, backend);
+  const stop = async (signal: string) => {
+    if (state.stopping) process.exit(1);
+    state.stopping = true;
+    console.log(`\n[keyhole] ${signal}: stopping…`);
+    web.staticServer?.close();
+    await Promise.all([stopVite(web), backend.close()]);
+    console.log("[keyhole] stopped");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
 
+/** Serves the dashboard as the flags say; `label` is what the banner shows for it. */
+async function startDashboard(flags: Flags, backend: Backend, host: string, webUrl: string, stopping: () => boolean): Promise<Web> {
+  const web: Web = { label: "(none: web/ has no index.html)", vite: null, staticServer: null };
   const githubSignIn = Boolean(process.env.AUTH_GITHUB_ID && process.env.AUTH_GITHUB_SECRET);
   const allowedHosts = [
     ...(flags.allowedHosts ?? parseHostList(process.env.KEYHOLE_ALLOWED_HOSTS)),
     ...urlHostNames([process.env.SITE_URL]),
   ];
-  let vite: ChildProcess | null = null;
-  let staticServer: http.Server | null = null;
-  let dashboard = "(none: web/ has no index.html)";
   const hasWebApp = fs.existsSync(path.join(root, "web", "index.html"));
   if (flags.noWeb) {
-    dashboard = "(disabled by --no-web)";
+    web.label = "(disabled by --no-web)";
   } else if (hasWebApp && flags.devWeb) {
-    vite = spawnDevServer(root, {
+    const vite = spawnDevServer(root, {
       port: flags.webPort,
       host,
       dataDir: backend.dataDir,
@@ -83,6 +102,7 @@ async function main() {
         ...(githubSignIn ? { VITE_GITHUB_SIGN_IN: "true" } : {}),
       },
     });
+    web.vite = vite;
     const prefix = (chunk: Buffer) =>
       chunk
         .toString()
@@ -93,21 +113,24 @@ async function main() {
     vite.stdout!.on("data", (c: Buffer) => process.stdout.write(prefix(c)));
     vite.stderr!.on("data", (c: Buffer) => process.stderr.write(prefix(c)));
     vite.on("exit", (code) => {
-      if (!stopping) console.error(`[keyhole] the dashboard dev server exited (code ${code}); the backend keeps running`);
-      vite = null;
+      if (!stopping()) console.error(`[keyhole] the dashboard dev server exited (code ${code}); the backend keeps running`);
+      web.vite = null;
     });
-    dashboard = (await waitForPort(flags.webPort, host, 30_000)) ? `${webUrl} (dev server)` : `${webUrl} (not answering yet)`;
+    web.label = (await waitForPort(flags.webPort, host, 30_000)) ? `${webUrl} (dev server)` : `${webUrl} (not answering yet)`;
   } else if (hasWebApp) {
     try {
       const dist = await ensureDashboardBuilt(root, (m) => console.log(`[keyhole] ${m}`));
-      staticServer = await serveDashboard(dist, { port: flags.webPort, host }, { convexUrl: backend.url, githubSignIn }, hostPolicy(allowedHosts));
-      dashboard = webUrl;
+      web.staticServer = await serveDashboard(dist, { port: flags.webPort, host }, { convexUrl: backend.url, githubSignIn }, hostPolicy(allowedHosts));
+      web.label = webUrl;
     } catch (e) {
       console.error(`[keyhole] the dashboard is not served: ${(e as Error).message}`);
-      dashboard = "(not served: see the error above)";
+      web.label = "(not served: see the error above)";
     }
   }
+  return web;
+}
 
+function printBanner(dashboard: string, backend: Backend) {
   const line = "─".repeat(64);
   console.log(
     [
@@ -126,29 +149,20 @@ async function main() {
       "",
     ].join("\n"),
   );
+}
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    console.log(`\n[keyhole] ${signal}: stopping…`);
-    const exited = vite
-      ? new Promise<void>((r) => {
-          vite!.once("exit", () => r());
-          vite!.kill("SIGTERM");
-          setTimeout(() => {
-            vite?.kill("SIGKILL");
-            r();
-          }, 3000).unref();
-        })
-      : Promise.resolve();
-    staticServer?.close();
-    await Promise.all([exited, backend.close()]);
-    console.log("[keyhole] stopped");
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+/** Stops Vite's dev server: SIGTERM, then SIGKILL after 3 s. */
+function stopVite(web: Web): Promise<void> {
+  const vite = web.vite;
+  if (!vite) return Promise.resolve();
+  return new Promise<void>((r) => {
+    vite.once("exit", () => r());
+    vite.kill("SIGTERM");
+    setTimeout(() => {
+      web.vite?.kill("SIGKILL");
+      r();
+    }, 3000).unref();
+  });
 }
 
 void main();

@@ -6,10 +6,11 @@
  *                             trailer line; replaced atomically (tmp+rename)
  *   <dataDir>/journal.log     one record per commit: `<crc32 hex> <json>\n`
  *
- * Every record is written and fdatasync'ed *synchronously inside the commit*
- * (see engine.ts), so nothing that happens after a commit — the reply to the
- * client, a live-query update, another transaction reading it — can be seen
- * before it is on disk. At start the journal is replayed over the snapshot and
+ * Commits are group-committed (Journal below): records are buffered and one
+ * fdatasync covers every commit made while the previous one was on the disk.
+ * Nothing that shows a commit — the reply to its caller, a live-query update,
+ * the reply to another caller that read it, an action's outgoing fetch — leaves
+ * the process before its record is on disk (engine.ts waits on `whenDurable`). At start the journal is replayed over the snapshot and
  * compacted into a fresh snapshot with an empty journal. A torn or corrupt
  * record ends replay: everything before it is kept, the rest is dropped and
  * logged; start-up never fails over it.
@@ -186,18 +187,100 @@ export function compact(dataDir: string, documents: Iterable<[string, Doc]>, cou
   return count;
 }
 
-/** The append side of the journal. */
+/**
+ * The append side of the journal, with group commit: a commit appends its
+ * record to a buffer; one flush at a time writes everything buffered and
+ * fdatasyncs it (off the event loop), so the commits that arrive while a
+ * flush is on the disk share the next one. `whenDurable(ts)` resolves when
+ * every record up to commit `ts` is on disk: callers hold anything that could
+ * show such a commit (a reply, a live update) until then.
+ */
 export class Journal {
   private fd: number;
+  private buffered: string[] = [];
+  private durableTs = 0n;
+  private appendedTs = 0n;
+  private flushing = false;
+  private failed: Error | null = null;
+  private waiters: Array<{ ts: bigint; resolve: () => void; reject: (e: Error) => void }> = [];
+  /** Records appended, records on disk, fdatasyncs made (tests count them). */
+  readonly stats = { records: 0, durableRecords: 0, syncs: 0 };
+  /** Called after each flush with the newest commit now durable. */
+  onDurable: (ts: bigint) => void = () => {};
+  /** Called once if the journal cannot be written: nothing after it may be acknowledged. */
+  onError: (err: Error) => void = (err) => {
+    throw err;
+  };
+
   constructor(readonly dataDir: string) {
     this.fd = fs.openSync(path.join(dataDir, JOURNAL), "a", 0o600);
   }
 
-  /** Appends one record and waits for the disk (synchronously). */
-  append(record: JournalRecord): void {
+  /** Buffers one record (commit `ts`, increasing); a flush is on its way. */
+  append(record: JournalRecord, ts: bigint): void {
     const json = JSON.stringify(record);
-    fs.writeSync(this.fd, `${crcHex(json)} ${json}\n`);
-    fs.fdatasyncSync(this.fd);
+    this.buffered.push(`${crcHex(json)} ${json}\n`);
+    this.appendedTs = ts;
+    this.stats.records++;
+    if (!this.flushing) {
+      this.flushing = true;
+      // Let the transactions already runnable commit too: they join this flush.
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /**
+   * Resolves once every commit up to `ts` is on disk; null when it already is
+   * (commits before this journal was opened were read from disk).
+   */
+  whenDurable(ts: bigint): Promise<void> | null {
+    if (this.failed) return Promise.reject(this.failed);
+    if (ts > this.appendedTs) ts = this.appendedTs;
+    if (ts <= this.durableTs) return null;
+    return new Promise((resolve, reject) => this.waiters.push({ ts, resolve, reject }));
+  }
+
+  private flush(): void {
+    if (this.buffered.length === 0 || this.failed) {
+      this.flushing = false;
+      return;
+    }
+    const text = this.buffered.join("");
+    const count = this.buffered.length;
+    const upTo = this.appendedTs;
+    this.buffered = [];
+    try {
+      fs.writeSync(this.fd, text);
+    } catch (e) {
+      this.fail(e as Error);
+      return;
+    }
+    fs.fdatasync(this.fd, (err) => {
+      if (err) return this.fail(err);
+      this.stats.syncs++;
+      this.stats.durableRecords += count;
+      this.durableTs = upTo;
+      // Waiters come in commit order (each waits for the newest commit it could see).
+      let n = 0;
+      while (n < this.waiters.length && this.waiters[n]!.ts <= upTo) n++;
+      const ready = this.waiters.splice(0, n);
+      this.onDurable(upTo);
+      for (const w of ready) w.resolve();
+      this.flush();
+    });
+  }
+
+  private fail(err: Error): void {
+    this.failed = err;
+    this.flushing = false;
+    for (const w of this.waiters.splice(0)) w.reject(err);
+    this.onError(err);
+  }
+
+  /** Resolves when everything appended so far is on disk. */
+  async drain(): Promise<void> {
+    const w = this.whenDurable(this.appendedTs);
+    if (w) await w;
   }
 
   close(): void {

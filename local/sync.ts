@@ -2,7 +2,8 @@
  * The WebSocket sync protocol of ConvexClient / ConvexReactClient
  * (node_modules/convex/src/browser/sync/protocol.ts is the source of truth):
  * the server (sockets, shared query runs, mutation outcomes) here, one
- * connection in connection.ts, wire helpers and limits in wire.ts.
+ * connection in connection.ts (its live queries and Transitions in
+ * livequeries.ts), wire helpers and limits in wire.ts.
  *
  * Per connection we keep the versions the client tracks — query set,
  * identity, timestamp — and only ever send a Transition whose startVersion is
@@ -34,8 +35,9 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import type { Value } from "convex/values";
 import type { UserIdentity } from "convex/server";
-import { emptyReadSet, type CommitInfo, type Engine, type ReadSet } from "./engine.js";
-import { Connection, type MutationOutcome, type SharedResult } from "./connection.js";
+import { affects, emptyReadSet, type CommitInfo, type Engine, type ReadSet } from "./engine.js";
+import { Connection, type MutationOutcome } from "./connection.js";
+import { render, type Rendered } from "./livequeries.js";
 import type { IdentityVerifier } from "./identity.js";
 import type { Logger } from "./log.js";
 import { clientIp, header, MAX_MESSAGE_BYTES, SESSION_TTL_MS } from "./wire.js";
@@ -49,12 +51,17 @@ export {
   MAX_QUERIES_PER_SOCKET,
 } from "./wire.js";
 
+/** One run of a live query, shared by its subscribers; `rendered` is its wire form, made once. */
+export type SharedResult = ({ ok: true; value: Value } | { ok: false; error: unknown }) & { readSet: ReadSet; rendered?: Rendered };
+
 export class SyncServer {
   private wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   readonly connections = new Set<Connection>();
   /** sessionId → requestId → outcome (for idempotent re-sends). */
   readonly sessions = new Map<string, { touched: number; results: Map<number, Promise<MutationOutcome>> }>();
   private sweeper: NodeJS.Timeout;
+  /** Work counted on the live-query path (tests count steps with these). */
+  readonly work = { commits: 0, readSetChecks: 0, renders: 0 };
 
   constructor(
     readonly engine: Engine,
@@ -148,8 +155,26 @@ export class SyncServer {
   }
 
   onCommit(info: CommitInfo) {
+    this.work.commits++;
     for (const [k, v] of this.shared) if (v.ts < info.ts) this.shared.delete(k);
-    for (const c of this.connections) c.invalidate(info);
+    const checked = new Map<ReadSet, boolean>();
+    for (const c of this.connections) c.invalidate(info, checked);
+  }
+
+  /** Could `info` change a result that read `rs`? Asked once per read set and commit (`checked`). */
+  affects(rs: ReadSet, info: CommitInfo, checked: Map<ReadSet, boolean>): boolean {
+    let hit = checked.get(rs);
+    if (hit === undefined) {
+      this.work.readSetChecks++;
+      checked.set(rs, (hit = affects(rs, info.changes)));
+    }
+    return hit;
+  }
+
+  /** A shared run's wire form (livequeries.ts); made once per run, however many subscribers. */
+  render(q: { udfPath: string; argsJson: string; journal: string | null }, r: SharedResult): Rendered {
+    this.work.renders++;
+    return render(q, r);
   }
 
   session(id: string) {

@@ -13,6 +13,8 @@ export interface PeerAuth {
   // Better Auth's inferred types are deep; the benchmark only calls two endpoints.
   auth: any;
   storage: PeerStorage;
+  /** SQLite only: the `synchronous` pragma from now on (FULL: fsync every commit, as keyhole does). */
+  setSynchronous(mode: "NORMAL" | "FULL"): void;
   close(): void;
 }
 
@@ -54,7 +56,7 @@ export async function createPeerAuth(opts: { storage?: PeerStorage; dbFile?: str
     const { getMigrations } = await import("better-auth/db/migration");
     const { runMigrations } = await getMigrations(auth.options);
     await runMigrations();
-    return { auth, storage: "sqlite", close: () => db.close() };
+    return { auth, storage: "sqlite", setSynchronous: (m) => db.pragma(`synchronous = ${m}`), close: () => db.close() };
   }
   const { memoryAdapter } = await import("better-auth/adapters/memory");
   const tables: Record<string, unknown[]> = { user: [], session: [], account: [], verification: [], apikey: [] };
@@ -67,7 +69,7 @@ export async function createPeerAuth(opts: { storage?: PeerStorage; dbFile?: str
     logger: { disabled: true },
     plugins: [apiKey(PLUGIN_OPTIONS)],
   });
-  return { auth, storage: "memory", close: () => {} };
+  return { auth, storage: "memory", setSynchronous: () => {}, close: () => {} };
 }
 
 /** Creates one user and `count` API keys for them; returns the key texts. */

@@ -30,6 +30,12 @@ async function handle(peer: PeerAuth, req: http.IncomingMessage, res: http.Serve
   };
   try {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    // Benchmark control (loopback only): the same keys, served with another durability setting.
+    const sync = /^\/__bench\/synchronous\/(NORMAL|FULL)$/.exec(url.pathname);
+    if (req.method === "POST" && sync) {
+      peer.setSynchronous(sync[1] as "NORMAL" | "FULL");
+      return send(200, { synchronous: sync[1] });
+    }
     if (req.method !== "GET" || url.pathname !== "/api/whoami") return send(404, { error: "not_found" });
     const header = req.headers.authorization ?? "";
     const key = header.startsWith("Bearer ") ? header.slice(7).trim() : "";

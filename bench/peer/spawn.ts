@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 export interface PeerProcess {
   url: string;
-  storage: "sqlite" | "memory";
+  storage: string;
   keys: string[];
   seedMs: number;
   pid: number;
@@ -16,17 +16,36 @@ export interface PeerProcess {
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
-export async function startPeerProcess(opts: { keys: number; storage?: "sqlite" | "memory"; timeoutMs?: number }): Promise<PeerProcess> {
+export async function startPeerProcess(opts: {
+  keys: number;
+  storage?: "sqlite" | "memory";
+  /** SQLite's `synchronous` while serving (default NORMAL, the WAL production setting; FULL fsyncs every commit). */
+  synchronous?: "NORMAL" | "FULL";
+  timeoutMs?: number;
+}): Promise<PeerProcess> {
+  return await startBenchChild(MAIN, "PEER_READY", opts.timeoutMs, (dir) => ({
+    PEER_KEYS: String(opts.keys),
+    ...(opts.storage ? { PEER_STORAGE: opts.storage } : {}),
+    ...(opts.synchronous ? { PEER_SYNCHRONOUS: opts.synchronous } : {}),
+    PEER_DB: join(dir, "peer.db"),
+  }));
+}
+
+/**
+ * Starts a benchmark server (`main`) in its own process and waits for the
+ * line `<tag> {json}`; the server writes its key texts, one a line, to
+ * $PEER_KEYS_FILE.
+ */
+export async function startBenchChild(
+  main: string,
+  tag: string,
+  timeoutMs: number | undefined,
+  env: (dir: string) => Record<string, string>,
+): Promise<PeerProcess> {
   const dir = mkdtempSync(join(tmpdir(), "keyhole-peer-"));
   const keysFile = join(dir, "keys.txt");
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", MAIN], {
-    env: {
-      ...process.env,
-      PEER_KEYS: String(opts.keys),
-      PEER_KEYS_FILE: keysFile,
-      ...(opts.storage ? { PEER_STORAGE: opts.storage } : {}),
-      PEER_DB: join(dir, "peer.db"),
-    },
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", main], {
+    env: { ...process.env, PEER_KEYS_FILE: keysFile, ...env(dir) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -42,12 +61,12 @@ export async function startPeerProcess(opts: { keys: number; storage?: "sqlite" 
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const ready = await new Promise<{ url: string; storage: "sqlite" | "memory"; seedMs: number }>((resolve, reject) => {
+    const ready = await new Promise<{ url: string; storage: string; seedMs: number }>((resolve, reject) => {
       let out = "";
-      const timer = setTimeout(() => reject(new Error(`peer not ready in time\n${stderr}`)), opts.timeoutMs ?? 300_000);
+      const timer = setTimeout(() => reject(new Error(`${tag}: not ready in time\n${stderr}`)), timeoutMs ?? 900_000);
       child.stdout!.on("data", (d) => {
         out += String(d);
-        const m = /PEER_READY (\{.*\})\n/.exec(out);
+        const m = new RegExp(`${tag} (\\{.*\\})\\n`).exec(out);
         if (m) {
           clearTimeout(timer);
           resolve(JSON.parse(m[1]));
@@ -55,7 +74,7 @@ export async function startPeerProcess(opts: { keys: number; storage?: "sqlite" 
       });
       child.once("exit", (code) => {
         clearTimeout(timer);
-        reject(new Error(`peer exited (${code})\n${stderr}`));
+        reject(new Error(`${tag}: exited (${code})\n${stderr}`));
       });
     });
     const keys = readFileSync(keysFile, "utf8").split("\n").filter(Boolean);

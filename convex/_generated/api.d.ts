@@ -93,6 +93,7 @@ import type * as model_pagination from "../model/pagination.js";
 import type * as model_passwordSignIn from "../model/passwordSignIn.js";
 import type * as model_permissions from "../model/permissions.js";
 import type * as model_principal from "../model/principal.js";
+import type * as model_purge from "../model/purge.js";
 import type * as model_rateLimit from "../model/rateLimit.js";
 import type * as model_scopes from "../model/scopes.js";
 import type * as model_storable from "../model/storable.js";
@@ -200,6 +201,7 @@ declare const fullApi: ApiFromModules<{
   "model/passwordSignIn": typeof model_passwordSignIn;
   "model/permissions": typeof model_permissions;
   "model/principal": typeof model_principal;
+  "model/purge": typeof model_purge;
   "model/rateLimit": typeof model_rateLimit;
   "model/scopes": typeof model_scopes;
   "model/storable": typeof model_storable;

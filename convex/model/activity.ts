@@ -8,7 +8,11 @@
  *   (principal.ts recordUse: at most once a minute per token), so a day's
  *   figure is the number of *minutes with recorded use* — a lower bound on
  *   requests. Reads through Convex queries are never recorded (a Convex query
- *   cannot write), on the embedded backend or on Convex.
+ *   cannot write), on the embedded backend or on Convex. The day's count is a
+ *   field of the token itself (`usesDay`, `usesOnDay`), set by that same
+ *   write — no read, no second document; once per token and day, the first
+ *   use of a new day moves the previous day's count into its row (useFields).
+ *   Readers add the counts still on tokens to the rows.
  * - `refused` goes up by one whenever a refused HTTP/MCP request with a
  *   revoked or expired keyhole token is counted and audited
  *   (http/authn.ts recordFailure, which already writes for it).
@@ -16,7 +20,7 @@
  * One row per (token, day); rows older than RETENTION_DAYS are purged daily.
  */
 import { v, type Infer } from "convex/values";
-import type { Id } from "../_generated/dataModel";
+import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { keyholeError } from "./errors";
 
@@ -37,28 +41,44 @@ async function bump(
   ctx: MutationCtx,
   row: { userId: Id<"users">; tokenId: Id<"apiTokens"> },
   field: "uses" | "refused",
-  at: number,
+  day: number,
+  by: number,
 ): Promise<void> {
-  const day = dayOf(at);
   const existing = await ctx.db
     .query("tokenActivity")
     .withIndex("by_token_day", (q) => q.eq("tokenId", row.tokenId).eq("day", day))
     .unique();
   if (existing === null) {
-    await ctx.db.insert("tokenActivity", { ...row, day, uses: 0, refused: 0, [field]: 1 });
+    await ctx.db.insert("tokenActivity", { ...row, day, uses: 0, refused: 0, [field]: by });
   } else {
-    await ctx.db.patch("tokenActivity", existing._id, { [field]: existing[field] + 1 });
+    await ctx.db.patch("tokenActivity", existing._id, { [field]: existing[field] + by });
   }
 }
 
-/** Called where the last-use record is written (at most once a minute per token). */
-export async function countUse(ctx: MutationCtx, userId: Id<"users">, tokenId: Id<"apiTokens">, at: number): Promise<void> {
-  await bump(ctx, { userId, tokenId }, "uses", at);
+export type UseFields = { usesDay: number; usesOnDay: number };
+
+/**
+ * Called where the last-use record is written (at most once a minute per
+ * token): the counter fields to put in that same patch. On a token's first
+ * use of a new day, the previous day's count moves to its row first.
+ */
+export async function useFields(ctx: MutationCtx, token: Doc<"apiTokens">, at: number): Promise<UseFields> {
+  const day = dayOf(at);
+  if (token.usesDay === day) return { usesDay: day, usesOnDay: (token.usesOnDay ?? 0) + 1 };
+  if (token.usesDay !== undefined && (token.usesOnDay ?? 0) > 0) {
+    await bump(ctx, { userId: token.userId, tokenId: token._id }, "uses", token.usesDay, token.usesOnDay!);
+  }
+  return { usesDay: day, usesOnDay: 1 };
 }
 
 /** Called where a refused request with one of our tokens is counted and audited. */
 export async function countRefusal(ctx: MutationCtx, userId: Id<"users">, tokenId: Id<"apiTokens">, at: number): Promise<void> {
-  await bump(ctx, { userId, tokenId }, "refused", at);
+  await bump(ctx, { userId, tokenId }, "refused", dayOf(at), 1);
+}
+
+/** The day count still on a token, as a row (none when it has none). */
+function countOnToken(t: Pick<Doc<"apiTokens">, "usesDay" | "usesOnDay">): { day: number; uses: number; refused: number }[] {
+  return t.usesDay !== undefined && (t.usesOnDay ?? 0) > 0 ? [{ day: t.usesDay, uses: t.usesOnDay!, refused: 0 }] : [];
 }
 
 export const vDayCount = v.object({ day: v.number(), uses: v.number(), refused: v.number() });
@@ -78,7 +98,7 @@ function fillDays(rows: { day: number; uses: number; refused: number }[], today:
   return out;
 }
 
-/** One of `user`'s tokens (checked by the caller: requireUser), last CHART_DAYS days. Someone else's (or a malformed id) → not_found. */
+/** One of `user`'s tokens (checked by the caller: userQuery), last CHART_DAYS days. Someone else's (or a malformed id) → not_found. */
 export async function tokenActivity(ctx: QueryCtx, user: { userId: Id<"users"> }, tokenId: string): Promise<DayCount[]> {
   const id = ctx.db.normalizeId("apiTokens", tokenId);
   const token = id === null ? null : await ctx.db.get("apiTokens", id);
@@ -90,7 +110,7 @@ export async function tokenActivity(ctx: QueryCtx, user: { userId: Id<"users"> }
     .query("tokenActivity")
     .withIndex("by_token_day", (q) => q.eq("tokenId", token._id).gt("day", today - CHART_DAYS))
     .take(CHART_DAYS);
-  return fillDays(rows, today, CHART_DAYS);
+  return fillDays([...rows, ...countOnToken(token)], today, CHART_DAYS);
 }
 
 export const vOverview = v.object({
@@ -105,7 +125,7 @@ export const vOverview = v.object({
 const ACTIVE_TOKENS_MAX = 100; // MAX_ACTIVE_TOKENS in tokens.ts
 const LIVE_SESSIONS_MAX = 500;
 
-/** `user`'s dashboard overview (checked by the caller: requireUser): active tokens, live agent sessions, this week's use and refusals. */
+/** `user`'s dashboard overview (checked by the caller: userQuery): active tokens, live agent sessions, this week's use and refusals. */
 export async function overview(ctx: QueryCtx, user: { userId: Id<"users"> }): Promise<Infer<typeof vOverview>> {
   const now = Date.now();
   const today = dayOf(now);
@@ -121,7 +141,12 @@ export async function overview(ctx: QueryCtx, user: { userId: Id<"users"> }): Pr
     .query("tokenActivity")
     .withIndex("by_user_day", (q) => q.eq("userId", user.userId).gt("day", today - 7))
     .take(OVERVIEW_MAX_ROWS);
-  const days = fillDays(rows, today, 7);
+  // This week's counts not yet moved to rows (useFields), on any of the user's tokens.
+  const onTokens = await ctx.db
+    .query("apiTokens")
+    .withIndex("by_user_uses_day", (q) => q.eq("userId", user.userId).gt("usesDay", today - 7))
+    .take(OVERVIEW_MAX_ROWS);
+  const days = fillDays([...rows, ...onTokens.flatMap(countOnToken)], today, 7);
   return {
     activeTokens: Math.min(active.length, ACTIVE_TOKENS_MAX),
     liveSessions: sessions.length,

@@ -27,11 +27,10 @@
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
-import { logAudit } from "./audit";
+import { logSessionAudit } from "./audit";
 import { sha256Hex } from "./crypto";
 import { keyholeError } from "./errors";
 import { agentSessionLiveness, parentLiveness } from "./liveness";
-import { requestInfo } from "./principal";
 import {
   checkTtl,
   endFamily,
@@ -105,14 +104,11 @@ async function rowByRefreshToken(ctx: MutationCtx, rt: string): Promise<Doc<"age
 /** Ends the family of a replayed credential and audits it; the refusal to return. */
 async function reuseDetected(ctx: MutationCtx, row: Doc<"agentSessions">, via: string, now: number): Promise<Refusal> {
   const ended = await endFamily(ctx, row.familyId, "reuse_detected", now);
-  await logAudit(ctx, {
-    userId: row.userId,
+  await logSessionAudit(ctx, row, {
     action: "session.reuse_detected",
-    actor: { kind: "agent", id: row._id },
     targetType: "agentSessionFamily",
     targetId: row.familyId,
     details: `agent=${row.agentId} replayed ${via} of ${row._id}; ended ${ended} live session(s)`,
-    ...(await requestInfo(ctx)),
   });
   return refuse(
     "revoked",
@@ -201,13 +197,10 @@ async function insertSuccessor(
 }
 
 async function auditRefresh(ctx: MutationCtx, from: Doc<"agentSessions">, to: Id<"agentSessions">, via: string) {
-  await logAudit(ctx, {
-    userId: from.userId,
+  await logSessionAudit(ctx, from, {
     action: "session.refresh",
-    actor: { kind: "agent", id: from._id },
     targetType: "agentSession",
     targetId: to,
     details: `agent=${from.agentId} from=${from._id} via=${via}`,
-    ...(await requestInfo(ctx)),
   });
 }

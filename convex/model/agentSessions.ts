@@ -18,16 +18,16 @@
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { actorOf, logAudit, type AuditActor } from "./audit";
-import { authorize } from "./authorize";
+import { actorOf, logAudit, logSessionAudit, type AuditActor } from "./audit";
 import { keyholeError } from "./errors";
 import { signKeyholeToken, TOKEN_PREFIX } from "./keys";
 import { agentSessionLiveness } from "./liveness";
-import { recordUse, requirePrincipal, requireUser } from "./principal";
+import { recordUse } from "./principal";
 import { sha256Hex, randomToken } from "./crypto";
 import { enforce, LIMITS } from "./rateLimit";
 import type { ScopeEntry, ScopeInput } from "./scopes";
 import { checkScopeResources, validateScopeSyntax } from "./tokens";
+import type { PrincipalMutationCtx, PrincipalQueryCtx, UserMutationCtx } from "./functions";
 
 export const TTL_MIN_S = 60;
 export const TTL_MAX_S = 24 * 3600;
@@ -163,8 +163,8 @@ export type CreateArgs = {
  * optionally narrowed) or a PAT (a child: its scopes and expiry bound it).
  * Agent sessions cannot mint sessions.
  */
-export async function createAgentSession(ctx: MutationCtx, args: CreateArgs): Promise<SessionPair> {
-  const principal = await requirePrincipal(ctx);
+export async function createAgentSession(ctx: PrincipalMutationCtx, args: CreateArgs): Promise<SessionPair> {
+  const principal = ctx.principal;
   if (principal.kind === "agent") {
     throw keyholeError("forbidden", "agent sessions cannot create sessions: use a PAT or sign in");
   }
@@ -300,10 +300,8 @@ export async function endAgentSessionByToken(ctx: MutationCtx, token: string): P
   if (row === null) throw keyholeError("unauthenticated", "unknown session token");
   const ended = await endFamily(ctx, row.familyId, "ended");
   if (ended === 0) return;
-  await logAudit(ctx, {
-    userId: row.userId,
+  await logSessionAudit(ctx, row, {
     action: "session.end",
-    actor: { kind: "agent", id: row._id },
     targetType: "agentSession",
     targetId: row._id,
     details: `agent=${row.agentId} by=token`,
@@ -324,8 +322,8 @@ export type SessionSummary = {
 };
 
 /** The caller's live (not ended, not expired) agent sessions, soonest expiry first. */
-export async function listLiveSessions(ctx: QueryCtx): Promise<SessionSummary[]> {
-  const p = await authorize(ctx, "tokens:read");
+export async function listLiveSessions(ctx: PrincipalQueryCtx): Promise<SessionSummary[]> {
+  const p = ctx.principal;
   const now = Date.now();
   const rows = await ctx.db
     .query("agentSessions")
@@ -344,8 +342,8 @@ export async function listLiveSessions(ctx: QueryCtx): Promise<SessionSummary[]>
 }
 
 /** Ends one of the signed-in person's sessions (with its family). Others' → not_found. */
-export async function endOwnSession(ctx: MutationCtx, sessionId: string): Promise<void> {
-  const user = await requireUser(ctx, "end agent sessions");
+export async function endOwnSession(ctx: UserMutationCtx, sessionId: string): Promise<void> {
+  const user = ctx.user;
   const id = ctx.db.normalizeId("agentSessions", sessionId);
   const row = id ? await ctx.db.get("agentSessions", id) : null;
   if (row === null || row.userId !== user.userId) throw keyholeError("not_found", "no such agent session");
@@ -362,8 +360,8 @@ export async function endOwnSession(ctx: MutationCtx, sessionId: string): Promis
 }
 
 /** Ends every live session of one agent id; returns how many rows were ended. */
-export async function endSessionsForAgent(ctx: MutationCtx, agentId: string): Promise<number> {
-  const user = await requireUser(ctx, "end agent sessions");
+export async function endSessionsForAgent(ctx: UserMutationCtx, agentId: string): Promise<number> {
+  const user = ctx.user;
   checkAgentId(agentId);
   const now = Date.now();
   const live = await ctx.db

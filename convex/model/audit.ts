@@ -1,6 +1,6 @@
 /** Audit events: who did what to which credential, from where. Never secrets. */
 import type { Infer } from "convex/values";
-import type { Id } from "../_generated/dataModel";
+import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
 import { canonicalAction } from "./auditNames";
 import { webhookFromAudit } from "./governance/events";
@@ -53,4 +53,13 @@ export async function logAudit(
   });
   // governance: revocations, leak reports and refresh reuse are also webhook events
   await webhookFromAudit(ctx, event);
+}
+
+/** An event an agent session did itself (refresh, end, replay): in its owner's log, the session row as actor. */
+export async function logSessionAudit(
+  ctx: MutationCtx,
+  session: Pick<Doc<"agentSessions">, "_id" | "userId">,
+  event: { action: string; targetType: string; targetId: string; details: string },
+): Promise<void> {
+  await logAudit(ctx, { userId: session.userId, actor: { kind: "agent", id: session._id }, ...event });
 }

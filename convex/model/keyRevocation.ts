@@ -7,7 +7,7 @@
  */
 import type { Id } from "../_generated/dataModel";
 import type { MutationCtx } from "../_generated/server";
-import { logAudit } from "./audit";
+import { revokeAsSystem } from "./tokens";
 
 /** PATs revoked per transaction (each also schedules the end of its child sessions). */
 export const KEY_REVOKE_TOKEN_BATCH = 64;
@@ -35,16 +35,8 @@ export async function revokeBatchOfKey(
   let tokensRevoked = 0;
   for (const t of page.page) {
     if (t.revokedAt !== undefined) continue;
-    await ctx.db.patch("apiTokens", t._id, { revokedAt: now, revokedReason: "signing key compromised" });
-    await endChildren(t._id);
-    await logAudit(ctx, {
-      userId: t.userId,
-      action: "token.revoked",
-      actor: { kind: "system" },
-      targetType: "apiToken",
-      targetId: t._id,
-      details: `name=${t.name}: the signing key ${keyId} was retired as compromised`,
-    });
+    const details = `name=${t.name}: the signing key ${keyId} was retired as compromised`;
+    await revokeAsSystem(ctx, t, { now, reason: "signing key compromised", details }, endChildren);
     tokensRevoked++;
   }
   const sessions = await ctx.db

@@ -17,8 +17,8 @@ import { actorOf, logAudit } from "./audit";
 import { authorize, authorizePath, resolveResource, type Resource } from "./authorize";
 import { isKeyholeError, keyholeError } from "./errors";
 import type { Permission, Role } from "./permissions";
-import { requirePrincipal } from "./principal";
 import { isSlug } from "./scopes";
+import type { PrincipalMutationCtx, PrincipalQueryCtx, UserMutationCtx } from "./functions";
 
 /** Bounds on what one call reads. */
 export const MAX_ORGS_PER_USER = 100;
@@ -59,11 +59,8 @@ function isForbidden(e: unknown): boolean {
 // --- organizations ------------------------------------------------------------
 
 /** Creating an org is an account-level act: people only, not tokens. The creator becomes its owner. */
-export async function createOrg(ctx: MutationCtx, args: { slug: string; name: string }): Promise<Id<"orgs">> {
-  const p = await requirePrincipal(ctx);
-  if (p.kind !== "user") {
-    throw keyholeError("forbidden", "tokens cannot create organizations: sign in interactively");
-  }
+export async function createOrg(ctx: UserMutationCtx, args: { slug: string; name: string }): Promise<Id<"orgs">> {
+  const p = ctx.user;
   const slug = validateSlug(args.slug, "organization");
   const name = validateDisplayName(args.name, "organization");
   const existing = await ctx.db
@@ -93,8 +90,8 @@ export async function createOrg(ctx: MutationCtx, args: { slug: string; name: st
 }
 
 /** The orgs the caller belongs to and may read (a token sees only those its scopes reach). */
-export async function listMyOrgs(ctx: QueryCtx) {
-  const p = await requirePrincipal(ctx);
+export async function listMyOrgs(ctx: PrincipalQueryCtx) {
+  const p = ctx.principal;
   const memberships = await ctx.db
     .query("memberships")
     .withIndex("by_user_org", (q) => q.eq("userId", p.userId))
@@ -172,8 +169,8 @@ export async function setRole(ctx: MutationCtx, args: { org: string; userId: Id<
   return null;
 }
 
-export async function removeMember(ctx: MutationCtx, args: { org: string; userId: Id<"users"> }) {
-  const caller = await requirePrincipal(ctx);
+export async function removeMember(ctx: PrincipalMutationCtx, args: { org: string; userId: Id<"users"> }) {
+  const caller = ctx.principal;
   const resource = await resolveResource(ctx, args.org);
   // A person leaving needs only membership (org:read); removing others, or
   // any removal through a token, needs members:write.
@@ -241,8 +238,7 @@ export async function createWorkspace(ctx: MutationCtx, args: { org: string; slu
  * scoped to one workspace sees that one). A caller who can read none of them
  * and lacks workspace:read on the org is refused, as is a non-member.
  */
-export async function listWorkspaces(ctx: QueryCtx, orgSlug: string) {
-  await requirePrincipal(ctx);
+export async function listWorkspaces(ctx: PrincipalQueryCtx, orgSlug: string) {
   const resource = await resolveResource(ctx, orgSlug);
   const all = await ctx.db
     .query("workspaces")

@@ -7,7 +7,7 @@
 import type { UserIdentity } from "convex/server";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { countUse } from "./activity";
+import { useFields } from "./activity";
 import { keyholeError } from "./errors";
 import { keyholeIssuer, parseKeyholeSubject, siteUrl } from "./keys";
 import { checkTokenTrust } from "./keyTrust";
@@ -160,9 +160,11 @@ export async function recordUse(ctx: MutationCtx, p: Principal): Promise<void> {
   if (p.kind === "pat") {
     if (p.token.lastUsedAt !== undefined && now - p.token.lastUsedAt < LAST_USE_INTERVAL_MS) return;
     const info = await requestInfo(ctx);
-    await ctx.db.patch("apiTokens", p.tokenId, { lastUsedAt: now, lastUsedIp: info.ip, lastUsedUserAgent: info.userAgent });
-    p.token.lastUsedAt = now; // memoized principal: later authorize() calls in this mutation don't write again
-    await countUse(ctx, p.userId, p.tokenId, now); // activity chart (model/activity.ts): rides on this once-a-minute write
+    // The activity chart's day counter rides on this once-a-minute write (model/activity.ts).
+    const uses = await useFields(ctx, p.token, now);
+    await ctx.db.patch("apiTokens", p.tokenId, { lastUsedAt: now, lastUsedIp: info.ip, lastUsedUserAgent: info.userAgent, ...uses });
+    // memoized principal: later authorize() calls in this mutation don't write again
+    Object.assign(p.token, { lastUsedAt: now }, uses);
   } else if (p.kind === "agent") {
     if (p.session.lastSeenAt !== undefined && now - p.session.lastSeenAt < LAST_USE_INTERVAL_MS) return;
     const info = await requestInfo(ctx);

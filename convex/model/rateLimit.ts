@@ -6,6 +6,7 @@
  */
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { keyholeError } from "./errors";
+import { deleteBatch } from "./purge";
 
 export type Limit = { max: number; windowMs: number };
 
@@ -58,10 +59,6 @@ export async function enforce(ctx: MutationCtx, key: string, limit: Limit, what:
 
 /** Deletes windows that ended long ago; returns whether more remain. */
 export async function purgeStaleWindows(ctx: MutationCtx, olderThanMs: number, batch = 500): Promise<boolean> {
-  const rows = await ctx.db
-    .query("rateLimits")
-    .withIndex("by_window", (q) => q.lt("windowStart", Date.now() - olderThanMs))
-    .take(batch);
-  for (const row of rows) await ctx.db.delete("rateLimits", row._id);
-  return rows.length === batch;
+  const cutoff = Date.now() - olderThanMs;
+  return await deleteBatch(ctx, "rateLimits", (q) => q.withIndex("by_window", (i) => i.lt("windowStart", cutoff)), batch);
 }

@@ -4,7 +4,8 @@
  * A PAT is an ES256 JWT (see keys.ts) whose `jti` is its apiTokens row id.
  * The row holds the metadata and SHA-256 of the text; the text is returned
  * once by createApiToken and never stored, logged or listed. Only a person
- * signed in through @convex-dev/auth manages tokens (requireUser): a PAT or
+ * signed in through @convex-dev/auth manages tokens (the userQuery and
+ * userMutation builders in convex/auth.ts): a PAT or
  * an agent session gets `forbidden`.
  */
 import { v, type Infer } from "convex/values";
@@ -17,9 +18,10 @@ import { keyholeError } from "./errors";
 import { policyWarnings } from "./governance/policy";
 import { signKeyholeToken } from "./keys";
 import { PERSONAL_PERMISSIONS, type Permission } from "./permissions";
-import { requireUser, tokenStatus, type Principal, type TokenStatus, type UserPrincipal } from "./principal";
+import { tokenStatus, type Principal, type TokenStatus, type UserPrincipal } from "./principal";
 import { enforce, LIMITS } from "./rateLimit";
 import { formatScopes, normalizeScopes, parseResource, ScopeError, type ScopeEntry, type ScopeInput } from "./scopes";
+import type { UserMutationCtx, UserQueryCtx } from "./functions";
 
 import { DEFAULT_EXPIRES_IN_S, isTokenName, MAX_DESCRIPTION, MAX_EXPIRES_IN_S, MIN_EXPIRES_IN_S } from "../../shared/tokens";
 
@@ -199,8 +201,8 @@ export async function checkScopeResources(ctx: QueryCtx, userId: Id<"users">, en
 
 // --- lifecycle ----------------------------------------------------------------
 
-export async function createToken(ctx: MutationCtx, args: CreateTokenArgs) {
-  const user = await requireUser(ctx, "create tokens");
+export async function createToken(ctx: UserMutationCtx, args: CreateTokenArgs) {
+  const user = ctx.user;
   const name = validateName(args.name);
   const description = validateDescription(args.description);
   const expiresIn = validateExpiresIn(args.expiresIn);
@@ -230,20 +232,15 @@ export async function createToken(ctx: MutationCtx, args: CreateTokenArgs) {
   }
   await enforce(ctx, `token-create:${user.userId}`, LIMITS.tokenCreate, "tokens created");
 
-  // Row first (its id is the JWT's jti), then sign, then the hash and key id.
-  const tokenId = await ctx.db.insert("apiTokens", {
+  const { tokenId, token } = await insertSignedPat(ctx, {
     userId: user.userId,
     name,
     description,
     type,
     scopes: entries,
-    tokenHash: "",
-    keyId: "",
     createdAt: now,
     expiresAt,
   });
-  const { token, keyId, bindingHash } = await signKeyholeToken({ kind: "pat", id: tokenId, expiresAt, now });
-  await ctx.db.patch("apiTokens", tokenId, { tokenHash: await sha256Hex(token), keyId, bindingHash });
 
   await logAudit(ctx, {
     userId: user.userId,
@@ -266,11 +263,51 @@ export async function createToken(ctx: MutationCtx, args: CreateTokenArgs) {
   };
 }
 
+/**
+ * Stores a new PAT and signs it: the row first (its id is the JWT's jti),
+ * then the signature, then the hash, key id and binding (without the binding
+ * any token signed for this record would pass: model/keyTrust.ts).
+ */
+export async function insertSignedPat(
+  ctx: MutationCtx,
+  fields: Pick<Doc<"apiTokens">, "userId" | "name" | "description" | "type" | "scopes" | "createdAt" | "expiresAt">,
+): Promise<{ tokenId: Id<"apiTokens">; token: string }> {
+  const tokenId = await ctx.db.insert("apiTokens", { ...fields, tokenHash: "", keyId: "" });
+  const now = fields.createdAt;
+  const { token, keyId, bindingHash } = await signKeyholeToken({ kind: "pat", id: tokenId, expiresAt: fields.expiresAt, now });
+  await ctx.db.patch("apiTokens", tokenId, { tokenHash: await sha256Hex(token), keyId, bindingHash });
+  return { tokenId, token };
+}
+
+/**
+ * The system revokes a PAT (an org's unused-token policy, a compromised
+ * signing key): the record, then its child sessions (`endChildren`), then
+ * "token.revoked" in the owner's log (which also raises the token.revoked
+ * webhook: model/governance/events.ts).
+ */
+export async function revokeAsSystem(
+  ctx: MutationCtx,
+  t: Doc<"apiTokens">,
+  r: { now: number; reason: string; details: string },
+  endChildren: (tokenId: Id<"apiTokens">) => Promise<void>,
+): Promise<void> {
+  await ctx.db.patch("apiTokens", t._id, { revokedAt: r.now, revokedReason: r.reason });
+  await endChildren(t._id);
+  await logAudit(ctx, {
+    userId: t.userId,
+    action: "token.revoked",
+    actor: { kind: "system" },
+    targetType: "apiToken",
+    targetId: t._id,
+    details: r.details,
+  });
+}
+
 export type StatusFilter = TokenStatus | "all";
 
 /** The caller's tokens, newest first, at most LIST_LIMIT (all active ones always fit). */
-export async function listTokens(ctx: QueryCtx, status: StatusFilter = "all"): Promise<TokenInfo[]> {
-  const user = await requireUser(ctx, "list tokens");
+export async function listTokens(ctx: UserQueryCtx, status: StatusFilter = "all"): Promise<TokenInfo[]> {
+  const user = ctx.user;
   const now = Date.now();
   const userId = user.userId;
   let rows: Doc<"apiTokens">[];
@@ -317,8 +354,8 @@ export async function ownToken(ctx: QueryCtx, user: UserPrincipal, tokenId: stri
   return token;
 }
 
-export async function getToken(ctx: QueryCtx, tokenId: string): Promise<TokenDetails> {
-  const user = await requireUser(ctx, "read token details");
+export async function getToken(ctx: UserQueryCtx, tokenId: string): Promise<TokenDetails> {
+  const user = ctx.user;
   return toTokenDetails(await ownToken(ctx, user, tokenId), Date.now());
 }
 
@@ -347,8 +384,8 @@ export async function endChildSessions(
  * and succeeds (`changed: false`). Returns `more` when child sessions remain
  * to be ended by a scheduled continuation (more than CHILD_SESSION_BATCH).
  */
-export async function revokeToken(ctx: MutationCtx, tokenId: string, reason = "revoked by owner") {
-  const user = await requireUser(ctx, "revoke tokens");
+export async function revokeToken(ctx: UserMutationCtx, tokenId: string, reason = "revoked by owner") {
+  const user = ctx.user;
   const token = await ownToken(ctx, user, tokenId);
   if (token.revokedAt !== undefined) {
     return { tokenId: token._id, revokedAt: token.revokedAt, changed: false, sessionsEnded: 0, more: false };

@@ -15,7 +15,8 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { actorOf, logAudit } from "./audit";
 import { keyholeError } from "./errors";
 import { signInLiveness } from "./liveness";
-import { requestInfo, requireUser, type UserPrincipal } from "./principal";
+import { requestInfo, type UserPrincipal } from "./principal";
+import type { UserMutationCtx, UserQueryCtx } from "./functions";
 
 const MAX_UA = 256;
 const MAX_IP = 64;
@@ -46,10 +47,10 @@ function clean(s: string | undefined, max: number): string | undefined {
  * runtimes that don't supply it. Idempotent per sign-in.
  */
 export async function recordWebSession(
-  ctx: MutationCtx,
+  ctx: UserMutationCtx,
   args: { userId?: string; userAgent?: string; ipAddress?: string },
 ): Promise<DeviceRecord> {
-  const user = await requireUser(ctx, "record a web session");
+  const user = ctx.user;
   if (args.userId !== undefined && args.userId !== user.userId) {
     throw keyholeError("forbidden", "userId must be your own: a web session is recorded only for the caller's own sign-in");
   }
@@ -124,8 +125,8 @@ const NOT_VALID: WebSessionStatus = {
  * id (from createWebSession) or an authSessions id. Someone else's session,
  * an unknown id and a signed-out one all get the same `{valid: false}`.
  */
-export async function checkWebSession(ctx: QueryCtx, sessionId: string): Promise<WebSessionStatus> {
-  const user = await requireUser(ctx, "check web sessions");
+export async function checkWebSession(ctx: UserQueryCtx, sessionId: string): Promise<WebSessionStatus> {
+  const user = ctx.user;
   let web: Doc<"webSessions"> | null = null;
   let authSessionId = ctx.db.normalizeId("authSessions", sessionId);
   if (authSessionId === null) {
@@ -179,8 +180,8 @@ export type Device = {
 };
 
 /** The caller's live sign-ins, this one marked `current`, most recently active first. */
-export async function listDevices(ctx: QueryCtx): Promise<Device[]> {
-  const user = await requireUser(ctx, "list devices");
+export async function listDevices(ctx: UserQueryCtx): Promise<Device[]> {
+  const user = ctx.user;
   const now = Date.now();
   const sessions = await ctx.db
     .query("authSessions")
@@ -233,8 +234,8 @@ export async function deleteRefreshTokens(ctx: MutationCtx, authSessionId: Id<"a
 export type SignOutResult = { signedOut: number; pendingCleanup: Id<"authSessions">[]; more: boolean };
 
 /** Signs out one of the caller's sign-ins (this one too, if named). Someone else's → not_found. */
-export async function signOutDevice(ctx: MutationCtx, authSessionId: string): Promise<SignOutResult> {
-  const user = await requireUser(ctx, "sign out devices");
+export async function signOutDevice(ctx: UserMutationCtx, authSessionId: string): Promise<SignOutResult> {
+  const user = ctx.user;
   const id = ctx.db.normalizeId("authSessions", authSessionId);
   const session = id ? await ctx.db.get("authSessions", id) : null;
   if (session === null || session.userId !== user.userId) throw keyholeError("not_found", "no such sign-in");
@@ -266,8 +267,8 @@ export async function signOutAllExcept(
   return { signedOut: batch.length, pendingCleanup, more: sessions.length > SIGN_OUT_BATCH };
 }
 
-export async function signOutOtherDevices(ctx: MutationCtx): Promise<SignOutResult & { user: UserPrincipal }> {
-  const user = await requireUser(ctx, "sign out devices");
+export async function signOutOtherDevices(ctx: UserMutationCtx): Promise<SignOutResult & { user: UserPrincipal }> {
+  const user = ctx.user;
   const result = await signOutAllExcept(ctx, user.userId, user.authSessionId);
   if (result.signedOut > 0) await audit(ctx, user, user.authSessionId, `all other devices (${result.signedOut})`);
   return { ...result, user };

@@ -53,11 +53,33 @@ describe("activity counts", () => {
         const after = await ctx.meta.getTransactionMetrics();
         return after.documentsWritten.used - before.documentsWritten.used;
       });
-    expect(await count()).toBe(2); // first use this minute: the token's last use + the day's counter
+    expect(await count()).toBe(1); // first use this minute: the token's last use, which carries the day's counter
     vi.setSystemTime(T0 + 30_000);
     expect(await count()).toBe(0); // used < 1 minute ago: nothing written
     vi.setSystemTime(T0 + 61_000);
-    expect(await count()).toBe(2);
+    expect(await count()).toBe(1);
+    vi.setSystemTime(T0 + 86_400_000);
+    expect(await count()).toBe(2); // first use of a new day: yesterday's count moves to its row, once
+    vi.setSystemTime(T0 + 86_400_000 + 61_000);
+    expect(await count()).toBe(1);
+  });
+
+  test("counts still on the token and counts moved to rows add up, in the chart and the overview, revoked or not", async () => {
+    const { alice, pat, bot } = await setup();
+    await bot.mutation(api.items.put, put(1));
+    vi.setSystemTime(T0 + 61_000);
+    await bot.mutation(api.items.put, put(2)); // day 0: 2 minutes
+    vi.setSystemTime(T0 + 86_400_000);
+    await bot.mutation(api.items.put, put(3)); // day 1: 1 minute; day 0 moved to its row
+    await alice.as.mutation(api.auth.revokeApiToken, { tokenId: pat.tokenId });
+    const days = await alice.as.query(api.dashboard.tokenActivity, { tokenId: pat.tokenId });
+    expect(days.slice(-2)).toEqual([
+      { day: dayOf(T0), uses: 2, refused: 0 },
+      { day: dayOf(T0) + 1, uses: 1, refused: 0 },
+    ]);
+    const o = await alice.as.query(api.dashboard.overview, {});
+    expect(o).toMatchObject({ activeTokens: 0, usesThisWeek: 3 });
+    expect(o.days.slice(-2).map((d) => d.uses)).toEqual([2, 1]);
   });
 
   test("refused HTTP requests with a revoked token are counted for its owner", async () => {
@@ -102,7 +124,9 @@ describe("activity counts", () => {
     const { t, bot } = await setup();
     await bot.mutation(api.items.put, put(1));
     vi.setSystemTime(T0 + 50 * 86_400_000);
-    await bot.mutation(api.items.put, put(2));
+    await bot.mutation(api.items.put, put(2)); // day 0's count moves to its row
+    vi.setSystemTime(T0 + 60 * 86_400_000);
+    await bot.mutation(api.items.put, put(3)); // day 50's count moves to its row
     vi.setSystemTime(T0 + 100 * 86_400_000);
     await t.mutation(internal.dashboard.purgeOldActivity, {});
     const rows = await t.run(async (ctx) => await ctx.db.query("tokenActivity").collect());

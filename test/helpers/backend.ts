@@ -35,6 +35,8 @@ export type SpawnOptions = {
   convexDir?: string;
   /** Startup timeout (ms). Default 30 s. */
   timeoutMs?: number;
+  /** Extra node flags for the child (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  execArgv?: string[];
 };
 
 export type SpawnedBackend = {
@@ -86,6 +88,7 @@ export async function spawnBackend(opts: SpawnOptions = {}): Promise<SpawnedBack
   const child = spawn(
     process.execPath,
     [
+      ...(opts.execArgv ?? []),
       "--import",
       "tsx",
       path.join(root, "local", "main.ts"),

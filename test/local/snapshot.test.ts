@@ -3,36 +3,23 @@
 // forces the worst interleaving deterministically: while the socket re-runs
 // the first of its two queries, another client's mutation is started (the
 // backend runs in this process, so the test can step in between).
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { ConvexHttpClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startBackend, type Backend } from "../../local/backend";
+import type { Backend } from "../../local/backend";
+import { startFixtureBackend } from "../helpers/inprocess";
 import type { Engine } from "../../local/engine";
 import { RawSync, type ServerMessage } from "../helpers/rawsync";
 
 const api = anyApi;
-const fixtureDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture", "convex");
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "keyhole-snapshot-"));
 let b: Backend;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  const quiet = { info() {}, warn() {}, error() {} };
-  b = await startBackend({
-    port: 0,
-    sitePort: 0,
-    dataDir,
-    convexDir: fixtureDir,
-    logger: quiet,
-    env: { FIXTURE_ES_JWKS_B64: Buffer.from('{"keys":[]}').toString("base64"), FIXTURE_RS_JWKS: '{"keys":[]}' },
-  });
+  ({ backend: b, stop } = await startFixtureBackend("snapshot"));
 });
 afterAll(async () => {
-  await b?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await stop?.();
 });
 
 test("a write that lands while a Transition is computed never splits it", async () => {
@@ -54,7 +41,7 @@ test("a write that lands while a Transition is computed never splits it", async 
 
   // Step in: right after the socket re-runs query 1, another client writes
   // both documents — three times in a row, so the socket's optimistic passes
-  // conflict and it falls back to a snapshot round (local/connection.ts).
+  // conflict and it falls back to a snapshot round (local/livequeries.ts).
   const engine = b.engine as Engine & { call: Engine["call"] };
   const call = engine.call.bind(engine);
   const writes = [999, 1000, 1001];

@@ -50,6 +50,25 @@ describe("allowMcpClients off for one org, on for another", () => {
     expect((await post(allowed)).text).toContain('\\"data\\": \\"beta\\"');
   });
 
+  test("to a non-member, an org that refuses MCP clients answers like an org that does not exist", async () => {
+    // The attacker probes org names with their own MCP token: a policy
+    // message would tell them "acme" exists (missing and hidden orgs answer alike).
+    const mallory = await signIn(t, "mallory@example.com");
+    await mallory.as.mutation(api.orgs.create, { slug: "evil", name: "Evil" });
+    const theirs = await mallory.as.mutation(api.auth.createApiToken, { name: "probe", scopes: [], type: "MCP" });
+    const probe = async (workspace: string) => {
+      const r = await asToken(t, "pat", theirs.tokenId).fetch("/mcp", {
+        method: "POST",
+        headers: { ...HEADERS, Authorization: `Bearer ${theirs.token}` },
+        body: JSON.stringify(call(1, "get_item", { workspace, name: "notes" })),
+      });
+      return { status: r.status, text: (await r.text()).replaceAll(workspace.split("/")[0]!, "<org>") };
+    };
+    const hidden = await probe("acme/site");
+    expect(hidden.text).not.toContain("token policy");
+    expect(hidden).toEqual(await probe("nosuch/site"));
+  });
+
   test("list_workspaces in a batch leaves the refusing org out", async () => {
     const r = await post([call(1, "whoami", {}), call(2, "list_workspaces", {})]);
     expect(r.status).toBe(200);

@@ -17,9 +17,9 @@ import { randomToken, sha256Hex } from "../crypto";
 import { keyholeError } from "../errors";
 import { MAX_MEMBERS_LISTED, permissionForRole } from "../orgs";
 import { roleGrants, type Role } from "../permissions";
-import { requireUser } from "../principal";
 import { enforce } from "../rateLimit";
 import { emailKey, normalizeEmail } from "./email";
+import type { UserMutationCtx } from "../functions";
 
 export const INVITE_PREFIX = "khi_";
 export const INVITE_MAX_TTL_S = 7 * 24 * 3600;
@@ -110,8 +110,8 @@ async function inviterStillMay(ctx: QueryCtx, invite: Doc<"orgInvites">): Promis
 }
 
 /** Joins the org with the invitation's role. The signed-in invitee only; single-use. */
-export async function acceptInvite(ctx: MutationCtx, code: string) {
-  const user = await requireUser(ctx, "accept invitations");
+export async function acceptInvite(ctx: UserMutationCtx, code: string) {
+  const user = ctx.user;
   const invite = await inviteByCode(ctx, code);
   const now = Date.now();
   const status = inviteStatus(invite, now);

@@ -18,8 +18,7 @@
 import type { Doc, Id } from "../../_generated/dataModel";
 import type { MutationCtx } from "../../_generated/server";
 import { internal } from "../../_generated/api";
-import { logAudit } from "../audit";
-import { endChildSessions } from "../tokens";
+import { endChildSessions, revokeAsSystem } from "../tokens";
 import { emitEvent, patData } from "./events";
 import { addNotice, hasNotice } from "./notices";
 import { DAY_MS } from "./policy";
@@ -90,17 +89,9 @@ export async function sweepUnusedOrgsPage(ctx: MutationCtx, cursor: string | nul
 
 async function revokeUnused(ctx: MutationCtx, org: Doc<"orgs">, t: Doc<"apiTokens">, days: number, now: number) {
   const reason = `unused for ${days} days (token policy of "${org.slug}")`;
-  await ctx.db.patch("apiTokens", t._id, { revokedAt: now, revokedReason: reason });
-  const { more } = await endChildSessions(ctx, t._id, now);
-  if (more) await ctx.scheduler.runAfter(0, internal.auth.endRevokedTokenSessions, { tokenId: t._id });
-  // "token.revoked" in the owner's log also raises the token.revoked webhook (model/governance/events.ts).
-  await logAudit(ctx, {
-    userId: t.userId,
-    action: "token.revoked",
-    actor: { kind: "system" },
-    targetType: "apiToken",
-    targetId: t._id,
-    details: `name=${t.name} ${reason}`,
+  await revokeAsSystem(ctx, t, { now, reason, details: `name=${t.name} ${reason}` }, async (tokenId) => {
+    const { more } = await endChildSessions(ctx, tokenId, now);
+    if (more) await ctx.scheduler.runAfter(0, internal.auth.endRevokedTokenSessions, { tokenId });
   });
   await addNotice(ctx, {
     userId: t.userId,

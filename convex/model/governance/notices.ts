@@ -5,10 +5,9 @@
  */
 import type { Id } from "../../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
-import { authorize } from "../authorize";
 import { keyholeError } from "../errors";
-import { requireUser } from "../principal";
 import type { NoticeKind } from "./validators";
+import type { PrincipalQueryCtx, UserMutationCtx } from "../functions";
 
 export const NOTICES_LISTED = 50;
 
@@ -35,8 +34,8 @@ export async function hasNotice(ctx: QueryCtx, subjectId: string, kind: NoticeKi
 }
 
 /** The caller's notices not yet dismissed, newest first (a token needs tokens:read). */
-export async function listNotices(ctx: QueryCtx) {
-  const p = await authorize(ctx, "tokens:read");
+export async function listNotices(ctx: PrincipalQueryCtx) {
+  const p = ctx.principal;
   const rows = await ctx.db
     .query("notices")
     .withIndex("by_user", (q) => q.eq("userId", p.userId).eq("dismissedAt", undefined))
@@ -45,8 +44,8 @@ export async function listNotices(ctx: QueryCtx) {
   return rows.map((n) => ({ _id: n._id, kind: n.kind, subjectId: n.subjectId, message: n.message, createdAt: n.createdAt }));
 }
 
-export async function dismissNotice(ctx: MutationCtx, noticeId: string) {
-  const user = await requireUser(ctx, "dismiss notices");
+export async function dismissNotice(ctx: UserMutationCtx, noticeId: string) {
+  const user = ctx.user;
   const id = ctx.db.normalizeId("notices", noticeId);
   const n = id === null ? null : await ctx.db.get("notices", id);
   if (n === null || n.userId !== user.userId) throw keyholeError("not_found", "no such notice");

@@ -13,13 +13,14 @@ import { actorOf, logAudit } from "../audit";
 import { authorize, authorizePath, type Authorized, type Resource } from "../authorize";
 import { keyholeError } from "../errors";
 import { readPage } from "../pagination";
-import { requireUser, tokenStatus } from "../principal";
+import { tokenStatus } from "../principal";
 import { endChildSessions } from "../tokens";
 import { emitEvent, patData, sessionData, sessionScopeSets } from "./events";
 import { addNotice } from "./notices";
 import { familyStart, isOAuthGrantSession, patFacts, sessionFacts, violations } from "./policy";
 import { reachesOrg, reachingEntries } from "./reach";
 import type { OrgToken } from "./validators";
+import type { UserMutationCtx } from "../functions";
 
 /** Members per page (each brings at most PER_MEMBER tokens and sessions). */
 export const MEMBERS_PER_PAGE = 20;
@@ -130,8 +131,7 @@ async function reachingCredential(ctx: QueryCtx, resource: Resource, tokenId: st
  * (org:configure); an owner's token needs org:admin. The owner gets a
  * notice, an audit event naming who revoked it and why, and webhooks.
  */
-export async function revokeOrgToken(ctx: MutationCtx, args: { org: string; tokenId: string; reason?: string }) {
-  await requireUser(ctx, "revoke members' tokens");
+export async function revokeOrgToken(ctx: UserMutationCtx, args: { org: string; tokenId: string; reason?: string }) {
   const { principal, resource } = await authorizePath(ctx, "org:configure", args.org);
   const reason = (args.reason ?? "").trim().slice(0, 200);
   const { found, membership } = await reachingCredential(ctx, resource, args.tokenId);

@@ -18,15 +18,16 @@
  * Creating a token that a policy would refuse succeeds with a warning.
  */
 import type { Doc, Id } from "../../_generated/dataModel";
-import type { MutationCtx, QueryCtx } from "../../_generated/server";
+import type { QueryCtx } from "../../_generated/server";
 import { internal } from "../../_generated/api";
 import { actorOf, logAudit } from "../audit";
-import { authorizePath, resolveResource } from "../authorize";
+import { authorizePath } from "../authorize";
 import { keyholeError } from "../errors";
-import { requireUser, type Principal } from "../principal";
+import { type Principal } from "../principal";
 import type { ScopeEntry } from "../scopes";
 import { isFullRole, reachesOrg } from "./reach";
 import type { TokenPolicy } from "./validators";
+import type { UserMutationCtx } from "../functions";
 
 export const DAY_MS = 24 * 3600_000;
 export const POLICY_MAX_DAYS = 365;
@@ -124,8 +125,19 @@ export async function enforceTokenPolicy(ctx: QueryCtx, p: Principal, org: Doc<"
  * request, when it authenticates (model/http/authn.ts mcpRefusals).
  */
 export async function checkMcpAllowed(ctx: QueryCtx, p: Principal, orgSlug: string): Promise<null> {
-  const { org } = await resolveResource(ctx, orgSlug);
-  if (p.kind !== "user" && org.tokenPolicy?.allowMcpClients === false) {
+  if (p.kind === "user") return null;
+  const org = await ctx.db
+    .query("orgs")
+    .withIndex("by_slug", (q) => q.eq("slug", orgSlug))
+    .unique();
+  if (org === null || org.tokenPolicy?.allowMcpClients !== false) return null;
+  // To a non-member a hidden org answers as a missing one does (the tool's
+  // own authorize refuses both alike): its policy would say the org exists.
+  const member = await ctx.db
+    .query("memberships")
+    .withIndex("by_user_org", (q) => q.eq("userId", p.userId).eq("orgId", org._id))
+    .unique();
+  if (member !== null) {
     throw keyholeError("forbidden", `the token policy of "${org.slug}" refuses this token: allowMcpClients is off and this is an MCP client`);
   }
   return null;
@@ -165,8 +177,7 @@ function checkDays(name: string, value: number | null | undefined): void {
 }
 
 /** Sets the org's policy (a signed-in owner or admin: org:configure). Omitted fields stay; null clears a limit. */
-export async function setTokenPolicy(ctx: MutationCtx, orgSlug: string, input: PolicyInput): Promise<TokenPolicy> {
-  await requireUser(ctx, "change an organization's token policy");
+export async function setTokenPolicy(ctx: UserMutationCtx, orgSlug: string, input: PolicyInput): Promise<TokenPolicy> {
   checkDays("maxLifetimeDays", input.maxLifetimeDays);
   checkDays("revokeUnusedAfterDays", input.revokeUnusedAfterDays);
   const { principal, resource } = await authorizePath(ctx, "org:configure", orgSlug);

@@ -8,23 +8,22 @@
  * expired token. So a deployment can swap secrets without downtime. The new
  * token has its own id; tokenRegenerations links the two.
  */
-import type { MutationCtx } from "../../_generated/server";
 import { actorOf, logAudit } from "../audit";
-import { sha256Hex } from "../crypto";
 import { keyholeError } from "../errors";
-import { signKeyholeToken } from "../keys";
-import { requireUser, tokenStatus } from "../principal";
+import { tokenStatus } from "../principal";
 import { enforce, LIMITS } from "../rateLimit";
 import {
   MAX_ACTIVE_TOKENS,
   MAX_EXPIRES_IN_S,
   MIN_EXPIRES_IN_S,
+  insertSignedPat,
   ownToken,
   toTokenInfo,
   validateDescription,
   validateName,
 } from "../tokens";
 import { policyWarnings } from "./policy";
+import type { UserMutationCtx } from "../functions";
 
 export const MAX_GRACE_S = 7 * 24 * 3600;
 
@@ -36,8 +35,8 @@ function checkGrace(graceSeconds: number | undefined): number {
   return graceSeconds;
 }
 
-export async function regenerateToken(ctx: MutationCtx, args: { tokenId: string; graceSeconds?: number }) {
-  const user = await requireUser(ctx, "regenerate tokens");
+export async function regenerateToken(ctx: UserMutationCtx, args: { tokenId: string; graceSeconds?: number }) {
+  const user = ctx.user;
   const old = await ownToken(ctx, user, args.tokenId);
   const grace = checkGrace(args.graceSeconds);
   const now = Date.now();
@@ -63,21 +62,15 @@ export async function regenerateToken(ctx: MutationCtx, args: { tokenId: string;
 
   const lifetimeMs = Math.min(Math.max(old.expiresAt - old.createdAt, MIN_EXPIRES_IN_S * 1000), MAX_EXPIRES_IN_S * 1000);
   const expiresAt = Math.floor((now + lifetimeMs) / 1000) * 1000;
-  // As createToken (model/tokens.ts) does it: row first (its id is the jti), then sign, then hash and key id.
-  const tokenId = await ctx.db.insert("apiTokens", {
+  const { tokenId, token } = await insertSignedPat(ctx, {
     userId: user.userId,
     name: old.name,
     description: old.description,
     type: old.type,
     scopes: old.scopes,
-    tokenHash: "",
-    keyId: "",
     createdAt: now,
     expiresAt,
   });
-  const { token, keyId, bindingHash } = await signKeyholeToken({ kind: "pat", id: tokenId, expiresAt, now });
-  // bindingHash too: without it any token signed for this record would pass (model/keyTrust.ts).
-  await ctx.db.patch("apiTokens", tokenId, { tokenHash: await sha256Hex(token), keyId, bindingHash });
 
   const graceEndsAt = status === "active" ? Math.min(old.expiresAt, now + grace * 1000) : old.expiresAt;
   if (graceEndsAt !== old.expiresAt) await ctx.db.patch("apiTokens", old._id, { expiresAt: graceEndsAt });
@@ -103,8 +96,8 @@ export async function regenerateToken(ctx: MutationCtx, args: { tokenId: string;
   };
 }
 
-export async function updateToken(ctx: MutationCtx, args: { tokenId: string; name?: string; description?: string }) {
-  const user = await requireUser(ctx, "change tokens");
+export async function updateToken(ctx: UserMutationCtx, args: { tokenId: string; name?: string; description?: string }) {
+  const user = ctx.user;
   const t = await ownToken(ctx, user, args.tokenId);
   const now = Date.now();
   const patch: { name?: string; description?: string } = {};

@@ -26,9 +26,11 @@ import { authorize, authorizePath } from "../authorize";
 import { base64url, randomToken } from "../crypto";
 import { keyholeError } from "../errors";
 import { aadFor, encryptSecret } from "../oauth/encryption";
-import { requireUser, type UserPrincipal } from "../principal";
+import type { UserPrincipal } from "../principal";
 import { enforce } from "../rateLimit";
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from "./validators";
+import type { UserMutationCtx, UserQueryCtx } from "../functions";
+import { deleteBatch } from "../purge";
 
 export const MAX_ENDPOINTS_PER_OWNER = 10;
 export const DELIVERIES_LISTED = 50;
@@ -112,16 +114,16 @@ function checkEventTypes(types: string[]): WebhookEventType[] {
 // --- access --------------------------------------------------------------------
 
 /** A person managing endpoints: their own, or an org's with org:configure. */
-async function ownerScope(ctx: QueryCtx, org: string | undefined) {
-  const user = await requireUser(ctx, "manage webhooks");
+async function ownerScope(ctx: UserQueryCtx, org: string | undefined) {
+  const user = ctx.user;
   if (org === undefined) return { user, orgDoc: null };
   const { resource } = await authorizePath(ctx, "org:configure", org);
   return { user, orgDoc: resource.org };
 }
 
 /** An endpoint the caller may manage; anything else reads as not found. */
-export async function manageableEndpoint(ctx: QueryCtx, endpointId: string): Promise<{ user: UserPrincipal; endpoint: Doc<"webhookEndpoints"> }> {
-  const user = await requireUser(ctx, "manage webhooks");
+export async function manageableEndpoint(ctx: UserQueryCtx, endpointId: string): Promise<{ user: UserPrincipal; endpoint: Doc<"webhookEndpoints"> }> {
+  const user = ctx.user;
   const id = ctx.db.normalizeId("webhookEndpoints", endpointId);
   const endpoint = id === null ? null : await ctx.db.get("webhookEndpoints", id);
   const notFound = keyholeError("not_found", `no webhook endpoint with id "${endpointId.slice(0, 64)}"`);
@@ -143,7 +145,7 @@ export async function manageableEndpoint(ctx: QueryCtx, endpointId: string): Pro
 // --- endpoints -----------------------------------------------------------------
 
 export async function createEndpoint(
-  ctx: MutationCtx,
+  ctx: UserMutationCtx,
   args: { org?: string; url: string; eventTypes: string[]; description?: string },
 ) {
   const { user, orgDoc } = await ownerScope(ctx, args.org);
@@ -193,7 +195,7 @@ export function endpointView(e: Doc<"webhookEndpoints">, orgSlug: string | null)
   };
 }
 
-export async function listEndpoints(ctx: QueryCtx, org: string | undefined) {
+export async function listEndpoints(ctx: UserQueryCtx, org: string | undefined) {
   const { user, orgDoc } = await ownerScope(ctx, org);
   const rows = orgDoc
     ? await ctx.db.query("webhookEndpoints").withIndex("by_org", (q) => q.eq("orgId", orgDoc._id)).take(MAX_ENDPOINTS_PER_OWNER)
@@ -201,7 +203,7 @@ export async function listEndpoints(ctx: QueryCtx, org: string | undefined) {
   return rows.map((e) => endpointView(e, orgDoc?.slug ?? null));
 }
 
-export async function removeEndpoint(ctx: MutationCtx, endpointId: string) {
+export async function removeEndpoint(ctx: UserMutationCtx, endpointId: string) {
   const { user, endpoint } = await manageableEndpoint(ctx, endpointId);
   await ctx.db.delete("webhookEndpoints", endpoint._id);
   await logAudit(ctx, {
@@ -216,7 +218,7 @@ export async function removeEndpoint(ctx: MutationCtx, endpointId: string) {
 }
 
 /** The endpoint's recent deliveries with every attempt, newest first. */
-export async function listDeliveries(ctx: QueryCtx, endpointId: string) {
+export async function listDeliveries(ctx: UserQueryCtx, endpointId: string) {
   const { endpoint } = await manageableEndpoint(ctx, endpointId);
   const rows = await ctx.db
     .query("webhookDeliveries")
@@ -236,7 +238,7 @@ export async function listDeliveries(ctx: QueryCtx, endpointId: string) {
 }
 
 /** Queues a `webhook.test` event to one endpoint. */
-export async function sendTest(ctx: MutationCtx, endpointId: string) {
+export async function sendTest(ctx: UserMutationCtx, endpointId: string) {
   const { user, endpoint } = await manageableEndpoint(ctx, endpointId);
   await enforce(ctx, `webhook-test:${user.userId}`, WEBHOOK_TEST_LIMIT, "webhook test deliveries");
   const payload = JSON.stringify({
@@ -302,10 +304,6 @@ export async function recordAttempt(ctx: MutationCtx, deliveryId: Id<"webhookDel
 
 /** Deletes deliveries older than `olderThanMs`; returns whether more remain. */
 export async function pruneDeliveries(ctx: MutationCtx, olderThanMs: number, batch = 500): Promise<boolean> {
-  const rows = await ctx.db
-    .query("webhookDeliveries")
-    .withIndex("by_created", (q) => q.lt("createdAt", Date.now() - olderThanMs))
-    .take(batch);
-  for (const r of rows) await ctx.db.delete("webhookDeliveries", r._id);
-  return rows.length === batch;
+  const cutoff = Date.now() - olderThanMs;
+  return await deleteBatch(ctx, "webhookDeliveries", (q) => q.withIndex("by_created", (i) => i.lt("createdAt", cutoff)), batch);
 }

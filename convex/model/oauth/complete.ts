@@ -31,13 +31,14 @@ import type { ActionCtx, MutationCtx } from "../../_generated/server";
 import { logAudit } from "../audit";
 import { sha256Hex } from "../crypto";
 import { keyholeError, type ErrorCode } from "../errors";
-import { requestInfo, requireUser, type RequestInfo } from "../principal";
-import { storeConnection, type NewTokens } from "./connections";
+import { requestInfo, type RequestInfo } from "../principal";
+import { storeConnection, type Exchanged } from "./connections";
 import { aadFor, decryptSecret, encryptSecret } from "./encryption";
 import { ProviderError } from "./exchange";
 import { exchangeAndFetch, MAX_CODE_LENGTH, MAX_STATE_LENGTH, providerFailure } from "./flows";
 import { requireProvider, type ProviderConfig, type ProviderId } from "./providers";
 import { consumeState } from "./state";
+import type { UserMutationCtx } from "../functions";
 
 export type Completed = { connectionId: Id<"oauthConnections">; provider: string; scopes: string[]; expiresAt: number | null };
 
@@ -45,10 +46,9 @@ const exchangeAad = (stateId: Id<"oauthStates">) => aadFor("oauthStates", stateI
 
 /** The mutation half: check and consume the state, record a pending connection, schedule the exchange. */
 export async function beginComplete(
-  ctx: MutationCtx,
+  ctx: UserMutationCtx,
   args: { provider: string; code: string; state: string },
 ): Promise<Completed> {
-  await requireUser(ctx, "connect an OAuth account");
   const cfg = requireProvider(args.provider);
   if (args.state.length === 0 || args.state.length > MAX_STATE_LENGTH) {
     throw keyholeError("invalid_argument", "state is missing or malformed");
@@ -162,16 +162,7 @@ export async function failExchange(
 /** Stores the exchanged tokens unless the person disconnected while the exchange ran. */
 export async function finishExchange(
   ctx: MutationCtx,
-  args: {
-    connectionId: Id<"oauthConnections">;
-    userId: Id<"users">;
-    provider: ProviderId;
-    accountId?: string;
-    accountLogin?: string;
-    requestedScopes: string[];
-    tokens: NewTokens;
-    info?: RequestInfo;
-  },
+  args: Exchanged & { connectionId: Id<"oauthConnections"> },
 ): Promise<boolean> {
   const row = await ctx.db.get("oauthConnections", args.connectionId);
   if (row === null || row.attempt?.status !== "pending") return false;

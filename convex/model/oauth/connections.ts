@@ -4,18 +4,18 @@
  * a secret; tokens leave only through getConnectionToken (audited) and only
  * as a fresh access token, never the refresh token.
  */
-import { v, type Infer } from "convex/values";
+import { v, type Infer, type ObjectType } from "convex/values";
 import type { Doc, Id } from "../../_generated/dataModel";
 import { internal } from "../../_generated/api";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { actorOf, logAudit, type AuditActor } from "../audit";
-import { authorize } from "../authorize";
 import { randomToken } from "../crypto";
 import { keyholeError } from "../errors";
-import { requireUser, type RequestInfo } from "../principal";
+import type { RequestInfo } from "../principal";
 import { hasTokens } from "./listing";
 import { aadFor, DecryptionError, decryptSecret, encryptionKeys, encryptSecret, type EncryptionKeys } from "./encryption";
 import { PROVIDER_IDS, type ProviderId } from "./providers";
+import type { PrincipalMutationCtx, UserMutationCtx } from "../functions";
 
 /** Refresh when the access token has less than this left. */
 export const REFRESH_MARGIN_MS = 2 * 60_000;
@@ -52,6 +52,18 @@ export const vNewTokens = v.object({
   scopes: v.union(v.array(v.string()), v.null()),
 });
 export type NewTokens = Infer<typeof vNewTokens>;
+
+/** What a successful code exchange yields for the person's connection (completeOAuth's exchange, the callback). */
+export const vExchanged = {
+  userId: v.id("users"),
+  provider: vProvider,
+  accountId: v.optional(v.string()),
+  accountLogin: v.optional(v.string()),
+  requestedScopes: v.array(v.string()),
+  tokens: vNewTokens,
+  info: v.optional(vRequestInfo),
+};
+export type Exchanged = ObjectType<typeof vExchanged>;
 
 const accessAad = (id: Id<"oauthConnections">) => aadFor("oauthConnections", id, "accessToken");
 const refreshAad = (id: Id<"oauthConnections">) => aadFor("oauthConnections", id, "refreshToken");
@@ -107,16 +119,7 @@ async function opened(row: Doc<"oauthConnections">): Promise<{ accessToken: stri
 /** Stores (or replaces) the user's connection to a provider after a successful exchange. */
 export async function storeConnection(
   ctx: MutationCtx,
-  args: {
-    userId: Id<"users">;
-    provider: ProviderId;
-    accountId?: string;
-    accountLogin?: string;
-    requestedScopes: string[];
-    tokens: NewTokens;
-    actor: AuditActor;
-    info?: RequestInfo;
-  },
+  args: Exchanged & { actor: AuditActor },
 ): Promise<Infer<typeof vCompleted>> {
   const now = Date.now();
   const scopes = args.tokens.scopes ?? args.requestedScopes;
@@ -202,8 +205,8 @@ async function auditVend(
  * has more than REFRESH_MARGIN_MS left (audited as vended), else takes the
  * refresh lock and hands the action the refresh token to use.
  */
-export async function beginVend(ctx: MutationCtx, provider: ProviderId, info?: RequestInfo): Promise<VendStep> {
-  const p = await authorize(ctx, "connections:use");
+export async function beginVend(ctx: PrincipalMutationCtx, provider: ProviderId, info?: RequestInfo): Promise<VendStep> {
+  const p = ctx.principal;
   const row = await connectionOf(ctx, p.userId, provider);
   if (row === null) throw keyholeError("not_found", `no ${provider} connection: connect ${provider} first`);
   if (!hasTokens(row)) {
@@ -338,11 +341,11 @@ export const vTakenForRevoke = v.union(
  * No connection → null (revoking twice is a no-op).
  */
 export async function takeForRevoke(
-  ctx: MutationCtx,
+  ctx: UserMutationCtx,
   provider: ProviderId,
   info?: RequestInfo,
 ): Promise<Infer<typeof vTakenForRevoke>> {
-  const user = await requireUser(ctx, "revoke an OAuth connection");
+  const user = ctx.user;
   const row = await connectionOf(ctx, user.userId, provider);
   if (row === null) return null;
   let tokens: { accessToken?: string; refreshToken?: string } = {};

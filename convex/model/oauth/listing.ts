@@ -4,8 +4,7 @@
  */
 import { v, type Infer } from "convex/values";
 import type { Doc } from "../../_generated/dataModel";
-import type { QueryCtx } from "../../_generated/server";
-import { authorize } from "../authorize";
+import type { PrincipalQueryCtx } from "../functions";
 
 /** Public shape of a connection: no secret fields, ever. */
 export const vConnectionInfo = v.object({
@@ -53,8 +52,8 @@ function statusOf(row: Doc<"oauthConnections">, now: number): ConnectionInfo["st
 }
 
 /** The caller's connections (`connections:read`), without a single secret field. */
-export async function listConnections(ctx: QueryCtx): Promise<ConnectionInfo[]> {
-  const p = await authorize(ctx, "connections:read");
+export async function listConnections(ctx: PrincipalQueryCtx): Promise<ConnectionInfo[]> {
+  const p = ctx.principal;
   const rows = await ctx.db
     .query("oauthConnections")
     .withIndex("by_user_provider", (q) => q.eq("userId", p.userId))

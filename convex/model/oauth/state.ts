@@ -12,7 +12,7 @@ import type { MutationCtx } from "../../_generated/server";
 import { actorOf, logAudit, type AuditActor } from "../audit";
 import { constantTimeEqual, randomToken, sha256Hex } from "../crypto";
 import type { ErrorCode } from "../errors";
-import { getPrincipal, requireUser, type Principal, type RequestInfo } from "../principal";
+import { getPrincipal, type Principal, type RequestInfo } from "../principal";
 import { enforce } from "../rateLimit";
 import { aadFor, decryptSecret, encryptSecret } from "./encryption";
 import { newVerifier, s256Challenge } from "./pkce";
@@ -25,6 +25,7 @@ import {
   type ProviderId,
 } from "./providers";
 import { siteUrl } from "../keys";
+import type { UserMutationCtx } from "../functions";
 
 export const STATE_TTL_MS = 10 * 60_000;
 const INITIATE_LIMIT = { max: 30, windowMs: 60_000 };
@@ -54,10 +55,10 @@ export function startUrl(provider: ProviderId, state: string): string {
 }
 
 export async function initiate(
-  ctx: MutationCtx,
+  ctx: UserMutationCtx,
   args: { provider: string; scopes: string[]; redirectUri: string },
 ): Promise<{ authUrl: string; state: string }> {
-  const user = await requireUser(ctx, "connect an OAuth account");
+  const user = ctx.user;
   const cfg = requireProvider(args.provider);
   requireAllowedRedirect(cfg.id, args.redirectUri);
   const scopes = normalizeRequestedScopes(cfg, args.scopes);

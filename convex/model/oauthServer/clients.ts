@@ -19,6 +19,7 @@ import { consume, type Limit } from "../rateLimit";
 import { requestInfo } from "../principal";
 import type { CimdClient } from "./cimd";
 import { displayName, MAX_REDIRECT_URIS, MAX_URI_CHARS, redirectUriProblem, UNUSED_CLIENT_TTL_MS } from "./config";
+import { deleteBatch } from "../purge";
 
 export const REGISTRATIONS_PER_IP: Limit = { max: 30, windowMs: 60 * 60_000 };
 /** Client ids issued by registration start with this (never an URL, so never mistaken for a document). */
@@ -246,20 +247,13 @@ export async function authenticateClient(ctx: QueryCtx, auth: ClientAuth): Promi
 
 /** Deletes clients past their reap time (and unused requests and codes): returns whether more remain. */
 export async function reapClients(ctx: MutationCtx, now = Date.now(), batch = 200): Promise<boolean> {
-  const clients = await ctx.db
-    .query("oauthClients")
-    .withIndex("by_reap", (q) => q.lt("reapAt", now))
-    .take(batch);
-  for (const c of clients) await ctx.db.delete("oauthClients", c._id);
-  const requests = await ctx.db
-    .query("oauthAuthRequests")
-    .withIndex("by_expires", (q) => q.lt("expiresAt", now))
-    .take(batch);
-  for (const r of requests) await ctx.db.delete("oauthAuthRequests", r._id);
-  const codes = await ctx.db
-    .query("oauthCodes")
-    .withIndex("by_expires", (q) => q.lt("expiresAt", now - FAMILY_LIFETIME_MS))
-    .take(batch);
-  for (const c of codes) await ctx.db.delete("oauthCodes", c._id);
-  return clients.length === batch || requests.length === batch || codes.length === batch;
+  const clients = await deleteBatch(ctx, "oauthClients", (q) => q.withIndex("by_reap", (i) => i.lt("reapAt", now)), batch);
+  const requests = await deleteBatch(ctx, "oauthAuthRequests", (q) => q.withIndex("by_expires", (i) => i.lt("expiresAt", now)), batch);
+  const codes = await deleteBatch(
+    ctx,
+    "oauthCodes",
+    (q) => q.withIndex("by_expires", (i) => i.lt("expiresAt", now - FAMILY_LIFETIME_MS)),
+    batch,
+  );
+  return clients || requests || codes;
 }

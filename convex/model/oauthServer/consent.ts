@@ -18,13 +18,14 @@ import { actorOf, logAudit } from "../audit";
 import { randomToken, sha256Hex } from "../crypto";
 import { keyholeError } from "../errors";
 import { PERMISSIONS, PERSONAL_PERMISSIONS, type Permission, roleGrants } from "../permissions";
-import { requestInfo, requireUser } from "../principal";
+import { requestInfo } from "../principal";
 import { consume, type Limit } from "../rateLimit";
 import { parseResource, type ScopeEntry } from "../scopes";
 import { vPermission } from "../../validators";
 import { redirectWith } from "./authorize";
 import { clientById } from "./clients";
 import { AUTH_REQUEST_TTL_MS, CODE_TTL_MS, isLoopbackHost, resourceUrl } from "./config";
+import type { UserMutationCtx, UserQueryCtx } from "../functions";
 
 export const AUTH_REQUESTS_PER_IP: Limit = { max: 60, windowMs: 10 * 60_000 };
 const MAX_ORGS = 100;
@@ -117,8 +118,8 @@ async function myOrgs(ctx: QueryCtx, userId: Id<"users">) {
 }
 
 /** What the consent screen shows. Only a signed-in person (not a token) may see it. */
-export async function getConsentRequest(ctx: QueryCtx, requestId: string): Promise<ConsentRequest> {
-  const user = await requireUser(ctx, "approve applications");
+export async function getConsentRequest(ctx: UserQueryCtx, requestId: string): Promise<ConsentRequest> {
+  const user = ctx.user;
   const r = await pendingRequest(ctx, requestId);
   const client = await clientById(ctx, r.clientId);
   if (client === null) throw keyholeError("not_found", "this application is no longer registered: start again from the app");
@@ -187,8 +188,8 @@ export async function consentScopes(
 }
 
 /** Approves (mints the code) or denies; returns where to send the browser. */
-export async function decideConsent(ctx: MutationCtx, d: Decision): Promise<{ redirectTo: string }> {
-  const user = await requireUser(ctx, "approve applications");
+export async function decideConsent(ctx: UserMutationCtx, d: Decision): Promise<{ redirectTo: string }> {
+  const user = ctx.user;
   const r = await pendingRequest(ctx, d.request);
   const client = await clientById(ctx, r.clientId);
   const now = Date.now();

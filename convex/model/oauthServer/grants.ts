@@ -16,9 +16,10 @@ import type { MutationCtx, QueryCtx } from "../../_generated/server";
 import { endFamily } from "../agentSessions";
 import { actorOf, type AuditActor, logAudit } from "../audit";
 import { keyholeError } from "../errors";
-import { requireUser } from "../principal";
 import { vScopeEntry } from "../../validators";
 import { resourceUrl } from "./config";
+import type { UserMutationCtx, UserQueryCtx } from "../functions";
+import { deleteBatch } from "../purge";
 
 const LIST_MAX = 200;
 /** Grant rows are kept this long after their family's absolute lifetime (for the audit trail), then deleted. */
@@ -79,8 +80,8 @@ export const vConnectedApp = v.object({
 export type ConnectedApp = Infer<typeof vConnectedApp>;
 
 /** The signed-in person's apps that hold live access, newest first. */
-export async function listConnectedApps(ctx: QueryCtx): Promise<ConnectedApp[]> {
-  const user = await requireUser(ctx, "list connected apps");
+export async function listConnectedApps(ctx: UserQueryCtx): Promise<ConnectedApp[]> {
+  const user = ctx.user;
   const now = Date.now();
   const grants = await ctx.db
     .query("oauthGrants")
@@ -113,8 +114,8 @@ export async function listConnectedApps(ctx: QueryCtx): Promise<ConnectedApp[]> 
 }
 
 /** "Disconnect" in the dashboard: the person's own grant only (another's reads as missing). */
-export async function disconnectApp(ctx: MutationCtx, grantId: string): Promise<{ sessionsEnded: number }> {
-  const user = await requireUser(ctx, "disconnect apps");
+export async function disconnectApp(ctx: UserMutationCtx, grantId: string): Promise<{ sessionsEnded: number }> {
+  const user = ctx.user;
   const id = ctx.db.normalizeId("oauthGrants", grantId);
   const grant = id === null ? null : await ctx.db.get("oauthGrants", id);
   if (grant === null || grant.userId !== user.userId) throw keyholeError("not_found", "no such connected app");
@@ -123,11 +124,6 @@ export async function disconnectApp(ctx: MutationCtx, grantId: string): Promise<
 
 /** Deletes grant rows long past their family's lifetime; returns whether more remain. */
 export async function reapGrants(ctx: MutationCtx, now = Date.now(), batch = 200): Promise<boolean> {
-  const old = await ctx.db
-    .query("oauthGrants")
-    .withIndex("by_expiry", (q) => q.lt("familyExpiresAt", now - KEEP_AFTER_MS))
-    .take(batch);
-  for (const g of old) await ctx.db.delete("oauthGrants", g._id);
-  return old.length === batch;
+  return await deleteBatch(ctx, "oauthGrants", (q) => q.withIndex("by_expiry", (i) => i.lt("familyExpiresAt", now - KEEP_AFTER_MS)), batch);
 }
 

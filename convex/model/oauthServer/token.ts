@@ -23,7 +23,7 @@ import type { Doc } from "../../_generated/dataModel";
 import type { MutationCtx } from "../../_generated/server";
 import { refreshAgentSession } from "../agentRefresh";
 import { FAMILY_LIFETIME_MS, insertSessionRow, REFRESH_PREFIX, type SessionPair } from "../agentSessions";
-import { logAudit } from "../audit";
+import { logAudit, logSessionAudit } from "../audit";
 import { constantTimeEqual, sha256Hex } from "../crypto";
 import { s256Challenge } from "../oauth/pkce";
 import { authenticateClient, clientById, type ClientAuth, keepClient } from "./clients";
@@ -173,10 +173,8 @@ export async function refreshGrant(ctx: MutationCtx, r: RefreshRequest): Promise
         familyExpiresAt: row.familyExpiresAt,
         audience: grant.resource,
       });
-      await logAudit(ctx, {
-        userId: row.userId,
+      await logSessionAudit(ctx, row, {
         action: "oauth.refresh_concurrent",
-        actor: { kind: "agent", id: row._id },
         targetType: "oauthGrant",
         targetId: grant._id,
         details: `client=${grant.clientName.slice(0, 80)} within ${REFRESH_GRACE_MS / 1000} s of the last refresh: sibling ${pair.sessionId}`,

@@ -1,0 +1,67 @@
+// The HTTP verify path (GET /api/whoami with a PAT) on the embedded backend
+// writes nothing unless a use record is due, and a due use record is one
+// commit of one document (the token: its last use and the activity counter,
+// model/activity.ts). Counts journal records, not time.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { startBackend, type Backend } from "../../local/backend";
+
+const quiet = { info: () => {}, warn: () => {}, error: () => {} };
+let b: Backend;
+let dataDir: string;
+type Any = any;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "keyhole-verify-writes-"));
+  b = await startBackend({ port: 0, sitePort: 0, dataDir, logger: quiet });
+});
+afterAll(async () => {
+  await b?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** A person (inserted as a sign-up leaves them) and `n` PATs created through the public mutation. */
+async function pats(n: number): Promise<string[]> {
+  const engine = b.engine as Any;
+  const { userId, sessionId } = await engine.t.run(async (ctx: Any) => {
+    const userId = await ctx.db.insert("users", { email: `w-${Date.now()}@example.test` });
+    const sessionId = await ctx.db.insert("authSessions", { userId, expirationTime: Date.now() + 86_400_000 });
+    return { userId, sessionId };
+  });
+  const identity = { issuer: b.siteUrl, subject: `${userId}|${sessionId}`, tokenIdentifier: `${b.siteUrl}|${userId}|${sessionId}` };
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const { value } = await b.engine.call("mutation", "auth:createApiToken", { name: `w${i}`, scopes: [] }, { identity });
+    out.push((value as { token: string }).token);
+  }
+  return out;
+}
+
+async function whoami(token: string): Promise<number> {
+  const r = await fetch(`${b.siteUrl}/api/whoami`, { headers: { authorization: `Bearer ${token}` } });
+  await r.arrayBuffer();
+  return r.status;
+}
+
+function journalLines(): Array<{ w: Array<[string, unknown]> }> {
+  return fs
+    .readFileSync(path.join(dataDir, "journal.log"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l.slice(9)) as { w: Array<[string, unknown]> });
+}
+
+test("a token's first use in a minute is one commit of one document; its next uses write nothing", async () => {
+  const [a, c] = await pats(2);
+  const journal = b.engine.journal!;
+  const before = journal.stats.records;
+  const lines = journalLines().length;
+  for (let i = 0; i < 10; i++) expect(await whoami(a!)).toBe(200);
+  for (let i = 0; i < 10; i++) expect(await whoami(c!)).toBe(200);
+  expect(journal.stats.records - before).toBe(2);
+  const written = journalLines().slice(lines);
+  expect(written.map((r) => r.w.length)).toEqual([1, 1]);
+  expect(written.every((r) => r.w[0]![0].endsWith("apiTokens"))).toBe(true);
+});
