@@ -8,6 +8,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { type OAuthClientProvider, UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -95,9 +96,23 @@ afterAll(async () => {
 
 const mcpUrl = () => new URL(`${stack.site}/mcp`);
 
+/**
+ * Connects, and returns once the SDK's background GET on /mcp (it opens the
+ * optional SSE stream after `initialized`, unawaited; keyhole answers 405) has
+ * its answer: sent later, e.g. after a revocation, it would get a 401 and start
+ * an authorization of its own.
+ */
 async function connect(provider: TestProvider): Promise<Client> {
+  let streamAnswered!: () => void;
+  const stream = new Promise<void>((r) => (streamAnswered = r));
+  const fetchFn: FetchLike = async (url, init) => {
+    const res = await fetch(url, init);
+    if (init?.method === "GET" && String(url) === mcpUrl().href) streamAnswered();
+    return res;
+  };
   const client = new Client({ name: "keyhole-oauth-test", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider }));
+  await client.connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider, fetch: fetchFn }));
+  await stream;
   return client;
 }
 
@@ -217,7 +232,7 @@ describe("MCP SDK client, Client ID Metadata Document", { timeout: 120_000 }, ()
 
 describe("consent when signed out", { timeout: 240_000 }, () => {
   /** A fresh (signed-out) browser opens the SDK's authorization URL and signs in there; `hold` runs before the page loads. */
-  async function signInOnConsentLink(hold?: (page: Page) => Promise<void>) {
+  async function signInOnConsentLink(hold?: (page: Page) => Promise<unknown>) {
     const provider = new TestProvider(cb.url);
     const transport = new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider });
     await expect(new Client({ name: "t", version: "1" }).connect(transport)).rejects.toThrow(UnauthorizedError);
