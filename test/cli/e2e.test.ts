@@ -7,17 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
 import { PASSWORD, passwordSignUp } from "../helpers/signup";
-import { makeHome, type CliResult } from "./run";
+import { homesFor, ok } from "./run";
 
 const DAY_MS = 86_400_000;
 
 let b: SpawnedBackend;
-const homes: ReturnType<typeof makeHome>[] = [];
+const homes = homesFor(() => b.url);
 beforeAll(async () => {
   b = await spawnBackend();
 });
 afterAll(async () => {
-  for (const h of homes) h.cleanup();
+  homes.cleanup();
   await b?.stop();
 });
 
@@ -28,18 +28,10 @@ function uniqueEmail() {
 
 /** A config home whose commands talk to the test backend. */
 function home() {
-  const h = makeHome();
-  homes.push(h);
-  const run = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) =>
-    h.run(args, { ...opts, env: { KEYHOLE_URL: b.url, ...opts.env } });
+  const h = homes.make();
   const creds = () =>
     JSON.parse(readFileSync(h.credentials, "utf8")) as { url: string; token: string; refreshToken: string; email: string };
-  return { ...h, run, creds };
-}
-
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
+  return { ...h, creds };
 }
 
 function client(token?: string): ConvexHttpClient {
