@@ -13,7 +13,7 @@ import { api } from "../../convex/_generated/api";
 import type { SpawnedBackend } from "../helpers/backend";
 import { codeOf, errorOf } from "../helpers/errors";
 import { PASSWORD, passwordSignUp } from "../helpers/signup";
-import { type DashboardStack, SCREENSHOTS, startDashboard } from "./harness";
+import { type DashboardStack, expectNotReloaded, markPage, SCREENSHOTS, startDashboard } from "./harness";
 
 const OWNER = "olivia@admin.test";
 const MEMBER = "max@admin.test";
@@ -55,13 +55,6 @@ async function signIn(p: Page, email: string, url = web.url) {
   await p.getByLabel("Password").fill(PASSWORD);
   await p.getByRole("button", { name: "Sign in", exact: true }).click();
   await p.getByRole("link", { name: "Organizations" }).waitFor(WAIT);
-}
-
-async function markPage(p: Page) {
-  await p.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
-}
-async function expectNotReloaded(p: Page) {
-  expect(await p.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
 }
 
 describe("the org admin screen", { timeout: 90_000 }, () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { makeHome } from "../cli/run";
 import type { SpawnedBackend } from "../helpers/backend";
-import { type DashboardStack, SCREENSHOTS, startDashboard } from "./harness";
+import { type DashboardStack, expectNotReloaded, markPage, SCREENSHOTS, startDashboard } from "./harness";
 
 const EMAIL = `ada-${Date.now()}@example.com`;
 const PASSWORD = "correct horse battery";
@@ -41,14 +41,6 @@ afterAll(async () => {
 
 async function shot(p: Page, name: string, fullPage = true) {
   await p.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage });
-}
-
-/** Set once after load; still there later = the page was never reloaded. */
-async function markPage(p: Page) {
-  await p.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
-}
-async function expectNotReloaded(p: Page) {
-  expect(await p.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
 }
 
 function tokenRow(p: Page, name: string) {

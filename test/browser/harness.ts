@@ -13,7 +13,8 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { expect } from "vitest";
 import { spawnBackend, type SpawnedBackend, type SpawnOptions } from "../helpers/backend";
 import { findChromium, type FindOptions } from "./chromium";
 
@@ -127,4 +128,12 @@ export async function startDashboard(opts: SpawnOptions = {}): Promise<Dashboard
     await stop();
     throw e;
   }
+}
+
+/** Marks the page once it has loaded: `expectNotReloaded` later proves nothing reloaded it in between. */
+export async function markPage(p: Page) {
+  await p.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
+}
+export async function expectNotReloaded(p: Page) {
+  expect(await p.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
 }
