@@ -3,6 +3,7 @@
 // GitHub's and Slack's answers differ, env wiring, and a "browser" that
 // follows the provider's authorize redirect.
 import http from "node:http";
+import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { OAuth2Server } from "oauth2-mock-server";
 import { ConvexError } from "convex/values";
@@ -66,13 +67,20 @@ export async function authorizeAt(authUrl: string): Promise<{ location: URL; cod
   };
 }
 
-/** A port nothing listens on (bound, then released). */
-export async function deadPort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+let resetting: Promise<number> | undefined;
+
+/**
+ * A port where no HTTP answer ever comes: a loopback server that resets every
+ * connection, held (unref'd) until the test process exits. A port bound and
+ * released instead could be taken by any other process before the request.
+ */
+export function deadPort(): Promise<number> {
+  resetting ??= new Promise((resolve) => {
+    const s = net.createServer((socket) => socket.resetAndDestroy());
+    s.listen(0, "127.0.0.1", () => resolve((s.address() as AddressInfo).port));
+    s.unref();
+  });
+  return resetting;
 }
 
 export type Recorded = { method: string; path: string; headers: http.IncomingHttpHeaders; body: string };
