@@ -10,6 +10,8 @@ import { PASSWORD, passwordSignUp } from "../helpers/signup";
 import { homesFor, ok } from "./run";
 
 const DAY_MS = 86_400_000;
+/** A test runs the CLI (a Node process) several times: seconds each on a loaded 2-core machine. */
+const SLOW = { timeout: 120_000 };
 
 let b: SpawnedBackend;
 const homes = homesFor(() => b.url);
@@ -59,7 +61,7 @@ async function createJson(h: Awaited<ReturnType<typeof signedInHome>>, args: str
   return JSON.parse(r.stdout) as Created;
 }
 
-describe("login / whoami / logout", () => {
+describe("login / whoami / logout", SLOW, () => {
   it("login --signup reads the password from stdin and stores credentials 0600 in a 0700 dir", async () => {
     const h = home();
     const email = uniqueEmail();
@@ -141,7 +143,7 @@ describe("login / whoami / logout", () => {
   });
 });
 
-describe("token create", () => {
+describe("token create", SLOW, () => {
   let h: Awaited<ReturnType<typeof signedInHome>>;
   beforeAll(async () => {
     h = await signedInHome();
@@ -242,7 +244,7 @@ describe("token create", () => {
   });
 });
 
-describe("token list / get / revoke", () => {
+describe("token list / get / revoke", SLOW, () => {
   let h: Awaited<ReturnType<typeof signedInHome>>;
   let alpha: Created;
   let beta: Created;
@@ -324,7 +326,7 @@ describe("token list / get / revoke", () => {
   });
 });
 
-describe("a PAT alone cannot manage tokens", () => {
+describe("a PAT alone cannot manage tokens", SLOW, () => {
   it("refuses create/list/revoke with KEYHOLE_TOKEN set and no login, and says why", async () => {
     const owner = await signedInHome();
     const pat = await createJson(owner, ["--name", "ci"]);
@@ -347,7 +349,7 @@ describe("a PAT alone cannot manage tokens", () => {
   });
 });
 
-describe("agent sessions", () => {
+describe("agent sessions", SLOW, () => {
   let owner: Awaited<ReturnType<typeof signedInHome>>;
   beforeAll(async () => {
     owner = await signedInHome();

@@ -67,7 +67,7 @@ async function viaMcpRemote(args: string[], env: Record<string, string>): Promis
     return answered;
   };
   try {
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`mcp-remote: no answer\n${stderr}`)), 20_000));
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`mcp-remote: no answer\n${stderr}`)), 60_000));
     await Promise.race([request(1, "initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "parity", version: "1" } }), timeout]);
     child.stdin.write(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) + "\n");
     const r = (await Promise.race([request(2, "tools/call", { name: "whoami", arguments: {} }), timeout])) as { result: { content: { text: string }[] } };
@@ -84,7 +84,8 @@ function leaves(c: Command): Command[] {
   return c.commands.length === 0 ? [c] : c.commands.flatMap(leaves);
 }
 
-describe("CLI parity", () => {
+// A test runs the CLI (a Node process) several times: seconds each on a loaded 2-core machine.
+describe("CLI parity", { timeout: 120_000 }, () => {
   it("every command takes --json", () => {
     const all = leaves(buildProgram());
     expect(all.map((c) => c.name())).toEqual(expect.arrayContaining(["login", "logout", "whoami", "create", "list", "get", "revoke", "refresh", "end", "config"]));
