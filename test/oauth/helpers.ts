@@ -9,7 +9,7 @@ import { OAuth2Server } from "oauth2-mock-server";
 import { ConvexError } from "convex/values";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import type { TestConvex } from "../helpers/convex";
 
 export const APP_REDIRECT = "http://127.0.0.1:5173/connections/callback";
@@ -51,6 +51,21 @@ export async function startMockProvider(opts: { pkce?: boolean } = {}) {
   process.env.KEYHOLE_OAUTH2_PKCE = opts.pkce === false ? "false" : "true";
   process.env.KEYHOLE_OAUTH_REDIRECT_URIS = APP_REDIRECT;
   return { server, url, service: server.service };
+}
+
+export type MockProvider = Awaited<ReturnType<typeof startMockProvider>>;
+
+/** The test file's mock provider: started before its tests (the env points at it), stopped after them (env cleared). */
+export function mockProviderForFile(started?: (mock: MockProvider) => void): void {
+  let mock: MockProvider | undefined;
+  beforeAll(async () => {
+    mock = await startMockProvider();
+    started?.(mock);
+  });
+  afterAll(async () => {
+    await mock?.server.stop();
+    clearOAuthEnv();
+  });
 }
 
 /** Plays the browser at the provider: GET authUrl, read the redirect back to us. */
