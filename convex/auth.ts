@@ -60,7 +60,7 @@ export const isAuthenticated = query({
   },
 });
 
-// The keyhole public API (DESIGN.md, "Public API") is defined below, one
+// The keyhole public API (docs/design.md, "Public API") is defined below, one
 // section per credential kind; each function is a thin wrapper over
 // convex/model/. The functions the HTTP API calls also have an internal twin
 // (…Internal) registered from the same definition (convex/model/functions.ts).

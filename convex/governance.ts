@@ -1,10 +1,9 @@
 /** Internal: the token lifecycle crons (model/governance/lifecycle.ts). */
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
-import { internalMutation, internalQuery } from "./_generated/server";
+import { internalMutation } from "./_generated/server";
 import { lowercaseAccountsPage } from "./model/governance/email";
 import * as Lifecycle from "./model/governance/lifecycle";
-import { checkMcpAllowed } from "./model/governance/policy";
 
 /** Expiry notices and token.expiring / token.expired webhooks, a page at a time (hourly). */
 export const expiryNotices = internalMutation({
@@ -56,9 +55,3 @@ export const lowercaseAccountEmails = internalMutation({
   },
 });
 
-/** /mcp asks before a tool touches an org: forbidden when its token policy turns MCP clients off (the caller's identity). */
-export const mcpAllowed = internalQuery({
-  args: { org: v.string() },
-  returns: v.null(),
-  handler: async (ctx, args) => await checkMcpAllowed(ctx, args.org),
-});

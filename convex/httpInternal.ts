@@ -9,11 +9,15 @@ import { internalMutation, internalQuery } from "./_generated/server";
 import * as Authn from "./model/http/authn";
 import { vPermission } from "./validators";
 
-/** Who is calling, last use recorded; or a counted, audited failure. */
+/**
+ * Who is calling, last use recorded; or a counted, audited failure. With
+ * `permissions`: which of them it may use somewhere; with `mcp`: the orgs it
+ * reaches whose token policy refuses MCP clients.
+ */
 export const authenticate = internalMutation({
-  args: { permissions: v.optional(v.array(vPermission)), resource: v.optional(v.string()) },
+  args: { permissions: v.optional(v.array(vPermission)), resource: v.optional(v.string()), mcp: v.optional(Authn.vMcpReach) },
   returns: Authn.vAuthOutcome,
-  handler: async (ctx, args) => await Authn.authenticateRequest(ctx, { permissions: args.permissions, resource: args.resource }),
+  handler: async (ctx, args) => await Authn.authenticateRequest(ctx, args),
 });
 
 /** A request whose bearer token no identity vouched for (forged, malformed, expired). */

@@ -165,7 +165,7 @@ export const takeForRevoke = internalMutation({
   handler: async (ctx, args) => await Connections.takeForRevoke(ctx, args.provider, args.info),
 });
 
-// --- internal: key rotation (README, section oauth) ---------------------------
+// --- internal: key rotation (docs/oauth.md) -----------------------------------
 
 /**
  * Re-encrypts connections still under an older key with the current one, in

@@ -17,7 +17,7 @@ export const vScopeEntry = v.object({
   permissions: v.array(v.string()),
   allowedMatches: v.optional(v.array(v.string())),
 });
-/** What callers may pass: entries, or the shorthand strings of DESIGN.md. */
+/** What callers may pass: entries, or the shorthand strings of docs/design.md. */
 export const vScopeInput = v.union(v.string(), vScopeEntry);
 
 export const vErrorCode = v.union(

@@ -1,5 +1,5 @@
 /**
- * Webhooks (README, section governance): a person's endpoints hear about
+ * Webhooks (docs/governance.md, "Webhooks"): a person's endpoints hear about
  * their own credentials; an org's endpoints (owners and admins manage them)
  * hear about the credentials that reach the org. Deliveries are signed per
  * Standard Webhooks and sent by the scheduled internal action `deliver`,

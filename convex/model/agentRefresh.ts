@@ -1,5 +1,5 @@
 /**
- * refreshSession: one mutation, two credentials (DESIGN.md, "Public API").
+ * refreshSession: one mutation, two credentials (docs/design.md, "Public API").
  *
  *   {refreshToken, ttl?}  the refresh-token holder rotates the pair: every live
  *                         token of the family ends ("refreshed" for the one the

@@ -1,6 +1,6 @@
 import { ConvexError } from "convex/values";
 
-/** The error codes a caller may see (DESIGN.md, "Public API"). */
+/** The error codes a caller may see (docs/design.md, "Public API"). */
 export const ERROR_CODES = [
   "unauthenticated",
   "forbidden",

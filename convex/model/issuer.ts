@@ -27,7 +27,7 @@ export function siteUrl(): string {
 export function keyholeIssuer(): string {
   const raw = process.env.KEYHOLE_ISSUER;
   if (raw === undefined || raw.trim() === "") {
-    throw new Error("KEYHOLE_ISSUER is not set: the issuer of keyhole tokens (see README, Environment variables)");
+    throw new Error("KEYHOLE_ISSUER is not set: the issuer of keyhole tokens (see docs/deploy.md)");
   }
   const issuer = trimSlashes(raw);
   if (!/^https?:\/\/[^/\s?#]+/.test(issuer)) {

@@ -97,20 +97,15 @@ export function normalizeScopes(input: ScopeInput[] | undefined): NormalizedScop
     }
     const entry: ScopeEntry = { permissions: [...e.permissions] };
     if (e.resource !== undefined) entry.resource = e.resource;
+    // Globs restrict items under any entry, org and global ones included:
+    // dropping them there would widen the token (`[]` means no item).
     if (e.allowedMatches !== undefined) {
-      const isWorkspace = e.resource !== undefined && parseResource(e.resource)?.workspace !== undefined;
-      if (!isWorkspace) {
-        warnings.push(
-          `allowedMatches applies only to workspace entries ("org/workspace"); removed from ${e.resource ?? "the global entry"}`,
-        );
-      } else {
-        checkGlobs(e.allowedMatches);
-        globCount += e.allowedMatches.length;
-        if (globCount > MAX_GLOBS_PER_TOKEN) {
-          throw new ScopeError(`at most ${MAX_GLOBS_PER_TOKEN} allowedMatches patterns in all are allowed`);
-        }
-        entry.allowedMatches = [...e.allowedMatches];
+      checkGlobs(e.allowedMatches);
+      globCount += e.allowedMatches.length;
+      if (globCount > MAX_GLOBS_PER_TOKEN) {
+        throw new ScopeError(`at most ${MAX_GLOBS_PER_TOKEN} allowedMatches patterns in all are allowed`);
       }
+      entry.allowedMatches = [...e.allowedMatches];
     }
     entries.push(entry);
   }

@@ -206,13 +206,18 @@ describe("token create", SLOW, () => {
   });
 
   it("--scopes-json keeps allowedMatches; backend warnings are shown", async () => {
+    // A token policy the new token breaks makes the backend warn.
+    const strict = `${h.org}-strict`;
+    const owner = client(h.creds().token);
+    await owner.mutation(api.orgs.create, { slug: strict, name: "Strict" });
+    await owner.mutation(api.orgs.setTokenPolicy, { org: strict, policy: { maxLifetimeDays: 1 } });
     const entries = [
       { resource: `${h.org}/site`, permissions: ["work:read"], allowedMatches: ["Signal/*"] },
-      { resource: h.org, permissions: ["work:read"], allowedMatches: ["x"] },
+      { resource: strict, permissions: ["work:read"], allowedMatches: ["x"] },
     ];
     const r = ok(await h.run(["token", "create", "--name", "globs", "--scopes-json", JSON.stringify(entries), "--json"]));
-    expect(JSON.parse(r.stdout).scopes).toEqual([entries[0], { resource: h.org, permissions: ["work:read"] }]);
-    expect(r.stderr).toMatch(/warning: allowedMatches applies only to workspace entries/);
+    expect(JSON.parse(r.stdout).scopes).toEqual(entries);
+    expect(r.stderr).toMatch(new RegExp(`warning: the token policy of "${strict}" will refuse this token there`));
   });
 
   it("--expires, --type and --description reach the token", async () => {

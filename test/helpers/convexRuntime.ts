@@ -40,7 +40,7 @@ function convexContext(): vm.Context {
   sandbox.AsyncResource = AsyncResource;
   // process is only `{ env }` on Convex (reads go to the deployment's env vars):
   // the system ones Convex always sets (CONVEX_SITE_URL, CONVEX_CLOUD_URL), the
-  // one auth.config.ts requires of every deployment (KEYHOLE_ISSUER, README),
+  // one auth.config.ts requires of every deployment (KEYHOLE_ISSUER, docs/deploy.md),
   // and nothing else.
   const deploymentEnv: Record<string, string> = {
     CONVEX_SITE_URL: "https://example-123.convex.site",

@@ -11,9 +11,8 @@ import {
   credentialInUrl,
   HttpError,
   INVALID_TOKEN_MESSAGE,
-  retryAfterSeconds,
-  toHttpError,
 } from "../../convex/model/http/common";
+import { retryAfterSeconds, toHttpError } from "../../convex/model/http/render";
 import { asToken, makeTest, signIn } from "../helpers/convex";
 import { joinOrg } from "../helpers/invite";
 

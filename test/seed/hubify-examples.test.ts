@@ -1,7 +1,7 @@
 // Every call in the seed's examples (Hubify docs, "Auth API" and "API
 // Overview"), as written, with the official ConvexHttpClient against the
 // embedded backend: same function kind (query / mutation / action), same
-// arguments. Only the permission names are keyhole's (DESIGN.md, "Public
+// arguments. Only the permission names are keyhole's (docs/design.md, "Public
 // API"). A GitHub stand-in on loopback answers the OAuth code exchange.
 import { ConvexHttpClient } from "convex/browser";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";

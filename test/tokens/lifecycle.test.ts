@@ -110,23 +110,27 @@ describe("createApiToken", () => {
     ).toBe("ok");
   });
 
-  test("allowedMatches on an org-level or global entry is stripped, with a warning", async () => {
-    const { alice } = await world();
-    const created = await alice.as.mutation(api.auth.createApiToken, {
-      name: "w",
-      scopes: [
-        { resource: "acme", permissions: ["work:read"], allowedMatches: ["Signal/*"] },
-        { permissions: ["org:read"], allowedMatches: ["x"] },
-        { resource: "acme/site", permissions: ["work:write"], allowedMatches: ["Signal/*"] },
-      ],
-    });
-    expect(created.scopes).toEqual([
-      { resource: "acme", permissions: ["work:read"] },
-      { permissions: ["org:read"] },
-      { resource: "acme/site", permissions: ["work:write"], allowedMatches: ["Signal/*"] },
-    ]);
-    expect(created.warnings).toHaveLength(2);
-    expect(created.warnings!.join(" ")).toMatch(/allowedMatches applies only to workspace entries/);
+  test("allowedMatches on an org-level or global entry restricts items too: `[]` there denies every item", async () => {
+    // The attacker's reading of "acme, no items": stripping globs from
+    // non-workspace entries turned that narrow token into one that reads
+    // every item in every acme workspace.
+    const { t, alice } = await world();
+    const none = [{ resource: "acme", permissions: ["work:read"], allowedMatches: [] }];
+    const orgPat = await patFor(t, alice, none);
+    expect(orgPat.scopes).toEqual(none);
+    expect(orgPat.warnings).toBeUndefined();
+    for (const name of ["notes", "Signal/temp-1", "Config/db/url"]) {
+      expect(await codeOf(orgPat.as.query(api.items.get, { workspace: "acme/site", name }))).toBe("forbidden");
+    }
+    const page = { numItems: 10, cursor: null };
+    expect((await orgPat.as.query(api.items.list, { workspace: "acme/site", paginationOpts: page })).page).toEqual([]);
+    const signals = [{ permissions: ["work:read"], allowedMatches: ["Signal/*"] }];
+    const globalPat = await patFor(t, alice, signals);
+    expect(globalPat.scopes).toEqual(signals);
+    expect(await codeOf(globalPat.as.query(api.items.get, { workspace: "acme/site", name: "Signal/temp-1" }))).toBe("ok");
+    expect(await codeOf(globalPat.as.query(api.items.get, { workspace: "acme/site", name: "notes" }))).toBe("forbidden");
+    const listed = await globalPat.as.query(api.items.list, { workspace: "acme/site", paginationOpts: page });
+    expect(listed.page.map((i: { name: string }) => i.name).sort()).toEqual(["Signal/temp-1", "Signal/temp-2"]);
   });
 
   test("granting more than the role is accepted (effective = scopes ∩ role)", async () => {

@@ -7,7 +7,7 @@
  *   requireExplicitScopes  a token with blank scopes (the owner's full role) is refused
  *   allowMcpClients=false  a token of type MCP, sessions minted from one, and MCP clients
  *                          signed in through keyhole's OAuth server (grants) are refused;
- *                          at /mcp every token is (checkMcpAllowed, model/http/mcp.ts)
+ *                          at /mcp every token is (checkMcpAllowed, when an MCP request authenticates)
  *   revokeUnusedAfterDays  a cron revokes tokens reaching the org that sat unused this long
  *                          (model/governance/lifecycle.ts); the revocation is what stops them
  *
@@ -23,7 +23,7 @@ import { internal } from "../../_generated/api";
 import { actorOf, logAudit } from "../audit";
 import { authorizePath, resolveResource } from "../authorize";
 import { keyholeError } from "../errors";
-import { requirePrincipal, requireUser, type Principal } from "../principal";
+import { requireUser, type Principal } from "../principal";
 import type { ScopeEntry } from "../scopes";
 import { isFullRole, reachesOrg } from "./reach";
 import type { TokenPolicy } from "./validators";
@@ -117,13 +117,13 @@ export async function enforceTokenPolicy(ctx: QueryCtx, p: Principal, org: Doc<"
 }
 
 /**
- * For /mcp (model/http/mcp.ts), before a tool touches `orgSlug`: an org whose
- * policy turns MCP clients off refuses every token there, whatever type it
- * was created with — the type is the creator's label, the endpoint is what
- * makes the caller an MCP client. People are not bound by token policy.
+ * For /mcp, before a tool touches `orgSlug`: an org whose policy turns MCP
+ * clients off refuses every token there, whatever type it was created with —
+ * the type is the creator's label, the endpoint is what makes the caller an
+ * MCP client. People are not bound by token policy. Decided once per MCP
+ * request, when it authenticates (model/http/authn.ts mcpRefusals).
  */
-export async function checkMcpAllowed(ctx: QueryCtx, orgSlug: string): Promise<null> {
-  const p = await requirePrincipal(ctx);
+export async function checkMcpAllowed(ctx: QueryCtx, p: Principal, orgSlug: string): Promise<null> {
   const { org } = await resolveResource(ctx, orgSlug);
   if (p.kind !== "user" && org.tokenPolicy?.allowMcpClients === false) {
     throw keyholeError("forbidden", `the token policy of "${org.slug}" refuses this token: allowMcpClients is off and this is an MCP client`);

@@ -6,7 +6,7 @@
 import { v, type Infer } from "convex/values";
 import { vRole, vScopeEntry, vTokenStatus, vTokenType } from "../../validators";
 
-/** Webhook events (README, section governance). `webhook.test` is sent on request only. */
+/** Webhook events (docs/governance.md, "Webhooks"). `webhook.test` is sent on request only. */
 export const WEBHOOK_EVENT_TYPES = [
   "token.expiring",
   "token.expired",

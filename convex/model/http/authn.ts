@@ -14,6 +14,8 @@
  * - introspect / reportLeak: RFC 7662 introspection and leaked-token reports.
  * - allowedPermissions: which permissions a credential may use somewhere (MCP
  *   tools/list).
+ * - mcpRefusals: the orgs an MCP request reaches whose token policy refuses
+ *   MCP clients, decided here once instead of one query per tool call.
  */
 import { v, type Infer } from "convex/values";
 import type { Doc } from "../../_generated/dataModel";
@@ -25,6 +27,7 @@ import { authorize } from "../authorize";
 import { constantTimeEqual } from "../crypto";
 import { isKeyholeError } from "../errors";
 import { KEYHOLE_AUDIENCE, keyholeIssuer, parseKeyholeSubject, type TokenKind } from "../keys";
+import { checkMcpAllowed } from "../governance/policy";
 import { type Permission, PERSONAL_PERMISSIONS, roleGrants } from "../permissions";
 import { agentSessionLiveness, patLiveness } from "../liveness";
 import { getPrincipal, type Principal, recordUse, requestInfo, requirePrincipal, scopeSets } from "../principal";
@@ -32,7 +35,7 @@ import { consume, LIMITS } from "../rateLimit";
 import { formatScopes, parseResource, type ScopeEntry, scopesAllow } from "../scopes";
 import { audienceAllows } from "../oauthServer/grants";
 import { endChildSessions } from "../tokens";
-import { vScopeEntry } from "../../validators";
+import { vErrorCode, vScopeEntry } from "../../validators";
 
 // --- validators ------------------------------------------------------------------
 
@@ -54,8 +57,21 @@ export const vWho = v.object({
 });
 export type Who = Infer<typeof vWho>;
 
+/** An org an MCP request names that refuses it, and the error a tool call on it gets. */
+export const vOrgRefusal = v.object({ org: v.string(), code: vErrorCode, message: v.string() });
+export type OrgRefusal = Infer<typeof vOrgRefusal>;
+
+/** The orgs an MCP request reaches: those its tool calls name, and (list_workspaces) the caller's. */
+export const vMcpReach = v.object({ orgs: v.array(v.string()), memberOrgs: v.boolean() });
+export type McpReach = Infer<typeof vMcpReach>;
+
 export const vAuthOutcome = v.union(
-  v.object({ ok: v.literal(true), who: vWho, permissions: v.optional(v.array(v.string())) }),
+  v.object({
+    ok: v.literal(true),
+    who: vWho,
+    permissions: v.optional(v.array(v.string())),
+    mcpRefusals: v.optional(v.array(vOrgRefusal)),
+  }),
   v.object({ ok: v.literal(false), retryAfterMs: v.number() }),
 );
 export type AuthOutcome = Infer<typeof vAuthOutcome>;
@@ -72,7 +88,7 @@ const CREDENTIAL_FAILURES = new Set(["unauthenticated", "expired", "revoked"]);
  */
 export async function authenticateRequest(
   ctx: MutationCtx,
-  opts: { permissions?: Permission[]; resource?: string },
+  opts: { permissions?: Permission[]; resource?: string; mcp?: McpReach },
 ): Promise<AuthOutcome> {
   let p: Principal | null;
   try {
@@ -91,8 +107,12 @@ export async function authenticateRequest(
   }
   await recordUse(ctx, p);
   const who = await whoOf(ctx, p);
-  if (opts.permissions === undefined) return { ok: true, who };
-  return { ok: true, who, permissions: await allowedPermissions(ctx, p, opts.permissions) };
+  return {
+    ok: true,
+    who,
+    ...(opts.permissions === undefined ? {} : { permissions: await allowedPermissions(ctx, p, opts.permissions) }),
+    ...(opts.mcp === undefined ? {} : { mcpRefusals: await mcpRefusals(ctx, p, opts.mcp) }),
+  };
 }
 
 async function whoOf(ctx: QueryCtx, p: Principal): Promise<Who> {
@@ -217,6 +237,45 @@ export async function allowedPermissions(
       return org !== null && roleGrants(m.role, perm) && sets.every((s) => allowsSomewhereInOrg(s, perm, org.slug));
     });
   });
+}
+
+// --- the token policy for MCP clients --------------------------------------------------
+
+/** Most orgs one person belongs to (model/orgs.ts MAX_ORGS_PER_USER), with room. */
+const MAX_MEMBER_ORGS = 200;
+
+/**
+ * The orgs of `reach` whose token policy refuses this MCP client, each with
+ * the error its tool calls get (governance checkMcpAllowed: the same answer
+ * the check gave when it ran before each tool call). With `memberOrgs`, also
+ * every org list_workspaces may visit: the caller's, and those its scopes name.
+ */
+async function mcpRefusals(ctx: QueryCtx, p: Principal, reach: McpReach): Promise<OrgRefusal[]> {
+  const orgs = new Set(reach.orgs);
+  if (reach.memberOrgs) {
+    const memberships = await ctx.db
+      .query("memberships")
+      .withIndex("by_user_org", (q) => q.eq("userId", p.userId))
+      .take(MAX_MEMBER_ORGS);
+    for (const m of memberships) {
+      const org = await ctx.db.get("orgs", m.orgId);
+      if (org !== null) orgs.add(org.slug);
+    }
+    for (const e of scopeSets(p).flat()) {
+      const org = e.resource?.split("/")[0];
+      if (org) orgs.add(org);
+    }
+  }
+  const out: OrgRefusal[] = [];
+  for (const org of orgs) {
+    try {
+      await checkMcpAllowed(ctx, p, org);
+    } catch (e) {
+      if (!isKeyholeError(e)) throw e;
+      out.push({ org, code: e.data.code, message: e.data.message });
+    }
+  }
+  return out;
 }
 
 // --- introspection (RFC 7662) ----------------------------------------------------

@@ -1,21 +1,16 @@
 /**
  * Shared plumbing for the HTTP API and the MCP endpoint: bearer extraction,
- * refusing credentials in URLs, body limits, JSON responses with one error
- * shape, keyholeError → HTTP status mapping, CORS for the dashboard origin.
+ * refusing credentials in URLs, body limits and parsing, CORS for the
+ * dashboard origin. Responses and errors are rendered in render.ts.
  *
  * Nothing here logs request data: token text, URLs with query strings and
  * function arguments never reach a log line.
  */
-import { ConvexError } from "convex/values";
 import { z } from "zod";
-import { type ErrorCode, isKeyholeError } from "../errors";
 import { siteUrl, TOKEN_PREFIX } from "../keys";
 
 /** Largest request body either surface reads (bytes): an item holds up to 64 KB of JSON, plus room for the envelope. */
 export const MAX_BODY_BYTES = 80 * 1024;
-
-/** The one error body of the HTTP API: `{error: {code, message}}`. */
-export type ApiErrorBody = { error: { code: string; message: string } };
 
 /** An HTTP-level failure with the status, body code and headers it answers with. */
 export class HttpError extends Error {
@@ -36,18 +31,6 @@ export const SECURITY_HEADERS: Record<string, string> = {
   "Cache-Control": "no-store",
   "X-Content-Type-Options": "nosniff",
 };
-
-export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "Content-Type": "application/json", ...SECURITY_HEADERS, ...headers },
-  });
-}
-
-export function errorResponse(e: HttpError, extraHeaders: Record<string, string> = {}): Response {
-  const body: ApiErrorBody = { error: { code: e.code, message: e.message } };
-  return jsonResponse(e.status, body, { ...e.headers, ...extraHeaders });
-}
 
 // --- credentials ---------------------------------------------------------------
 
@@ -216,55 +199,6 @@ export function parseWith<T extends z.ZodType>(schema: T, value: unknown): z.inf
   throw new HttpError(400, "invalid_argument", `invalid request body: ${msg}`);
 }
 
-// --- errors from functions --------------------------------------------------------
-
-const STATUS_OF: Record<ErrorCode, number> = {
-  invalid_argument: 400,
-  unauthenticated: 401,
-  expired: 401,
-  revoked: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  rate_limited: 429,
-};
-
-/** Seconds to wait, from a rate_limited message ("try again in N s"); at least 1. */
-export function retryAfterSeconds(message: string): number {
-  const m = /(\d+)\s*s\b/.exec(message);
-  return m ? Math.max(1, Number(m[1])) : 60;
-}
-
-/**
- * Maps anything a route threw to an HttpError. keyholeErrors keep their
- * code and message; the three credential failures collapse into one 401 body;
- * anything unknown becomes a generic 500 (details go nowhere: messages of
- * argument validation failures can quote argument values).
- */
-export function toHttpError(e: unknown, challengeExtra: Record<string, string> = {}): HttpError {
-  if (e instanceof HttpError) return e;
-  if (isKeyholeError(e)) {
-    const { code, message } = e.data;
-    const status = STATUS_OF[code] ?? 400;
-    if (status === 401) return invalidCredential(challengeExtra);
-    if (status === 403) {
-      return new HttpError(403, "forbidden", message, {
-        "WWW-Authenticate": challenge({ error: "insufficient_scope", ...challengeExtra }),
-      });
-    }
-    if (status === 429) {
-      return new HttpError(429, "rate_limited", message, { "Retry-After": String(retryAfterSeconds(message)) });
-    }
-    return new HttpError(status, code, message);
-  }
-  if (e instanceof ConvexError) return new HttpError(400, "invalid_argument", "request refused");
-  if (e instanceof Error && /ArgumentValidationError|Value does not match validator/.test(e.message)) {
-    return new HttpError(400, "invalid_argument", "invalid arguments");
-  }
-  console.error(`keyhole http: internal error (${e instanceof Error ? e.name : typeof e})`);
-  return new HttpError(500, "internal", "internal error");
-}
-
 // --- origins and CORS --------------------------------------------------------------
 
 function originOf(url: string | undefined): string | null {
@@ -303,21 +237,4 @@ export function corsHeaders(req: Request, exposeExtra: string[] = []): Record<st
     "Access-Control-Expose-Headers": ["WWW-Authenticate", "Retry-After", ...exposeExtra].join(", "),
     Vary: "Origin",
   };
-}
-
-/** Answers a CORS preflight: 204 with grants for the dashboard, 403 for anyone else. */
-export function preflight(req: Request, allowHeaders: string[] = []): Response {
-  const cors = corsHeaders(req);
-  if (!cors["Access-Control-Allow-Origin"]) {
-    return errorResponse(new HttpError(403, "forbidden", "origin not allowed"), { Vary: "Origin" });
-  }
-  return new Response(null, {
-    status: 204,
-    headers: {
-      ...cors,
-      "Access-Control-Allow-Methods": CORS_METHODS,
-      "Access-Control-Allow-Headers": ["Authorization", "Content-Type", ...allowHeaders].join(", "),
-      "Access-Control-Max-Age": "600",
-    },
-  });
 }

@@ -13,11 +13,11 @@ import { internal } from "../../_generated/api";
 import type { ActionCtx } from "../../_generated/server";
 import type { PublicJwk } from "../keys";
 import type { Permission } from "../permissions";
-import type { Who } from "./authn";
+import type { McpReach, OrgRefusal, Who } from "./authn";
 import { bearerOf, invalidCredential, missingCredential, tooManyFailures } from "./common";
 import { isCanonicalKeyholeToken, verifyKeyholeToken, type VerifiedToken } from "./verify";
 
-export type Authenticated = { who: Who; permissions?: Permission[]; token: string };
+export type Authenticated = { who: Who; permissions?: Permission[]; mcpRefusals?: OrgRefusal[]; token: string };
 
 /** The keys keyhole tokens verify against (current + retired still in use). */
 export async function loadKeys(ctx: Pick<ActionCtx, "runQuery">): Promise<PublicJwk[]> {
@@ -51,11 +51,12 @@ async function identityOrNull(ctx: ActionCtx) {
  * `permissions`: also answer which of them the credential may use somewhere.
  * `resource`: the RFC 8707 indicator being accessed; an OAuth access token
  * issued for another resource is refused like an invalid one.
+ * `mcp`: the orgs an MCP request reaches, to learn which refuse MCP clients.
  */
 export async function authenticate(
   ctx: ActionCtx,
   req: Request,
-  opts: { challenge?: Record<string, string>; permissions?: Permission[]; resource?: string } = {},
+  opts: { challenge?: Record<string, string>; permissions?: Permission[]; resource?: string; mcp?: McpReach } = {},
 ): Promise<Authenticated> {
   const challenge = opts.challenge ?? {};
   const bearer = bearerOf(req);
@@ -68,7 +69,8 @@ export async function authenticate(
     });
     throw wait > 0 ? tooManyFailures(wait) : invalidCredential(challenge);
   }
-  const out = await ctx.runMutation(internal.httpInternal.authenticate, { permissions: opts.permissions, resource: opts.resource });
+  const { permissions, resource, mcp } = opts;
+  const out = await ctx.runMutation(internal.httpInternal.authenticate, { permissions, resource, mcp });
   if (!out.ok) throw out.retryAfterMs > 0 ? tooManyFailures(out.retryAfterMs) : invalidCredential(challenge);
-  return { who: out.who, permissions: out.permissions as Permission[] | undefined, token: bearer.token };
+  return { who: out.who, permissions: out.permissions as Permission[] | undefined, mcpRefusals: out.mcpRefusals, token: bearer.token };
 }

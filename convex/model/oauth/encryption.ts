@@ -6,7 +6,7 @@
  * Keys: env KEYHOLE_ENCRYPTION_KEYS = `k1:<base64 of 32 bytes>[,k0:<...>]`.
  * The first key encrypts every new write; every listed key can decrypt, so a
  * rotation is "put the new key first, keep the old one, re-encrypt, drop the
- * old one" (README, section oauth).
+ * old one" (docs/oauth.md).
  *
  * Stored form: `v1.<keyId>.<iv>.<ciphertext+tag>` (base64url). The IV is 96
  * random bits, fresh on every write. The associated data binds a ciphertext

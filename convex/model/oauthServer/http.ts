@@ -124,27 +124,32 @@ async function tokenEndpoint(ctx: ActionCtx, req: Request): Promise<Response> {
   return oauthJson(200, result.tokens);
 }
 
-async function revokeEndpoint(ctx: ActionCtx, req: Request): Promise<Response> {
+/** A client's request about one token (RFC 7009, RFC 7662): the client and the token, or the error answer. */
+async function clientTokenRequest(req: Request): Promise<{ client: ClientAuth; token: string } | Response> {
   const form = await readForm(req);
   if (form instanceof Response) return form;
   const client = clientAuthOf(req, form);
   if (client instanceof Response) return client;
   const token = form.get("token");
   if (!token) return oauthError(400, "invalid_request", "token is required");
-  const out = await ctx.runMutation(internal.oauthServer.revokeToken, { client, token });
-  if (!out.ok) return oauthError(401, "invalid_client", "client authentication failed", BASIC_CHALLENGE);
+  return { client, token };
+}
+
+const clientAuthFailed = () => oauthError(401, "invalid_client", "client authentication failed", BASIC_CHALLENGE);
+
+async function revokeEndpoint(ctx: ActionCtx, req: Request): Promise<Response> {
+  const r = await clientTokenRequest(req);
+  if (r instanceof Response) return r;
+  const out = await ctx.runMutation(internal.oauthServer.revokeToken, r);
+  if (!out.ok) return clientAuthFailed();
   return new Response(null, { status: 200, headers: { ...NO_STORE, "Access-Control-Allow-Origin": "*" } });
 }
 
 async function introspectEndpoint(ctx: ActionCtx, req: Request): Promise<Response> {
-  const form = await readForm(req);
-  if (form instanceof Response) return form;
-  const client = clientAuthOf(req, form);
-  if (client instanceof Response) return client;
-  const token = form.get("token");
-  if (!token) return oauthError(400, "invalid_request", "token is required");
-  const out = await ctx.runQuery(internal.oauthServer.introspectToken, { client, token });
-  if (!out.ok) return oauthError(401, "invalid_client", "client authentication failed", BASIC_CHALLENGE);
+  const r = await clientTokenRequest(req);
+  if (r instanceof Response) return r;
+  const out = await ctx.runQuery(internal.oauthServer.introspectToken, r);
+  if (!out.ok) return clientAuthFailed();
   return oauthJson(200, out.body);
 }
 
