@@ -11,16 +11,16 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { makeHome } from "../cli/run";
-import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+import type { SpawnedBackend } from "../helpers/backend";
 import { PASSWORD, passwordSignUp } from "../helpers/signup";
 import { checkScreen, DESKTOP, expectAxeClean } from "./a11y";
-import { buildDashboard, launchChromium, serveDashboard } from "./harness";
+import { type DashboardStack, startDashboard } from "./harness";
 
 const EMAIL = `lin-${Date.now()}@example.com`;
 const WAIT = { timeout: 15_000 };
 
+let stack: DashboardStack;
 let backend: SpawnedBackend;
-let build: { dir: string; cleanup: () => void };
 let web: { url: string; stop: () => Promise<void> };
 let browser: Browser;
 let context: BrowserContext;
@@ -30,9 +30,8 @@ let userId = "";
 const cliHome = makeHome();
 
 beforeAll(async () => {
-  [backend, build] = await Promise.all([spawnBackend(), buildDashboard()]);
-  web = await serveDashboard(build.dir, { convexUrl: backend.url });
-  browser = await launchChromium();
+  stack = await startDashboard();
+  ({ backend, web, browser } = stack);
   context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true });
   page = await context.newPage();
   const { token } = await passwordSignUp(backend, EMAIL);
@@ -43,10 +42,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  await backend?.stop();
-  build?.cleanup();
+  await stack?.stop();
   cliHome.cleanup();
 });
 

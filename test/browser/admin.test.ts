@@ -10,18 +10,18 @@ import type { ConvexHttpClient } from "convex/browser";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../../convex/_generated/api";
-import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+import type { SpawnedBackend } from "../helpers/backend";
 import { codeOf, errorOf } from "../helpers/errors";
 import { PASSWORD, passwordSignUp } from "../helpers/signup";
-import { buildDashboard, launchChromium, SCREENSHOTS, serveDashboard } from "./harness";
+import { type DashboardStack, expectNotReloaded, markPage, SCREENSHOTS, startDashboard } from "./harness";
 
 const OWNER = "olivia@admin.test";
 const MEMBER = "max@admin.test";
 const WAIT = { timeout: 15_000 };
 const read = { workspace: "acme/site", name: "notes" };
 
+let stack: DashboardStack;
 let backend: SpawnedBackend;
-let build: { dir: string; cleanup: () => void };
 let web: { url: string; stop: () => Promise<void> };
 let browser: Browser;
 let ownerCtx: BrowserContext;
@@ -32,9 +32,8 @@ let member: ConvexHttpClient;
 
 beforeAll(async () => {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
-  [backend, build] = await Promise.all([spawnBackend(), buildDashboard()]);
-  web = await serveDashboard(build.dir, { convexUrl: backend.url });
-  browser = await launchChromium();
+  stack = await startDashboard();
+  ({ backend, web, browser } = stack);
   owner = backend.httpClient((await passwordSignUp(backend, OWNER)).token);
   await owner.mutation(api.orgs.create, { slug: "acme", name: "Acme" });
   await owner.mutation(api.workspaces.create, { org: "acme", slug: "site", name: "Site" });
@@ -46,10 +45,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  await backend?.stop();
-  build?.cleanup();
+  await stack?.stop();
 });
 
 async function signIn(p: Page, email: string, url = web.url) {
@@ -59,13 +55,6 @@ async function signIn(p: Page, email: string, url = web.url) {
   await p.getByLabel("Password").fill(PASSWORD);
   await p.getByRole("button", { name: "Sign in", exact: true }).click();
   await p.getByRole("link", { name: "Organizations" }).waitFor(WAIT);
-}
-
-async function markPage(p: Page) {
-  await p.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
-}
-async function expectNotReloaded(p: Page) {
-  expect(await p.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
 }
 
 describe("the org admin screen", { timeout: 90_000 }, () => {

@@ -10,15 +10,15 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { makeHome } from "../cli/run";
-import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
-import { buildDashboard, launchChromium, SCREENSHOTS, serveDashboard } from "./harness";
+import type { SpawnedBackend } from "../helpers/backend";
+import { type DashboardStack, expectNotReloaded, markPage, SCREENSHOTS, startDashboard } from "./harness";
 
 const EMAIL = `ada-${Date.now()}@example.com`;
 const PASSWORD = "correct horse battery";
 const WAIT = { timeout: 15_000 };
 
+let stack: DashboardStack;
 let backend: SpawnedBackend;
-let build: { dir: string; cleanup: () => void };
 let web: { url: string; stop: () => Promise<void> };
 let browser: Browser;
 let desktop: BrowserContext;
@@ -27,32 +27,20 @@ const cliHome = makeHome();
 
 beforeAll(async () => {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
-  [backend, build] = await Promise.all([spawnBackend(), buildDashboard()]);
-  web = await serveDashboard(build.dir, { convexUrl: backend.url });
-  browser = await launchChromium();
+  stack = await startDashboard();
+  ({ backend, web, browser } = stack);
   desktop = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   await desktop.grantPermissions(["clipboard-read", "clipboard-write"], { origin: web.url });
   page = await desktop.newPage();
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  await backend?.stop();
-  build?.cleanup();
+  await stack?.stop();
   cliHome.cleanup();
 });
 
 async function shot(p: Page, name: string, fullPage = true) {
   await p.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage });
-}
-
-/** Set once after load; still there later = the page was never reloaded. */
-async function markPage(p: Page) {
-  await p.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
-}
-async function expectNotReloaded(p: Page) {
-  expect(await p.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
 }
 
 function tokenRow(p: Page, name: string) {

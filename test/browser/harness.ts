@@ -13,7 +13,9 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { expect } from "vitest";
+import { spawnBackend, type SpawnedBackend, type SpawnOptions } from "../helpers/backend";
 import { findChromium, type FindOptions } from "./chromium";
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -90,3 +92,48 @@ export async function launchChromium(opts: FindOptions = {}): Promise<Browser> {
 }
 
 export const SCREENSHOTS = path.join(root, "test-results", "screenshots");
+
+export type DashboardStack = {
+  backend: SpawnedBackend;
+  build: { dir: string; cleanup: () => void };
+  web: { url: string; stop: () => Promise<void> };
+  browser: Browser;
+  /** Closes Chromium, stops the dashboard server and the backend, removes the build. */
+  stop: () => Promise<void>;
+};
+
+/**
+ * A browser test's stack: the embedded backend (`opts`) and the dashboard's
+ * production build, made side by side; the build served against the backend;
+ * Chromium. What started is stopped again if a later part fails to start.
+ */
+export async function startDashboard(opts: SpawnOptions = {}): Promise<DashboardStack> {
+  const stops: (() => unknown)[] = [];
+  const stop = async () => {
+    for (const s of stops.splice(0).reverse()) await s();
+  };
+  try {
+    const [started, built] = await Promise.allSettled([spawnBackend(opts), buildDashboard()]);
+    if (started.status === "fulfilled") stops.push(() => started.value.stop());
+    if (built.status === "fulfilled") stops.push(() => built.value.cleanup());
+    if (started.status === "rejected") throw started.reason;
+    if (built.status === "rejected") throw built.reason;
+    const [backend, build] = [started.value, built.value];
+    const web = await serveDashboard(build.dir, { convexUrl: backend.url });
+    stops.push(() => web.stop());
+    const browser = await launchChromium();
+    stops.push(() => browser.close());
+    return { backend, build, web, browser, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** Marks the page once it has loaded: `expectNotReloaded` later proves nothing reloaded it in between. */
+export async function markPage(p: Page) {
+  await p.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
+}
+export async function expectNotReloaded(p: Page) {
+  expect(await p.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+}

@@ -3,7 +3,7 @@
 // serves reaches its backend, signs up and lists a token created from Node.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
+import { freePort } from "../../bench/lib/ports";
 import os from "node:os";
 import path from "node:path";
 import { ConvexHttpClient } from "convex/browser";
@@ -13,14 +13,6 @@ import { api } from "../../convex/_generated/api";
 import { launchChromium, root, SCREENSHOTS } from "./harness";
 
 const WAIT = { timeout: 20_000 };
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 let child: ChildProcess | null = null;
 let exited: Promise<unknown> = Promise.resolve();

@@ -11,14 +11,15 @@ import { ConvexHttpClient } from "convex/browser";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../../convex/_generated/api";
-import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+import type { SpawnedBackend } from "../helpers/backend";
 import { PASSWORD, passwordSignUp } from "../helpers/signup";
 import { checkScreen, DESKTOP, expectAxeClean, focusedName, PHONE, tabTo } from "./a11y";
-import { buildDashboard, launchChromium, serveDashboard } from "./harness";
+import { type DashboardStack, startDashboard } from "./harness";
 
 const EMAIL = `grace-${Date.now()}@example.com`;
 const WAIT = { timeout: 15_000 };
 
+let stack: DashboardStack;
 let backend: SpawnedBackend;
 let build: { dir: string; cleanup: () => void };
 let web: { url: string; stop: () => Promise<void> };
@@ -28,9 +29,8 @@ let page: Page;
 let me: ConvexHttpClient;
 
 beforeAll(async () => {
-  [backend, build] = await Promise.all([spawnBackend(), buildDashboard()]);
-  web = await serveDashboard(build.dir, { convexUrl: backend.url });
-  browser = await launchChromium();
+  stack = await startDashboard();
+  ({ backend, build, web, browser } = stack);
   context = await browser.newContext({ viewport: DESKTOP });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: web.url });
   page = await context.newPage();
@@ -41,10 +41,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await web?.stop();
-  await backend?.stop();
-  build?.cleanup();
+  await stack?.stop();
 });
 
 const newTokenDialog = () => page.getByRole("dialog", { name: "New token", exact: true });

@@ -7,17 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
 import { PASSWORD, passwordSignUp } from "../helpers/signup";
-import { makeHome, type CliResult } from "./run";
+import { homesFor, ok } from "./run";
 
 const DAY_MS = 86_400_000;
+/** A test runs the CLI (a Node process) several times: seconds each on a loaded 2-core machine. */
+const SLOW = { timeout: 120_000 };
 
 let b: SpawnedBackend;
-const homes: ReturnType<typeof makeHome>[] = [];
+const homes = homesFor(() => b.url);
 beforeAll(async () => {
   b = await spawnBackend();
 });
 afterAll(async () => {
-  for (const h of homes) h.cleanup();
+  homes.cleanup();
   await b?.stop();
 });
 
@@ -28,18 +30,10 @@ function uniqueEmail() {
 
 /** A config home whose commands talk to the test backend. */
 function home() {
-  const h = makeHome();
-  homes.push(h);
-  const run = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) =>
-    h.run(args, { ...opts, env: { KEYHOLE_URL: b.url, ...opts.env } });
+  const h = homes.make();
   const creds = () =>
     JSON.parse(readFileSync(h.credentials, "utf8")) as { url: string; token: string; refreshToken: string; email: string };
-  return { ...h, run, creds };
-}
-
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
+  return { ...h, creds };
 }
 
 function client(token?: string): ConvexHttpClient {
@@ -67,7 +61,7 @@ async function createJson(h: Awaited<ReturnType<typeof signedInHome>>, args: str
   return JSON.parse(r.stdout) as Created;
 }
 
-describe("login / whoami / logout", () => {
+describe("login / whoami / logout", SLOW, () => {
   it("login --signup reads the password from stdin and stores credentials 0600 in a 0700 dir", async () => {
     const h = home();
     const email = uniqueEmail();
@@ -149,7 +143,7 @@ describe("login / whoami / logout", () => {
   });
 });
 
-describe("token create", () => {
+describe("token create", SLOW, () => {
   let h: Awaited<ReturnType<typeof signedInHome>>;
   beforeAll(async () => {
     h = await signedInHome();
@@ -255,7 +249,7 @@ describe("token create", () => {
   });
 });
 
-describe("token list / get / revoke", () => {
+describe("token list / get / revoke", SLOW, () => {
   let h: Awaited<ReturnType<typeof signedInHome>>;
   let alpha: Created;
   let beta: Created;
@@ -337,7 +331,7 @@ describe("token list / get / revoke", () => {
   });
 });
 
-describe("a PAT alone cannot manage tokens", () => {
+describe("a PAT alone cannot manage tokens", SLOW, () => {
   it("refuses create/list/revoke with KEYHOLE_TOKEN set and no login, and says why", async () => {
     const owner = await signedInHome();
     const pat = await createJson(owner, ["--name", "ci"]);
@@ -360,7 +354,7 @@ describe("a PAT alone cannot manage tokens", () => {
   });
 });
 
-describe("agent sessions", () => {
+describe("agent sessions", SLOW, () => {
   let owner: Awaited<ReturnType<typeof signedInHome>>;
   beforeAll(async () => {
     owner = await signedInHome();

@@ -8,28 +8,22 @@ import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
 import { codeOf } from "../helpers/errors";
 import { PASSWORD } from "../helpers/signup";
-import { makeHome, type CliResult } from "./run";
+import { homesFor, ok } from "./run";
 
 let b: SpawnedBackend;
-const homes: ReturnType<typeof makeHome>[] = [];
+const homes = homesFor(() => b.url);
 beforeAll(async () => {
   b = await spawnBackend();
 }, 60_000);
 afterAll(async () => {
-  for (const h of homes) h.cleanup();
+  homes.cleanup();
   await b?.stop();
 });
 
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
-
 async function signedIn(email: string) {
-  const h = makeHome();
-  homes.push(h);
-  const run = (args: string[]) => h.run(args, { env: { KEYHOLE_URL: b.url } });
-  ok(await h.run(["login", "--signup", "--email", email], { input: `${PASSWORD}\n`, env: { KEYHOLE_URL: b.url } }));
+  const h = homes.make();
+  const run = (args: string[]) => h.run(args);
+  ok(await h.run(["login", "--signup", "--email", email], { input: `${PASSWORD}\n` }));
   const token = (JSON.parse(readFileSync(h.credentials, "utf8")) as { token: string }).token;
   return { run, client: pat(token) };
 }

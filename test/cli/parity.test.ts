@@ -15,29 +15,22 @@ import { describeUserAgent } from "../../web/src/lib/ua";
 import { root } from "../browser/harness";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
 import { PASSWORD } from "../helpers/signup";
-import { makeHome, type CliResult } from "./run";
+import { homesFor, ok } from "./run";
 
 let b: SpawnedBackend;
-const homes: ReturnType<typeof makeHome>[] = [];
+const homes = homesFor(() => b.url);
 beforeAll(async () => {
   b = await spawnBackend();
 });
 afterAll(async () => {
-  for (const h of homes) h.cleanup();
+  homes.cleanup();
   await b?.stop();
 });
 
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
-
 let n = 0;
 async function signedIn() {
-  const h = makeHome();
-  homes.push(h);
-  const run = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) =>
-    h.run(args, { ...opts, env: { KEYHOLE_URL: b.url, ...opts.env } });
+  const h = homes.make();
+  const run = h.run;
   const email = `parity${++n}-${Date.now()}@example.com`;
   const login = JSON.parse(ok(await run(["login", "--signup", "--email", email, "--json"], { input: `${PASSWORD}\n` })).stdout);
   const creds = JSON.parse((await import("node:fs")).readFileSync(h.credentials, "utf8")) as { token: string };
@@ -74,7 +67,7 @@ async function viaMcpRemote(args: string[], env: Record<string, string>): Promis
     return answered;
   };
   try {
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`mcp-remote: no answer\n${stderr}`)), 20_000));
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`mcp-remote: no answer\n${stderr}`)), 60_000));
     await Promise.race([request(1, "initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "parity", version: "1" } }), timeout]);
     child.stdin.write(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) + "\n");
     const r = (await Promise.race([request(2, "tools/call", { name: "whoami", arguments: {} }), timeout])) as { result: { content: { text: string }[] } };
@@ -91,7 +84,8 @@ function leaves(c: Command): Command[] {
   return c.commands.length === 0 ? [c] : c.commands.flatMap(leaves);
 }
 
-describe("CLI parity", () => {
+// A test runs the CLI (a Node process) several times: seconds each on a loaded 2-core machine.
+describe("CLI parity", { timeout: 120_000 }, () => {
   it("every command takes --json", () => {
     const all = leaves(buildProgram());
     expect(all.map((c) => c.name())).toEqual(expect.arrayContaining(["login", "logout", "whoami", "create", "list", "get", "revoke", "refresh", "end", "config"]));
@@ -165,8 +159,7 @@ describe("CLI parity", () => {
   });
 
   it("mcp config without --mcp-url or a login says what to do (exit 1), except for a Convex Cloud URL", async () => {
-    const h = makeHome();
-    homes.push(h);
+    const h = homes.make();
     const r = await h.run(["mcp", "config"], { env: { KEYHOLE_URL: b.url } });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(/^error: cannot tell where \/mcp is/);

@@ -23,6 +23,32 @@ export function makeHome() {
   return { dir, run, credentials: join(dir, "keyhole", "credentials.json"), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+export type Home = ReturnType<typeof makeHome>;
+
+/**
+ * The config homes of one test file, whose commands reach `url()` (KEYHOLE_URL,
+ * unless a call sets its own); `cleanup()` removes them all.
+ */
+export function homesFor(url: () => string) {
+  const made: Home[] = [];
+  return {
+    make(): Home {
+      const h = makeHome();
+      made.push(h);
+      return { ...h, run: (args, opts = {}) => h.run(args, { ...opts, env: { KEYHOLE_URL: url(), ...opts.env } }) };
+    },
+    cleanup: () => {
+      for (const h of made) h.cleanup();
+    },
+  };
+}
+
+/** `r` itself when the command exited 0; else an error with what it printed. */
+export function ok(r: CliResult): CliResult {
+  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {

@@ -7,7 +7,7 @@ import type { ConvexHttpClient } from "convex/browser";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
-import { codeOf, errorOf } from "../helpers/errors";
+import { codeOf, errorOf, outcome } from "../helpers/errors";
 import { passwordSignIn, passwordSignUp } from "../helpers/signup";
 
 let b: SpawnedBackend;
@@ -22,16 +22,6 @@ async function signUp(email: string): Promise<ConvexHttpClient> {
 async function join(client: ConvexHttpClient, role: "admin" | "member" | "viewer") {
   const { code } = await alice.mutation(api.orgs.invite, { org: "acme", role });
   await client.mutation(api.orgs.acceptInvite, { code });
-}
-
-/** The keyhole error code of a call; "unauthenticated-jwt" when the backend refused the JWT itself. */
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    return await codeOf(p);
-  } catch (e) {
-    if (/Unauthenticated/.test(String(e))) return "unauthenticated-jwt";
-    throw e;
-  }
 }
 
 const read = { workspace: "acme/site", name: "notes" };

@@ -33,7 +33,11 @@ export type SpawnOptions = {
   sitePort?: number;
   /** A different functions folder (e.g. a test fixture). Default: convex/. */
   convexDir?: string;
-  /** Startup timeout (ms). Default 30 s. */
+  /**
+   * Startup timeout (ms). Default 90 s: it takes a few seconds, but a loaded
+   * 2-core machine (test files in parallel, a Vite build beside it) stretches
+   * it past 30 s.
+   */
   timeoutMs?: number;
   /** Extra node flags for the child (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
   execArgv?: string[];
@@ -110,11 +114,14 @@ export async function spawnBackend(opts: SpawnOptions = {}): Promise<SpawnedBack
       resolve(code ?? signal ?? "unknown");
     });
   });
+  const timeoutMs = opts.timeoutMs ?? 90_000;
   const ready = await new Promise<{ url: string; siteUrl: string; startupMs: number }>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`backend did not start within ${opts.timeoutMs ?? 30_000} ms:\n${output}`)),
-      opts.timeoutMs ?? 30_000,
-    );
+    const timer = setTimeout(() => {
+      // Not left running: the caller never gets a handle to stop it.
+      child.kill("SIGKILL");
+      if (ownsDir) void exited.then(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+      reject(new Error(`backend did not start within ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const m = /KEYHOLE_READY (\{.*\})/.exec(output);

@@ -15,6 +15,19 @@ export async function codeOf(p: Promise<unknown>): Promise<string> {
   return "ok";
 }
 
+/**
+ * The keyhole error code of a call ("ok" when it succeeds); "unauthenticated-jwt"
+ * when the backend refused the JWT itself, before any keyhole code ran.
+ */
+export async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    return await codeOf(p);
+  } catch (e) {
+    if (/Unauthenticated/.test(String(e))) return "unauthenticated-jwt";
+    throw e;
+  }
+}
+
 /** The message of a keyhole error (throws when the call succeeds). */
 export async function messageOf(p: Promise<unknown>): Promise<string> {
   try {

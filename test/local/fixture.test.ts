@@ -360,13 +360,16 @@ describe("live queries", () => {
     const http = b.httpClient();
     const id = (await http.mutation(api.fixture.add, { text: "doc", n: 1 })) as string;
     const seen: number[] = [];
+    let loaded!: () => void;
+    const first = new Promise<void>((r) => (loaded = r));
     const done = new Promise<void>((resolve) =>
       c.onUpdate(api.fixture.get, { id }, (d) => {
         seen.push((d as { n: number } | null)?.n ?? -1);
+        loaded();
         if (seen.includes(42)) resolve();
       }),
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await first; // the subscription holds its first value before the write
     await http.mutation(api.fixture.setN, { id, n: 42 });
     await done;
     expect(seen[0]).toBe(1);

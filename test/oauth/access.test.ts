@@ -1,21 +1,14 @@
 // Every public function of the OAuth area refuses unauthenticated callers.
 // The table is checked against the module's exports, so a new public
 // function without a row fails here.
-import { beforeAll, afterAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import * as authModule from "../../convex/auth";
 import * as oauthModule from "../../convex/oauth";
 import { makeTest } from "../helpers/convex";
-import { APP_REDIRECT, clearOAuthEnv, startMockProvider } from "./helpers";
+import { APP_REDIRECT, mockProviderForFile } from "./helpers";
 
-let mock: Awaited<ReturnType<typeof startMockProvider>>;
-beforeAll(async () => {
-  mock = await startMockProvider();
-});
-afterAll(async () => {
-  await mock.server.stop();
-  clearOAuthEnv();
-});
+mockProviderForFile();
 
 const ROWS = {
   "auth:initiateOAuth": (t: any) => t.mutation(api.auth.initiateOAuth, { provider: "oauth2", scopes: [], redirectUri: APP_REDIRECT }),

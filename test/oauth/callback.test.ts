@@ -3,25 +3,19 @@
 // /oauth/callback/<provider> (completes the flow, redirects to the dashboard
 // with no secret in the URL). Driven with convex-test's t.fetch; the provider
 // is the real OAuth2 mock server.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { makeTest, signIn, type TestConvex } from "../helpers/convex";
-import { authorizeAt, clearOAuthEnv, connectionRows, startMockProvider } from "./helpers";
+import { authorizeAt, connectionRows, mockProviderForFile, type MockProvider } from "./helpers";
 
 const SITE = "http://127.0.0.1:3211"; // CONVEX_SITE_URL in tests
 const DASHBOARD = "http://127.0.0.1:5173"; // SITE_URL in tests
 const CALLBACK = `${SITE}/oauth/callback/oauth2`;
 
-let mock: Awaited<ReturnType<typeof startMockProvider>>;
+let mock: MockProvider;
 let t: TestConvex;
 
-beforeAll(async () => {
-  mock = await startMockProvider();
-});
-afterAll(async () => {
-  await mock.server.stop();
-  clearOAuthEnv();
-});
+mockProviderForFile((m) => (mock = m));
 beforeEach(async () => {
   t = await makeTest();
 });

@@ -4,7 +4,7 @@
 // on loopback (oauth2-mock-server).
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { aadFor, decryptSecret } from "../../convex/model/oauth/encryption";
@@ -14,7 +14,6 @@ import {
   completeOAuth,
   auditActions,
   authorizeAt,
-  clearOAuthEnv,
   CLIENT_ID,
   CLIENT_SECRET,
   connectionRows,
@@ -22,23 +21,18 @@ import {
   expectError,
   insertAgentSession,
   insertPat,
-  startMockProvider,
+  mockProviderForFile,
+  type MockProvider,
 } from "./helpers";
 
-let mock: Awaited<ReturnType<typeof startMockProvider>>;
+let mock: MockProvider;
 let t: TestConvex;
 let savedKeys: string | undefined;
 
 type TokenResponse = { body: Record<string, unknown>; statusCode: number };
 type TokenRequest = IncomingMessage & { body: Record<string, string> };
 
-beforeAll(async () => {
-  mock = await startMockProvider();
-});
-afterAll(async () => {
-  await mock.server.stop();
-  clearOAuthEnv();
-});
+mockProviderForFile((m) => (mock = m));
 beforeEach(async () => {
   t = await makeTest();
   savedKeys = process.env.KEYHOLE_ENCRYPTION_KEYS;

@@ -1,32 +1,26 @@
 // initiateOAuth / completeOAuth against a real OAuth2 server on loopback
 // (oauth2-mock-server as the generic `oauth2` provider).
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
 import { makeTest, signIn, asToken, type TestConvex } from "../helpers/convex";
 import {
   APP_REDIRECT,
   auditActions,
   authorizeAt,
-  clearOAuthEnv,
   completeOAuth,
   connectionRows,
   deadPort,
   expectError,
   insertPat,
-  startMockProvider,
   tokenRows,
+  mockProviderForFile,
+  type MockProvider,
 } from "./helpers";
 
-let mock: Awaited<ReturnType<typeof startMockProvider>>;
+let mock: MockProvider;
 let t: TestConvex;
 
-beforeAll(async () => {
-  mock = await startMockProvider();
-});
-afterAll(async () => {
-  await mock.server.stop();
-  clearOAuthEnv();
-});
+mockProviderForFile((m) => (mock = m));
 beforeEach(async () => {
   t = await makeTest();
   await startMockProviderEnvAgain();

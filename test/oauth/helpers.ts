@@ -3,12 +3,13 @@
 // GitHub's and Slack's answers differ, env wiring, and a "browser" that
 // follows the provider's authorize redirect.
 import http from "node:http";
+import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { OAuth2Server } from "oauth2-mock-server";
 import { ConvexError } from "convex/values";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import type { TestConvex } from "../helpers/convex";
 
 export const APP_REDIRECT = "http://127.0.0.1:5173/connections/callback";
@@ -52,6 +53,21 @@ export async function startMockProvider(opts: { pkce?: boolean } = {}) {
   return { server, url, service: server.service };
 }
 
+export type MockProvider = Awaited<ReturnType<typeof startMockProvider>>;
+
+/** The test file's mock provider: started before its tests (the env points at it), stopped after them (env cleared). */
+export function mockProviderForFile(started?: (mock: MockProvider) => void): void {
+  let mock: MockProvider | undefined;
+  beforeAll(async () => {
+    mock = await startMockProvider();
+    started?.(mock);
+  });
+  afterAll(async () => {
+    await mock?.server.stop();
+    clearOAuthEnv();
+  });
+}
+
 /** Plays the browser at the provider: GET authUrl, read the redirect back to us. */
 export async function authorizeAt(authUrl: string): Promise<{ location: URL; code: string | null; state: string | null; error: string | null }> {
   const res = await fetch(authUrl, { redirect: "manual" });
@@ -66,13 +82,20 @@ export async function authorizeAt(authUrl: string): Promise<{ location: URL; cod
   };
 }
 
-/** A port nothing listens on (bound, then released). */
-export async function deadPort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+let resetting: Promise<number> | undefined;
+
+/**
+ * A port where no HTTP answer ever comes: a loopback server that resets every
+ * connection, held (unref'd) until the test process exits. A port bound and
+ * released instead could be taken by any other process before the request.
+ */
+export function deadPort(): Promise<number> {
+  resetting ??= new Promise((resolve) => {
+    const s = net.createServer((socket) => socket.resetAndDestroy());
+    s.listen(0, "127.0.0.1", () => resolve((s.address() as AddressInfo).port));
+    s.unref();
+  });
+  return resetting;
 }
 
 export type Recorded = { method: string; path: string; headers: http.IncomingHttpHeaders; body: string };

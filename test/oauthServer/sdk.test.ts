@@ -8,7 +8,9 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { type OAuthClientProvider, UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { PASSWORD } from "../helpers/signup";
 import { approve, callbackServer, metadataServer, postForm, selfSignedCert, type Stack, startStack, WAIT } from "./stack";
@@ -94,9 +96,23 @@ afterAll(async () => {
 
 const mcpUrl = () => new URL(`${stack.site}/mcp`);
 
+/**
+ * Connects, and returns once the SDK's background GET on /mcp (it opens the
+ * optional SSE stream after `initialized`, unawaited; keyhole answers 405) has
+ * its answer: sent later, e.g. after a revocation, it would get a 401 and start
+ * an authorization of its own.
+ */
 async function connect(provider: TestProvider): Promise<Client> {
+  let streamAnswered!: () => void;
+  const stream = new Promise<void>((r) => (streamAnswered = r));
+  const fetchFn: FetchLike = async (url, init) => {
+    const res = await fetch(url, init);
+    if (init?.method === "GET" && String(url) === mcpUrl().href) streamAnswered();
+    return res;
+  };
   const client = new Client({ name: "keyhole-oauth-test", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider }));
+  await client.connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider, fetch: fetchFn }));
+  await stream;
   return client;
 }
 
@@ -215,28 +231,64 @@ describe("MCP SDK client, Client ID Metadata Document", { timeout: 120_000 }, ()
 });
 
 describe("consent when signed out", { timeout: 240_000 }, () => {
-  test("the consent link asks to sign in first, then shows the request; Deny returns access_denied", async () => {
+  /** A fresh (signed-out) browser opens the SDK's authorization URL and signs in there; `hold` runs before the page loads. */
+  async function signInOnConsentLink(hold?: (page: Page) => Promise<unknown>) {
     const provider = new TestProvider(cb.url);
     const transport = new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider });
     await expect(new Client({ name: "t", version: "1" }).connect(transport)).rejects.toThrow(UnauthorizedError);
-    const fresh = await stack.browser!.newContext();
+    const context = await stack.browser!.newContext();
+    const page = await context.newPage();
+    await hold?.(page);
+    await page.goto(provider.authorizationUrls.at(-1)!.toString());
+    await page.getByText("An app asks to connect to keyhole: sign in to review it.").waitFor(WAIT);
+    await page.getByLabel("Email").fill(stack.person.email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByRole("heading", { name: "Allow SDK Test Client to use keyhole?" }).waitFor(WAIT);
+    return { provider, context, page };
+  }
+
+  /** Clicks Deny; the app's redirect URI gets the answer, or the page asked "Leave site?" (which a person may refuse). */
+  async function deny(page: Page): Promise<URLSearchParams> {
+    const back = cb.next();
+    const prompt = page.waitForEvent("dialog", { timeout: 0 }).then((d) => {
+      throw new Error(`leaving the consent screen asked a ${d.type()} question`);
+    });
+    await page.getByRole("button", { name: "Deny", exact: true }).click();
+    return Promise.race([back, prompt]);
+  }
+
+  test("the consent link asks to sign in first, then shows the request; Deny returns access_denied", async () => {
+    const { provider, context, page } = await signInOnConsentLink();
     try {
-      const page = await fresh.newPage();
-      await page.goto(provider.authorizationUrls.at(-1)!.toString());
-      await page.getByText("An app asks to connect to keyhole: sign in to review it.").waitFor(WAIT);
-      await page.getByLabel("Email").fill(stack.person.email);
-      await page.getByLabel("Password").fill(PASSWORD);
-      await page.getByRole("button", { name: "Sign in", exact: true }).click();
-      await page.getByRole("heading", { name: "Allow SDK Test Client to use keyhole?" }).waitFor(WAIT);
       await page.getByText("unverified").waitFor(WAIT);
-      const back = cb.next();
-      await page.getByRole("button", { name: "Deny", exact: true }).click();
-      const params = await back;
+      const params = await deny(page);
       expect(params.get("error")).toBe("access_denied");
       expect(params.get("state")).toBe(provider.sentState);
       expect(params.get("code")).toBeNull();
     } finally {
-      await fresh.close();
+      await context.close();
+    }
+  });
+
+  test("Deny right after signing in returns to the app even while a sign-in token refresh would be running", async () => {
+    // Any token refresh the dashboard starts is held unanswered: while one runs,
+    // @convex-dev/auth guards the page with a "Leave site?" prompt, which the
+    // consent screen's redirect must not meet (it used to refresh right after sign-in).
+    const held: string[] = [];
+    const { provider, context, page } = await signInOnConsentLink((p) =>
+      p.route("**/api/action", async (route) => {
+        if ((route.request().postData() ?? "").includes("refreshToken")) held.push(route.request().url());
+        else await route.continue();
+      }),
+    );
+    try {
+      const params = await deny(page);
+      expect(params.get("error")).toBe("access_denied");
+      expect(params.get("state")).toBe(provider.sentState);
+      expect(held).toEqual([]);
+    } finally {
+      await context.close();
     }
   });
 });

@@ -29,7 +29,8 @@ const signIn = (c: ConvexHttpClient, email: string, password: string) =>
     tokens?: { token: string } | null;
   }>;
 
-describe("password sign-in", () => {
+// Real Scrypt hashes, a dozen sign-ins a test: seconds each on a loaded 2-core machine.
+describe("password sign-in", { timeout: 120_000 }, () => {
   test("an unknown account and a wrong password get the same answer", async () => {
     const { email } = await signUpFresh(b, "known");
     const c = clientFrom("127.0.0.11");

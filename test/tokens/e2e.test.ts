@@ -8,7 +8,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
-import { codeOf } from "../helpers/errors";
+import { outcome } from "../helpers/errors";
 import { passwordSignUp } from "../helpers/signup";
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -23,16 +23,6 @@ const clients: ConvexClient[] = [];
 
 async function signUp(email: string): Promise<ConvexHttpClient> {
   return b.httpClient((await passwordSignUp(b, email)).token);
-}
-
-/** The keyhole error code of a failed call; "unauthenticated-jwt" when the backend refused the JWT itself. */
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    return await codeOf(p);
-  } catch (e) {
-    if (/Unauthenticated/.test(String(e))) return "unauthenticated-jwt";
-    throw e;
-  }
 }
 
 beforeAll(async () => {

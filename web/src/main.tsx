@@ -34,7 +34,12 @@ if (window.self !== window.top) {
 } else {
   loadConfig().then(
     (config) => {
-      const client = new ConvexReactClient(config.convexUrl);
+      // initialAuthTokenReuse: once the server confirms the stored token, keep it
+      // until shortly before it expires instead of refreshing it at once. That
+      // refresh ran right after every sign-in and page load, and while it runs
+      // @convex-dev/auth blocks leaving the page (a "Leave site?" prompt), so the
+      // consent screen's return to the app could stall on it.
+      const client = new ConvexReactClient(config.convexUrl, { initialAuthTokenReuse: true });
       root.render(
         <StrictMode>
           <ConfigContext.Provider value={config}>
