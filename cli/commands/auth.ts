@@ -13,6 +13,13 @@ type LoginOptions = { email?: string; signup?: boolean; json?: boolean };
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 export function registerAuthCommands(program: Command, globals: () => GlobalOptions): void {
+  loginCommand(program, globals);
+  logoutCommand(program);
+  whoamiCommand(program, globals);
+}
+
+/** `login`: signs in with email and password and stores the credentials. */
+function loginCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command("login")
     .description("sign in with email and password and store the credentials for later commands")
@@ -65,7 +72,10 @@ Credentials go to $XDG_CONFIG_HOME/keyhole/credentials.json (default
       note(`Signed in to ${url} as ${email}`);
       note(`Credentials saved to ${path}`);
     });
+}
 
+/** `logout`: ends the server session when reachable and deletes the stored credentials. */
+function logoutCommand(program: Command): void {
   program
     .command("logout")
     .description("sign out (ends the session on the server when reachable) and delete the stored credentials")
@@ -87,7 +97,10 @@ Credentials go to $XDG_CONFIG_HOME/keyhole/credentials.json (default
       if (opts.json) printJson({ signedOut: true, url: creds.url, serverSignOut });
       note(`Signed out of ${creds.url} (removed ${credentialsPath()})`);
     });
+}
 
+/** `whoami`: shows who the CLI acts as. */
+function whoamiCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command("whoami")
     .description("show who the CLI acts as (KEYHOLE_TOKEN when set, else the stored login)")

@@ -58,7 +58,13 @@ export function registerSessionCommands(program: Command, globals: () => GlobalO
   const session = program
     .command("session")
     .description("short-lived agent sessions: create, refresh, end");
+  createCommand(session, globals);
+  refreshCommand(session, globals);
+  endCommand(session, globals);
+}
 
+/** `session create`: starts an agent session and prints its pair once. */
+function createCommand(session: Command, globals: () => GlobalOptions): void {
   session
     .command("create")
     .description("start an agent session (as KEYHOLE_TOKEN when set, else as the stored login)")
@@ -103,7 +109,10 @@ later than the PAT's, and it ends when the PAT is revoked.
       })) as SessionPair;
       printPair(created, opts.json, opts.agent);
     });
+}
 
+/** `session refresh`: exchanges a refresh token (or a live session token) for a new token. */
+function refreshCommand(session: Command, globals: () => GlobalOptions): void {
   session
     .command("refresh")
     .description(
@@ -143,7 +152,10 @@ arguments are visible to other users of the machine.`,
       const { ok: _ok, ...pair } = result;
       printPair(pair, opts.json);
     });
+}
 
+/** `session end`: ends an agent session now. */
+function endCommand(session: Command, globals: () => GlobalOptions): void {
   session
     .command("end")
     .description("end an agent session now")
