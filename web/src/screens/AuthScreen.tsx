@@ -10,7 +10,8 @@ function signInErrorMessage(e: unknown, mode: Mode): string {
   // keyhole's sign-in answers an unknown account and a wrong password alike.
   const { code, message } = describeError(e);
   if (code === "unauthenticated") return "Email or password is incorrect.";
-  if (code === "rate_limited") return `Too many failed sign-ins from here: ${message.replace(/^too many failed sign-ins from this address: /, "")}.`;
+  if (code === "rate_limited")
+    return `Too many failed sign-ins from here: ${message.replace(/^too many failed sign-ins from this address: /, "")}.`;
   const raw = e instanceof Error ? e.message : String(e);
   if (/already exists/i.test(raw)) return "An account with this email already exists. Sign in instead.";
   if (/Invalid password/.test(raw)) return "Choose a password of at least 8 characters.";
@@ -23,19 +24,15 @@ function signInErrorMessage(e: unknown, mode: Mode): string {
   return errorMessage(e);
 }
 
-export function AuthScreen({ notice }: { notice: string | null }) {
+/** The sign-in form's state: fields, validation, and a submit that reports the backend being down. */
+function useAuthForm(mode: Mode) {
   const { signIn } = useAuthActions();
   const config = useConfig();
-  const [mode, setMode] = useState<Mode>("signIn");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [touched, setTouched] = useState(false);
-  const emailId = useId();
-  const passwordId = useId();
-  const hintId = useId();
-  const errorId = useId();
 
   // Signing in needs the backend: say so instead of spinning on "Signing in…".
   const down = useBackendDown();
@@ -68,6 +65,110 @@ export function AuthScreen({ notice }: { notice: string | null }) {
     }
   }
 
+  return {
+    email,
+    setEmail,
+    password,
+    setPassword,
+    pending,
+    error,
+    setError,
+    touched,
+    setTouched,
+    emailInvalid,
+    passwordInvalid,
+    submit,
+  };
+}
+
+/** "or / Sign in with GitHub", shown when the deployment offers GitHub sign-in. */
+function GithubSignIn({ pending, setError }: { pending: boolean; setError: (e: string | null) => void }) {
+  const { signIn } = useAuthActions();
+  return (
+    <>
+      <p className="divider">
+        <span>or</span>
+      </p>
+      <button
+        type="button"
+        className="btn btn-block"
+        disabled={pending}
+        onClick={async () => {
+          setError(null);
+          try {
+            // Comes back to SITE_URL with a one-time code ConvexAuthProvider redeems.
+            await signIn("github");
+          } catch (err) {
+            setError(signInErrorMessage(err, "signIn"));
+          }
+        }}
+      >
+        Sign in with GitHub
+      </button>
+    </>
+  );
+}
+
+/** The email field, with an error once the form was submitted. */
+function EmailField(props: { mode: Mode; email: string; setEmail: (e: string) => void; invalid: boolean }) {
+  const { mode, email, setEmail, invalid } = props;
+  const emailId = useId();
+  return (
+    <div className="field">
+      <label htmlFor={emailId}>Email</label>
+      <input
+        id={emailId}
+        type="email"
+        name="email"
+        autoComplete={mode === "signIn" ? "username" : "email"}
+        value={email}
+        onChange={(e) => setEmail(e.target.value)}
+        aria-invalid={invalid}
+        required
+        autoFocus
+      />
+      {invalid ? <p className="field-error">Enter an email address like name@example.com.</p> : null}
+    </div>
+  );
+}
+
+/** The password field: a hint when signing up, an error once the form was submitted. */
+function PasswordField(props: { mode: Mode; password: string; setPassword: (p: string) => void; invalid: boolean }) {
+  const { mode, password, setPassword, invalid } = props;
+  const passwordId = useId();
+  const hintId = useId();
+  return (
+    <div className="field">
+      <label htmlFor={passwordId}>Password</label>
+      <input
+        id={passwordId}
+        type="password"
+        name="password"
+        autoComplete={mode === "signIn" ? "current-password" : "new-password"}
+        value={password}
+        onChange={(e) => setPassword(e.target.value)}
+        aria-invalid={invalid}
+        aria-describedby={mode === "signUp" ? hintId : undefined}
+        required
+      />
+      {mode === "signUp" ? (
+        <p id={hintId} className="field-hint">
+          At least 8 characters.
+        </p>
+      ) : null}
+      {invalid ? (
+        <p className="field-error">{mode === "signUp" ? "Use at least 8 characters." : "Enter your password."}</p>
+      ) : null}
+    </div>
+  );
+}
+
+export function AuthScreen({ notice }: { notice: string | null }) {
+  const config = useConfig();
+  const [mode, setMode] = useState<Mode>("signIn");
+  const { pending, error, setError, setTouched, submit, ...form } = useAuthForm(mode);
+  const errorId = useId();
+
   const title = mode === "signIn" ? "Sign in to keyhole" : "Create your keyhole account";
   return (
     <main className="auth" id="main" tabIndex={-1}>
@@ -83,75 +184,34 @@ export function AuthScreen({ notice }: { notice: string | null }) {
           </p>
         ) : null}
         <form onSubmit={submit} noValidate aria-describedby={error ? errorId : undefined}>
-          <div className="field">
-            <label htmlFor={emailId}>Email</label>
-            <input
-              id={emailId}
-              type="email"
-              name="email"
-              autoComplete={mode === "signIn" ? "username" : "email"}
-              value={email}
-              onChange={(e) => setEmail(e.target.value)}
-              aria-invalid={touched && emailInvalid}
-              required
-              autoFocus
-            />
-            {touched && emailInvalid ? <p className="field-error">Enter an email address like name@example.com.</p> : null}
-          </div>
-          <div className="field">
-            <label htmlFor={passwordId}>Password</label>
-            <input
-              id={passwordId}
-              type="password"
-              name="password"
-              autoComplete={mode === "signIn" ? "current-password" : "new-password"}
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-              aria-invalid={touched && passwordInvalid}
-              aria-describedby={mode === "signUp" ? hintId : undefined}
-              required
-            />
-            {mode === "signUp" ? (
-              <p id={hintId} className="field-hint">
-                At least 8 characters.
-              </p>
-            ) : null}
-            {touched && passwordInvalid ? (
-              <p className="field-error">{mode === "signUp" ? "Use at least 8 characters." : "Enter your password."}</p>
-            ) : null}
-          </div>
+          <EmailField
+            mode={mode}
+            email={form.email}
+            setEmail={form.setEmail}
+            invalid={form.touched && form.emailInvalid}
+          />
+          <PasswordField
+            mode={mode}
+            password={form.password}
+            setPassword={form.setPassword}
+            invalid={form.touched && form.passwordInvalid}
+          />
           {error ? (
             <p id={errorId} className="form-error" role="alert">
               {error}
             </p>
           ) : null}
           <button type="submit" className="btn btn-primary btn-block" disabled={pending}>
-            {pending ? (mode === "signIn" ? "Signing in…" : "Creating account…") : mode === "signIn" ? "Sign in" : "Create account"}
+            {pending
+              ? mode === "signIn"
+                ? "Signing in…"
+                : "Creating account…"
+              : mode === "signIn"
+                ? "Sign in"
+                : "Create account"}
           </button>
         </form>
-        {config.githubSignIn ? (
-          <>
-            <p className="divider">
-              <span>or</span>
-            </p>
-            <button
-              type="button"
-              className="btn btn-block"
-              disabled={pending}
-              onClick={async () => {
-                setError(null);
-                try {
-                  // Comes back to SITE_URL with a one-time code ConvexAuthProvider redeems.
-                  await signIn("github");
-                } catch (err) {
-                  setError(signInErrorMessage(err, "signIn"));
-                }
-              }}
-            >
-              Sign in with GitHub
-            </button>
-          </>
-        ) : null}
+        {config.githubSignIn ? <GithubSignIn pending={pending} setError={setError} /> : null}
         <p className="auth-switch">
           {mode === "signIn" ? "New to keyhole?" : "Already have an account?"}{" "}
           <button
