@@ -58,18 +58,84 @@ function statusBadge(c: Connection, now: number) {
   return <Badge tone="ok">active</Badge>;
 }
 
-export function ConnectionsPanel() {
-  const providers = useLive(api.oauth.listProviders, {});
-  const connections = useLive(api.auth.listOAuthConnections, {});
+/** One connected account: provider, account, status, scopes, dates and its Disconnect button. */
+function ConnectionRow(props: { c: Connection; name: string; now: number; onDisconnect: () => void }) {
+  const { c, name, now, onDisconnect } = props;
+  return (
+    <li className="row">
+      <div className="row-main">
+        <div>
+          <strong>{name}</strong>
+          {c.accountLogin ?? c.accountId ? <span className="muted"> · {c.accountLogin ?? c.accountId}</span> : null}{" "}
+          {statusBadge(c, now)}
+        </div>
+        <div className="muted small">
+          {c.scopes.length > 0 ? `Scopes: ${c.scopes.join(", ")}` : "No scopes reported"} · Connected{" "}
+          <time title={absoluteTime(c.createdAt)}>{ago(c.createdAt, now)}</time>
+          {c.lastUsedAt !== null ? (
+            <>
+              {" "}
+              · Last used <time title={absoluteTime(c.lastUsedAt)}>{ago(c.lastUsedAt, now)}</time>
+            </>
+          ) : null}
+        </div>
+      </div>
+      <button
+        type="button"
+        className="btn btn-small btn-danger-outline"
+        onClick={onDisconnect}
+        aria-label={`Disconnect ${name}`}
+      >
+        Disconnect
+      </button>
+    </li>
+  );
+}
+
+/** One configured provider: its default scopes, a field for other scopes, and its Connect button. */
+function ProviderRow(props: {
+  p: Provider;
+  inputId: string;
+  connected: boolean;
+  busy: string | null;
+  scope: string;
+  setScope: (v: string) => void;
+  onConnect: () => void;
+}) {
+  const { p, inputId, connected, busy, scope, setScope, onConnect } = props;
+  return (
+    <li className="row row-wrap">
+      <div className="row-main">
+        <strong>{p.name}</strong>
+        <span className="muted small">
+          {connected ? "Connected — connect again to change scopes. " : ""}
+          {p.defaultScopes.length > 0 ? `Default scopes: ${p.defaultScopes.join(", ")}` : null}
+        </span>
+      </div>
+      <label className="sr-only" htmlFor={inputId}>
+        Scopes to request from {p.name} (optional, space-separated)
+      </label>
+      <input
+        id={inputId}
+        className="input-small"
+        placeholder="scopes (optional)"
+        value={scope}
+        onChange={(e) => setScope(e.target.value)}
+        spellCheck={false}
+      />
+      <button type="button" className="btn btn-small btn-primary" disabled={busy !== null} onClick={onConnect}>
+        {busy === p.provider ? "Redirecting…" : `Connect ${p.name}`}
+      </button>
+    </li>
+  );
+}
+
+/** Starting a connection: the scopes typed per provider, the provider being redirected to, and the last error. */
+function useConnect() {
   const initiate = useMutation(api.auth.initiateOAuth);
-  const revoke = useAction(api.auth.revokeOAuth);
   const [busy, setBusy] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
-  const [disconnecting, setDisconnecting] = useState<Connection | null>(null);
   const [scopeText, setScopeText] = useState<Record<string, string>>({});
-  const [outcome, clearOutcome] = useCallbackOutcome();
-  const now = useNow();
-  const baseId = useId();
 
   async function connect(p: Provider) {
     setBusy(p.provider);
@@ -87,6 +153,33 @@ export function ConnectionsPanel() {
       setBusy(null);
     }
   }
+  return { busy, actionError, scopeText, setScopeText, connect };
+}
+
+/** The notice after coming back from the provider: connected, or why not. */
+function OutcomeNotice(props: { outcome: Outcome; nameOf: (id: string) => string; onDismiss: () => void }) {
+  const { outcome, nameOf, onDismiss } = props;
+  return (
+    <p className={`notice ${outcome.ok ? "notice-ok" : "notice-bad"}`} role="status">
+      {outcome.ok
+        ? `${outcome.provider ? nameOf(outcome.provider) : "The account"} is connected.`
+        : `Connecting ${outcome.provider ? nameOf(outcome.provider) : "the account"} failed: ${outcome.reason}.`}{" "}
+      <button type="button" className="link" onClick={onDismiss}>
+        Dismiss
+      </button>
+    </p>
+  );
+}
+
+export function ConnectionsPanel() {
+  const providers = useLive(api.oauth.listProviders, {});
+  const connections = useLive(api.auth.listOAuthConnections, {});
+  const revoke = useAction(api.auth.revokeOAuth);
+  const { busy, actionError, scopeText, setScopeText, connect } = useConnect();
+  const [disconnecting, setDisconnecting] = useState<Connection | null>(null);
+  const [outcome, clearOutcome] = useCallbackOutcome();
+  const now = useNow();
+  const baseId = useId();
 
   const connList = connections.status === "ready" ? connections.data : [];
   const nameOf = (id: string) =>
@@ -104,16 +197,7 @@ export function ConnectionsPanel() {
           </p>
         </div>
       </div>
-      {outcome ? (
-        <p className={`notice ${outcome.ok ? "notice-ok" : "notice-bad"}`} role="status">
-          {outcome.ok
-            ? `${outcome.provider ? nameOf(outcome.provider) : "The account"} is connected.`
-            : `Connecting ${outcome.provider ? nameOf(outcome.provider) : "the account"} failed: ${outcome.reason}.`}{" "}
-          <button type="button" className="link" onClick={clearOutcome}>
-            Dismiss
-          </button>
-        </p>
-      ) : null}
+      {outcome ? <OutcomeNotice outcome={outcome} nameOf={nameOf} onDismiss={clearOutcome} /> : null}
       <FormError>{actionError}</FormError>
 
       <h2 className="section-h">Connected accounts</h2>
@@ -123,33 +207,7 @@ export function ConnectionsPanel() {
       {connList.length > 0 ? (
         <ul className="rows card">
           {connList.map((c) => (
-            <li key={c._id} className="row">
-              <div className="row-main">
-                <div>
-                  <strong>{nameOf(c.provider)}</strong>
-                  {c.accountLogin ?? c.accountId ? <span className="muted"> · {c.accountLogin ?? c.accountId}</span> : null}{" "}
-                  {statusBadge(c, now)}
-                </div>
-                <div className="muted small">
-                  {c.scopes.length > 0 ? `Scopes: ${c.scopes.join(", ")}` : "No scopes reported"} · Connected{" "}
-                  <time title={absoluteTime(c.createdAt)}>{ago(c.createdAt, now)}</time>
-                  {c.lastUsedAt !== null ? (
-                    <>
-                      {" "}
-                      · Last used <time title={absoluteTime(c.lastUsedAt)}>{ago(c.lastUsedAt, now)}</time>
-                    </>
-                  ) : null}
-                </div>
-              </div>
-              <button
-                type="button"
-                className="btn btn-small btn-danger-outline"
-                onClick={() => setDisconnecting(c)}
-                aria-label={`Disconnect ${nameOf(c.provider)}`}
-              >
-                Disconnect
-              </button>
-            </li>
+            <ConnectionRow key={c._id} c={c} name={nameOf(c.provider)} now={now} onDisconnect={() => setDisconnecting(c)} />
           ))}
         </ul>
       ) : null}
@@ -163,29 +221,16 @@ export function ConnectionsPanel() {
       {providers.status === "ready" && providers.data.length > 0 ? (
         <ul className="rows card">
           {providers.data.map((p) => (
-            <li key={p.provider} className="row row-wrap">
-              <div className="row-main">
-                <strong>{p.name}</strong>
-                <span className="muted small">
-                  {connected.has(p.provider) ? "Connected — connect again to change scopes. " : ""}
-                  {p.defaultScopes.length > 0 ? `Default scopes: ${p.defaultScopes.join(", ")}` : null}
-                </span>
-              </div>
-              <label className="sr-only" htmlFor={`${baseId}-${p.provider}`}>
-                Scopes to request from {p.name} (optional, space-separated)
-              </label>
-              <input
-                id={`${baseId}-${p.provider}`}
-                className="input-small"
-                placeholder="scopes (optional)"
-                value={scopeText[p.provider] ?? ""}
-                onChange={(e) => setScopeText({ ...scopeText, [p.provider]: e.target.value })}
-                spellCheck={false}
-              />
-              <button type="button" className="btn btn-small btn-primary" disabled={busy !== null} onClick={() => void connect(p)}>
-                {busy === p.provider ? "Redirecting…" : `Connect ${p.name}`}
-              </button>
-            </li>
+            <ProviderRow
+              key={p.provider}
+              p={p}
+              inputId={`${baseId}-${p.provider}`}
+              connected={connected.has(p.provider)}
+              busy={busy}
+              scope={scopeText[p.provider] ?? ""}
+              setScope={(v) => setScopeText({ ...scopeText, [p.provider]: v })}
+              onConnect={() => void connect(p)}
+            />
           ))}
         </ul>
       ) : null}
