@@ -1,4 +1,5 @@
 import { useMutation } from "convex/react";
+import type { FunctionReturnType } from "convex/server";
 import { lazy, Suspense, useState } from "react";
 import type { Id } from "../../../convex/_generated/dataModel";
 import type { ScopeEntry } from "../../../shared/scopes";
@@ -13,6 +14,52 @@ import { ExpiryText, RevokeDialog, StatusBadge, statusNow } from "./TokensPanel"
 
 // uPlot is loaded with the detail view only.
 const ActivityChart = lazy(() => import("../components/ActivityChart"));
+
+type Token = FunctionReturnType<typeof api.auth.getApiToken>;
+
+/** The token's facts: id hint, id, created, expiry and last recorded use. */
+function TokenFacts({ t, now }: { t: Token; now: number }) {
+  return (
+    <dl className="facts card">
+      <div>
+        <dt>Ends in</dt>
+        <dd>{t.hint ? <code>…{t.hint}</code> : <span className="muted">not recorded (created before IDs were kept)</span>}</dd>
+      </div>
+      <div>
+        <dt>Token id</dt>
+        <dd>
+          <code className="break">{t._id}</code>
+        </dd>
+      </div>
+      <div>
+        <dt>Created</dt>
+        <dd title={absoluteTime(t.createdAt)}>{ago(t.createdAt, now)}</dd>
+      </div>
+      <div>
+        <dt>Expires</dt>
+        <dd>
+          <ExpiryText t={t} now={now} />
+        </dd>
+      </div>
+      <div>
+        <dt>Last recorded use</dt>
+        <dd>
+          {t.lastUsedAt ? (
+            <>
+              <time title={absoluteTime(t.lastUsedAt)}>{ago(t.lastUsedAt, now)}</time>
+              <div className="muted small">
+                {[t.lastUsedIp, t.lastUsedUserAgent ? describeUserAgent(t.lastUsedUserAgent) : null].filter(Boolean).join(" · ")}
+              </div>
+            </>
+          ) : (
+            <span className="muted">none recorded</span>
+          )}
+          <div className="muted small">Mutations, actions, HTTP and MCP calls; Convex queries can't be recorded.</div>
+        </dd>
+      </div>
+    </dl>
+  );
+}
 
 /** One token: its facts, scopes in words, last use, a 30-day activity chart; revoke. */
 export function TokenDetail({ tokenId }: { tokenId: string }) {
@@ -53,44 +100,7 @@ export function TokenDetail({ tokenId }: { tokenId: string }) {
               </div>
             </div>
             <div className="detail-grid">
-              <dl className="facts card">
-                <div>
-                  <dt>Ends in</dt>
-                  <dd>{t.hint ? <code>…{t.hint}</code> : <span className="muted">not recorded (created before IDs were kept)</span>}</dd>
-                </div>
-                <div>
-                  <dt>Token id</dt>
-                  <dd>
-                    <code className="break">{t._id}</code>
-                  </dd>
-                </div>
-                <div>
-                  <dt>Created</dt>
-                  <dd title={absoluteTime(t.createdAt)}>{ago(t.createdAt, now)}</dd>
-                </div>
-                <div>
-                  <dt>Expires</dt>
-                  <dd>
-                    <ExpiryText t={t} now={now} />
-                  </dd>
-                </div>
-                <div>
-                  <dt>Last recorded use</dt>
-                  <dd>
-                    {t.lastUsedAt ? (
-                      <>
-                        <time title={absoluteTime(t.lastUsedAt)}>{ago(t.lastUsedAt, now)}</time>
-                        <div className="muted small">
-                          {[t.lastUsedIp, t.lastUsedUserAgent ? describeUserAgent(t.lastUsedUserAgent) : null].filter(Boolean).join(" · ")}
-                        </div>
-                      </>
-                    ) : (
-                      <span className="muted">none recorded</span>
-                    )}
-                    <div className="muted small">Mutations, actions, HTTP and MCP calls; Convex queries can't be recorded.</div>
-                  </dd>
-                </div>
-              </dl>
+              <TokenFacts t={t} now={now} />
               <div className="card">
                 <h2 className="section-h">What it can do</h2>
                 <ScopeDetails scopes={t.scopes as ScopeEntry[]} />
