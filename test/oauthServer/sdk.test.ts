@@ -295,6 +295,8 @@ describe("consent when signed out", { timeout: 240_000 }, () => {
       expect(params.get("error")).toBe("access_denied");
       expect(params.get("state")).toBe(provider.sentState);
     } finally {
+      clicked = true; // a refresh still held (the page left before "Access denied" showed) must not keep the context open
+      for (const r of held.splice(0)) await r.abort().catch(() => {});
       await context.close();
     }
   });
