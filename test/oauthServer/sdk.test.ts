@@ -10,7 +10,7 @@ import { type OAuthClientProvider, UnauthorizedError } from "@modelcontextprotoc
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
-import type { Page } from "playwright-core";
+import type { Page, Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { PASSWORD } from "../helpers/signup";
 import { approve, callbackServer, metadataServer, postForm, selfSignedCert, type Stack, startStack, WAIT } from "./stack";
@@ -249,13 +249,15 @@ describe("consent when signed out", { timeout: 240_000 }, () => {
   }
 
   /** Clicks Deny; the app's redirect URI gets the answer, or the page asked "Leave site?" (which a person may refuse). */
-  async function deny(page: Page): Promise<URLSearchParams> {
+  async function deny(page: Page, clicked?: () => Promise<void>): Promise<URLSearchParams> {
     const back = cb.next();
     const prompt = page.waitForEvent("dialog", { timeout: 0 }).then((d) => {
       throw new Error(`leaving the consent screen asked a ${d.type()} question`);
     });
     await page.getByRole("button", { name: "Deny", exact: true }).click();
-    return Promise.race([back, prompt]);
+    void clicked?.().catch(() => {}); // the page goes away once it has answered
+    const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("Deny: no redirect back within 20 s")), WAIT.timeout).unref());
+    return Promise.race([back, prompt, late]);
   }
 
   test("the consent link asks to sign in first, then shows the request; Deny returns access_denied", async () => {
@@ -272,22 +274,29 @@ describe("consent when signed out", { timeout: 240_000 }, () => {
   });
 
   test("Deny right after signing in returns to the app even while a sign-in token refresh would be running", async () => {
-    // Any token refresh the dashboard starts is held unanswered: while one runs,
-    // @convex-dev/auth guards the page with a "Leave site?" prompt, which the
-    // consent screen's redirect must not meet (it used to refresh right after sign-in).
-    const held: string[] = [];
+    // Any token refresh the dashboard starts is held until the decision is made:
+    // while one runs, @convex-dev/auth guards the page with a "Leave site?"
+    // prompt, which the consent screen's redirect must not meet (the dashboard
+    // used to refresh right after every sign-in).
+    const held: Route[] = [];
+    let clicked = false;
     const { provider, context, page } = await signInOnConsentLink((p) =>
       p.route("**/api/action", async (route) => {
-        if ((route.request().postData() ?? "").includes("refreshToken")) held.push(route.request().url());
+        if (!clicked && (route.request().postData() ?? "").includes("refreshToken")) held.push(route);
         else await route.continue();
       }),
     );
     try {
-      const params = await deny(page);
+      const params = await deny(page, async () => {
+        await page.getByRole("heading", { name: "Access denied" }).waitFor({ timeout: 0 });
+        clicked = true;
+        for (const r of held.splice(0)) await r.continue();
+      });
       expect(params.get("error")).toBe("access_denied");
       expect(params.get("state")).toBe(provider.sentState);
-      expect(held).toEqual([]);
     } finally {
+      clicked = true; // a refresh still held (the page left before "Access denied" showed) must not keep the context open
+      for (const r of held.splice(0)) await r.abort().catch(() => {});
       await context.close();
     }
   });
