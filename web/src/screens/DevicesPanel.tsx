@@ -9,6 +9,35 @@ import { describeUserAgent } from "../lib/ua";
 
 type Device = FunctionReturnType<typeof api.sessions.listDevices>[number];
 
+/** One signed-in browser or tool: what it is, where from, when, and its Sign out button. */
+function DeviceRow({ d, now, onSignOut }: { d: Device; now: number; onSignOut: () => void }) {
+  return (
+    <li className={`row${d.current ? " row-current" : ""}`} data-current={d.current ? "true" : "false"}>
+      <div className="row-main">
+        <div>
+          <strong title={d.userAgent}>{describeUserAgent(d.userAgent)}</strong>{" "}
+          {d.current ? <Badge tone="info">This device</Badge> : null}
+        </div>
+        <div className="muted small">
+          {d.ipAddress ? `${d.ipAddress} · ` : ""}Signed in{" "}
+          <time title={absoluteTime(d.createdAt)}>{ago(d.createdAt, now)}</time> · Last active{" "}
+          <time title={absoluteTime(d.lastActiveAt)}>{ago(d.lastActiveAt, now)}</time>
+        </div>
+      </div>
+      {d.current ? null : (
+        <button
+          type="button"
+          className="btn btn-small"
+          onClick={onSignOut}
+          aria-label={`Sign out ${describeUserAgent(d.userAgent)} signed in ${ago(d.createdAt, now)}`}
+        >
+          Sign out
+        </button>
+      )}
+    </li>
+  );
+}
+
 export function DevicesPanel() {
   const devices = useLive(api.sessions.listDevices, {});
   const signOutDevice = useMutation(api.sessions.signOutDevice);
@@ -43,29 +72,7 @@ export function DevicesPanel() {
               ) : (
                 <ul className="rows card">
                   {sorted.map((d) => (
-                    <li key={d._id} className={`row${d.current ? " row-current" : ""}`} data-current={d.current ? "true" : "false"}>
-                      <div className="row-main">
-                        <div>
-                          <strong title={d.userAgent}>{describeUserAgent(d.userAgent)}</strong>{" "}
-                          {d.current ? <Badge tone="info">This device</Badge> : null}
-                        </div>
-                        <div className="muted small">
-                          {d.ipAddress ? `${d.ipAddress} · ` : ""}Signed in{" "}
-                          <time title={absoluteTime(d.createdAt)}>{ago(d.createdAt, now)}</time> · Last active{" "}
-                          <time title={absoluteTime(d.lastActiveAt)}>{ago(d.lastActiveAt, now)}</time>
-                        </div>
-                      </div>
-                      {d.current ? null : (
-                        <button
-                          type="button"
-                          className="btn btn-small"
-                          onClick={() => setConfirm({ kind: "one", d })}
-                          aria-label={`Sign out ${describeUserAgent(d.userAgent)} signed in ${ago(d.createdAt, now)}`}
-                        >
-                          Sign out
-                        </button>
-                      )}
-                    </li>
+                    <DeviceRow key={d._id} d={d} now={now} onSignOut={() => setConfirm({ kind: "one", d })} />
                   ))}
                 </ul>
               )}
