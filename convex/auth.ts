@@ -29,7 +29,7 @@ import { getPrincipal, isSignInIdentity } from "./model/principal";
 import { rememberTokenHint } from "./model/tokenHints";
 import * as Tokens from "./model/tokens";
 import * as WebSessions from "./model/webSessions";
-import { vScopeInput, vTokenType } from "./validators";
+import { vScopeInput } from "./validators";
 
 // Password sign-in always (keyhole's hardened sign-in flow over the library's
 // provider: model/passwordSignIn.ts; e-mail addresses are accounts' ids in
@@ -84,13 +84,7 @@ export const isAuthenticated = anyoneQuery({
 /** Creates a PAT for the signed-in person. The token text is in this result only. */
 export const createApiToken = userMutation({
   action: "create tokens",
-  args: {
-    name: v.string(),
-    scopes: v.array(vScopeInput),
-    expiresIn: v.optional(v.number()),
-    description: v.optional(v.string()),
-    type: v.optional(vTokenType),
-  },
+  args: Tokens.createTokenArgs,
   returns: Tokens.vCreatedToken,
   handler: async (ctx, args) => {
     const created = await Tokens.createToken(ctx, args);

@@ -11,7 +11,7 @@
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { vScopeEntry, vTokenStatus, vTokenType } from "../validators";
+import { vScopeEntry, vScopeInput, vTokenStatus, vTokenType } from "../validators";
 import { actorOf, logAudit } from "./audit";
 import { sha256Hex } from "./crypto";
 import { keyholeError } from "./errors";
@@ -55,6 +55,15 @@ export const vTokenDetails = v.object({
   lastUsedUserAgent: v.union(v.string(), v.null()),
 });
 export type TokenDetails = Infer<typeof vTokenDetails>;
+
+/** What creating a PAT takes: `auth:createApiToken` and the HTTP/MCP `create_pat` operation. */
+export const createTokenArgs = {
+  name: v.string(),
+  scopes: v.array(vScopeInput),
+  expiresIn: v.optional(v.number()),
+  description: v.optional(v.string()),
+  type: v.optional(vTokenType),
+};
 
 export const vCreatedToken = v.object({
   token: v.string(),
@@ -223,13 +232,7 @@ export async function createToken(ctx: UserMutationCtx, args: CreateTokenArgs) {
   if (sameName !== null) {
     throw keyholeError("conflict", `you already have an active token named "${name}": pick another name or revoke it first`);
   }
-  const active = await ctx.db
-    .query("apiTokens")
-    .withIndex("by_user_status", (q) => q.eq("userId", user.userId).eq("revokedAt", undefined).gt("expiresAt", now))
-    .take(MAX_ACTIVE_TOKENS);
-  if (active.length >= MAX_ACTIVE_TOKENS) {
-    throw keyholeError("conflict", `you have ${MAX_ACTIVE_TOKENS} active tokens, the most allowed: revoke some first`);
-  }
+  await requireRoomForToken(ctx, user.userId, now);
   await enforce(ctx, `token-create:${user.userId}`, LIMITS.tokenCreate, "tokens created");
 
   const { tokenId, token } = await insertSignedPat(ctx, {
@@ -427,5 +430,16 @@ export function viewerOf(p: Principal): Infer<typeof vViewer> {
         sessionId: p.sessionId,
         agentId: p.session.agentId,
       };
+  }
+}
+
+/** Refuses a new PAT (create or regenerate) when its owner already has the most active ones allowed. */
+export async function requireRoomForToken(ctx: QueryCtx, userId: Id<"users">, now: number): Promise<void> {
+  const active = await ctx.db
+    .query("apiTokens")
+    .withIndex("by_user_status", (q) => q.eq("userId", userId).eq("revokedAt", undefined).gt("expiresAt", now))
+    .take(MAX_ACTIVE_TOKENS);
+  if (active.length >= MAX_ACTIVE_TOKENS) {
+    throw keyholeError("conflict", `you have ${MAX_ACTIVE_TOKENS} active tokens, the most allowed: revoke some first`);
   }
 }

@@ -8,8 +8,8 @@ import { internal } from "../../_generated/api";
 import type { ActionCtx } from "../../_generated/server";
 import { keyholeError } from "../errors";
 import { whyNotStorable } from "../storable";
-import { vCreatedToken, vRevokeResult, vTokenDetails, vTokenInfo } from "../tokens";
-import { vScopeInput, vTokenType } from "../../validators";
+import { createTokenArgs, vCreatedToken, vRevokeResult, vTokenDetails, vTokenInfo } from "../tokens";
+import { vScopeInput } from "../../validators";
 import { vIntrospection } from "./authn";
 import { bearerOf, HttpError, invalidCredential, missingCredential, parseWith, tooManyFailures } from "./common";
 import { inspect } from "./guard";
@@ -52,13 +52,7 @@ const listPats = operation({
 const createPat = operation({
   name: "create_pat",
   access: "person",
-  args: {
-    name: v.string(),
-    scopes: v.array(vScopeInput),
-    expiresIn: v.optional(v.number()),
-    description: v.optional(v.string()),
-    type: v.optional(vTokenType),
-  },
+  args: createTokenArgs,
   returns: vCreatedToken,
   fields: {
     name: (s) => s.min(1).max(64),
