@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { sha256Hex } from "../../convex/model/crypto";
+import { MAX_ACTIVE_TOKENS } from "../../convex/model/tokens";
 import { asToken } from "../helpers/convex";
 import { codeOf } from "../helpers/errors";
 import { patFor, world } from "../tokens/fixtures";
@@ -106,5 +107,25 @@ describe("updateApiToken", () => {
     expect(await codeOf(w.mallory.as.mutation(api.auth.updateApiToken, { tokenId: pat.tokenId, name: "pwned" }))).toBe("not_found");
     expect(await codeOf(pat.as.mutation(api.auth.updateApiToken, { tokenId: pat.tokenId, name: "self" }))).toBe("forbidden");
     expect((await w.carol.as.query(api.auth.getApiToken, { tokenId: pat.tokenId })).name).toBe("new-name");
+  });
+});
+
+describe("the active-token cap (MAX_ACTIVE_TOKENS)", () => {
+  test("at the cap, neither a new token nor regenerating a revoked one gets past it; an active one is replaced one for one", async () => {
+    const { t, alice } = await world();
+    const revoked = await patFor(t, alice, ["acme=work:read"], { name: "old" });
+    await alice.as.mutation(api.auth.revokeApiToken, { tokenId: revoked.tokenId });
+    const live = await patFor(t, alice, ["acme=work:read"], { name: "live" });
+    // Fill up to the cap with copies of the live row (the create rate limit would stop us first).
+    await t.run(async (ctx) => {
+      const { _id, _creationTime, ...row } = (await ctx.db.get("apiTokens", live.tokenId as never))!;
+      void _id;
+      void _creationTime;
+      for (let i = 1; i < MAX_ACTIVE_TOKENS; i++) await ctx.db.insert("apiTokens", { ...row, name: `fill-${i}` });
+    });
+    const create = alice.as.mutation(api.auth.createApiToken, { name: "one-more", scopes: ["acme=work:read"] });
+    expect(await codeOf(create)).toBe("conflict");
+    expect(await codeOf(alice.as.mutation(api.auth.regenerateApiToken, { tokenId: revoked.tokenId }))).toBe("conflict");
+    expect(await codeOf(alice.as.mutation(api.auth.regenerateApiToken, { tokenId: live.tokenId }))).toBe("ok");
   });
 });

@@ -13,7 +13,7 @@ import { keyholeError } from "../errors";
 import { tokenStatus } from "../principal";
 import { enforce, LIMITS } from "../rateLimit";
 import {
-  MAX_ACTIVE_TOKENS,
+  requireRoomForToken,
   MAX_EXPIRES_IN_S,
   MIN_EXPIRES_IN_S,
   insertSignedPat,
@@ -49,15 +49,8 @@ export async function regenerateToken(ctx: UserMutationCtx, args: { tokenId: str
   if (already !== null) {
     throw keyholeError("conflict", `this token was already regenerated: regenerate its replacement (${already.newTokenId})`);
   }
-  if (status !== "active") {
-    const active = await ctx.db
-      .query("apiTokens")
-      .withIndex("by_user_status", (q) => q.eq("userId", user.userId).eq("revokedAt", undefined).gt("expiresAt", now))
-      .take(MAX_ACTIVE_TOKENS);
-    if (active.length >= MAX_ACTIVE_TOKENS) {
-      throw keyholeError("conflict", `you have ${MAX_ACTIVE_TOKENS} active tokens, the most allowed: revoke some first`);
-    }
-  }
+  // An active old token is replaced one for one; an expired or revoked one needs room.
+  if (status !== "active") await requireRoomForToken(ctx, user.userId, now);
   await enforce(ctx, `token-create:${user.userId}`, LIMITS.tokenCreate, "tokens created");
 
   const lifetimeMs = Math.min(Math.max(old.expiresAt - old.createdAt, MIN_EXPIRES_IN_S * 1000), MAX_EXPIRES_IN_S * 1000);
