@@ -1,0 +1,38 @@
+import { defineConfig } from "vitest/config";
+
+/**
+ * The fast tests of the security core, for mutation testing (`npm run test:mutation`):
+ * convex-test in-process function tests and pure unit/property tests only — no
+ * browser, no spawned backend, no servers. Stryker runs these once per mutant.
+ */
+export const FAST_TESTS = [
+  "test/authorize/access.test.ts",
+  "test/authorize/builders.test.ts",
+  "test/authorize/domain.test.ts",
+  "test/authorize/globs.test.ts",
+  "test/authorize/properties.test.ts",
+  "test/authorize/rules.test.ts",
+  "test/authorize/mutation-pins.test.ts",
+  "test/sessions/agentSessions.test.ts",
+  "test/sessions/liveness.test.ts",
+  "test/sessions/webSessions.test.ts",
+  "test/sessions/mutation-pins.test.ts",
+  "test/tokens/jwt.test.ts",
+  "test/tokens/keytrust.test.ts",
+  "test/tokens/lifecycle.test.ts",
+  "test/signin/check.test.ts",
+  "test/shared/parity.test.ts",
+  "test/oauthServer/functions.test.ts",
+  "test/oauthServer/unit.test.ts",
+];
+
+export default defineConfig({
+  test: {
+    include: FAST_TESTS,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+    maxWorkers: 1,
+    server: { deps: { inline: ["convex-test"] } },
+  },
+});
