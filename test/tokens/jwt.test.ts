@@ -1,6 +1,6 @@
 // The token format and its verification: ES256 only, our key only, any
 // change to any character refused; the public JWKS endpoint; key rotation.
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { exportJWK, generateKeyPair, importJWK, SignJWT } from "jose";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
 import { base64url } from "../../convex/model/crypto";
@@ -141,7 +141,7 @@ describe("verification refuses", () => {
     for (const v of variants) expect(await verifyKeyholeToken(v, keys)).toBeNull();
   });
 
-  test("a payload with a different subject, issuer or audience re-signed by another key", async () => {
+  test("a payload with a different subject, issuer, audience or expiry under the original signature", async () => {
     const { t, alice } = await world();
     const { token } = await patFor(t, alice, []);
     const keys = await jwks(t);
@@ -149,6 +149,40 @@ describe("verification refuses", () => {
     const payload = dec(p);
     for (const change of [{ sub: "pat:other" }, { iss: "https://evil.example/keyhole" }, { aud: "convex" }, { exp: payload.exp + 3600 }]) {
       expect(await verifyKeyholeToken(`${h}.${enc({ ...payload, ...change })}.${s}`, keys)).toBeNull();
+    }
+  });
+});
+
+describe("claims checks (signed with our own key, so only the claim can fail)", () => {
+  /** Re-signs `payload` with the deployment's signing key and our header: a valid signature. */
+  async function signOurs(header: Record<string, unknown>, payload: Record<string, unknown>) {
+    const key = await importJWK(JSON.parse(process.env.KEYHOLE_SIGNING_KEY!), "ES256");
+    return await new SignJWT(payload).setProtectedHeader(header as { alg: string }).sign(key);
+  }
+
+  test("issuer, audience, subject/jti/kind agreement and the required claims are each checked", async () => {
+    const { t, alice } = await world();
+    const { token, tokenId } = await patFor(t, alice, []);
+    const keys = await jwks(t);
+    const [h, p] = token.split(".");
+    const header = dec(h);
+    const payload = dec(p);
+    // Control: the same claims re-signed with our key verify, so each refusal below is its claim's.
+    expect(await verifyKeyholeToken(await signOurs(header, payload), keys)).toMatchObject({ kind: "pat", id: tokenId, expired: false });
+    const omit = (k: string) => Object.fromEntries(Object.entries(payload).filter(([key]) => key !== k));
+    const changed: [string, Record<string, unknown>][] = [
+      ["issuer", { ...payload, iss: "https://evil.example/keyhole" }],
+      ["audience", { ...payload, aud: "convex" }],
+      ["jti ≠ subject id", { ...payload, jti: "other" }],
+      ["kind ≠ subject kind", { ...payload, kind: "agent" }],
+      ["subject not pat:/agent:", { ...payload, sub: `user:${tokenId}` }],
+      ["no jti", omit("jti")],
+      ["no exp", omit("exp")],
+      ["no sub", omit("sub")],
+      ["exp not a number", { ...payload, exp: String(payload.exp) }],
+    ];
+    for (const [what, claims] of changed) {
+      expect(await verifyKeyholeToken(await signOurs(header, claims), keys), what).toBeNull();
     }
   });
 });
