@@ -3,6 +3,9 @@
 // (scripts/mutation/vitest.fast.config.ts). One file while iterating:
 //   npm run test:mutation -- --mutate shared/scopes.ts
 // Survivors we keep, each with why it is harmless: docs/mutation-survivors.md.
+// The property tests run once per mutant here: fewer runs (same fixed seed) keep it to minutes.
+process.env.PROPERTY_RUNS ??= "200";
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
@@ -32,6 +35,9 @@ export default {
   htmlReporter: { fileName: "reports/mutation/index.html" },
   jsonReporter: { fileName: "reports/mutation/mutation.json" },
   tempDirName: ".stryker-tmp",
+  // Reuses earlier results for unchanged code and tests (reports/stryker-incremental.json).
+  incremental: true,
+  incrementalFile: "reports/stryker-incremental.json",
   timeoutMS: 20000,
   thresholds: { high: 90, low: 80, break: null },
 };

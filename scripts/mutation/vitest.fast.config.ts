@@ -31,7 +31,10 @@ export default defineConfig({
     include: FAST_TESTS,
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    pool: "forks",
+    // One thread, modules kept between files: about 4× faster than isolated forks, and
+    // these tests share no state but module caches (each builds its own convex-test world).
+    pool: "threads",
+    isolate: false,
     maxWorkers: 1,
     server: { deps: { inline: ["convex-test"] } },
   },

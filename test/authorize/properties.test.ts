@@ -198,9 +198,10 @@ function requestTarget(r: Request) {
  * `PROPERTY_SEED=<n>` replays one, `PROPERTY_SEED=random` explores.
  */
 const SEED = process.env.PROPERTY_SEED === "random" ? Date.now() % 1_000_000 : Number(process.env.PROPERTY_SEED ?? 20_261_130);
-const RUNS = { numRuns: 2000, seed: SEED };
+// PROPERTY_RUNS lowers the count where the suite runs many times (the mutation run sets 200).
+const RUNS = { numRuns: Number(process.env.PROPERTY_RUNS ?? 2000), seed: SEED };
 
-describe("scope algebra (fast-check, through authorize())", () => {
+describe(`scope algebra (fast-check, through authorize(); seed ${SEED}, replay with PROPERTY_SEED=${SEED})`, () => {
   test("effective ⊆ role: an allowed org permission is always one the owner's current role grants", async () => {
     await fc.assert(
       fc.asyncProperty(arbCase, arbRequest, async (c, r) => {
