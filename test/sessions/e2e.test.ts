@@ -149,17 +149,24 @@ describe("agent sessions with real clients", () => {
     let current = s;
     const refreshed: string[] = [];
     const anyone = new ConvexHttpClient(b.url, { logger: false });
-    // ConvexClient asks for a fresh token (forceRefreshToken) once the server has
-    // accepted the first one, and again before each expiry (here: 60 s - 50 s leeway).
+    // Rotating ends the old session token at once, so a query still running as
+    // it fails ("this agent session has ended"). By default ConvexClient asks
+    // for a fresh token (forceRefreshToken) the moment the server confirms the
+    // first one — possibly before the first query's result, which then ran as
+    // the rotated-away session: the flake of issue 19. initialAuthTokenReuse
+    // keeps the confirmed token until its scheduled refresh (60 s - 55 s
+    // leeway), when no query is in flight; later forced refreshes return the
+    // successor's token (still valid), so exactly one rotation happens.
     const c = new ConvexClient(b.url, {
       webSocketConstructor: WebSocket as unknown as typeof globalThis.WebSocket,
       logger: false,
       unsavedChangesWarning: false,
-      authRefreshTokenLeewaySeconds: 50,
+      authRefreshTokenLeewaySeconds: 55,
+      initialAuthTokenReuse: true,
     });
     try {
       c.setAuth(async ({ forceRefreshToken }) => {
-        if (forceRefreshToken) {
+        if (forceRefreshToken && refreshed.length === 0) {
           current = await rotateWith(anyone, current.refreshToken);
           refreshed.push(current.sessionId);
         }
