@@ -13,6 +13,7 @@ export const FAST_TESTS = [
   "test/authorize/properties.test.ts",
   "test/authorize/rules.test.ts",
   "test/authorize/mutation-pins.test.ts",
+  "test/authorize/glob-words.test.ts",
   "test/sessions/agentSessions.test.ts",
   "test/sessions/liveness.test.ts",
   "test/sessions/webSessions.test.ts",
