@@ -14,6 +14,8 @@ export const FAST_TESTS = [
   "test/authorize/rules.test.ts",
   "test/authorize/mutation-pins.test.ts",
   "test/authorize/glob-words.test.ts",
+  "test/authorize/principal-pins.test.ts",
+  "test/governance/policy.test.ts",
   "test/sessions/agentSessions.test.ts",
   "test/sessions/liveness.test.ts",
   "test/sessions/webSessions.test.ts",
