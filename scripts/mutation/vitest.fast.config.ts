@@ -15,6 +15,7 @@ export const FAST_TESTS = [
   "test/authorize/mutation-pins.test.ts",
   "test/authorize/glob-words.test.ts",
   "test/authorize/principal-pins.test.ts",
+  "test/authorize/scope-pins.test.ts",
   "test/governance/policy.test.ts",
   "test/sessions/agentSessions.test.ts",
   "test/sessions/liveness.test.ts",
