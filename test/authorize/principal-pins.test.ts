@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { authorize, resolveResource } from "../../convex/model/authorize";
 import { LAST_USE_INTERVAL_MS } from "../../convex/model/principal";
-import { TEST_SITE_URL } from "../helpers/env";
+import { TEST_ISSUER, TEST_SITE_URL } from "../helpers/env";
 import { codeOf, errorOf, messageOf } from "../helpers/errors";
 import { agentSessionFor, patFor, world } from "../tokens/fixtures";
 
@@ -20,6 +20,22 @@ describe("sign-in subjects", () => {
       const e = await errorOf(t.withIdentity({ issuer: TEST_SITE_URL, subject }).query(api.users.me, {}));
       expect(e, subject).toMatchObject({ code: "unauthenticated", message: "credential not recognized" });
     }
+  });
+});
+
+describe("keyhole tokens whose record is gone, or whose subject is malformed", () => {
+  test("are unknown credentials (unauthenticated), never a crash; no credential at all says how to sign in", async () => {
+    const { t, alice } = await world();
+    const pat = await patFor(t, alice, []);
+    const agent = await agentSessionFor(t, alice.userId);
+    await t.run(async (ctx) => {
+      await ctx.db.delete("apiTokens", pat.tokenId);
+      await ctx.db.delete("agentSessions", agent.sessionId);
+    });
+    for (const as of [pat.as, agent.as, t.withIdentity({ issuer: TEST_ISSUER, subject: "pat:not/an-id" })]) {
+      expect(await errorOf(as.query(api.users.me, {}))).toMatchObject({ code: "unauthenticated", message: "credential not recognized" });
+    }
+    expect(await errorOf(t.query(api.users.me, {}))).toMatchObject({ code: "unauthenticated", message: "sign in or present a keyhole token" });
   });
 });
 
@@ -85,5 +101,24 @@ describe("an agent session's last use", () => {
     await put("third");
     expect(await seen()).toMatchObject({ lastSeenAt: start + LAST_USE_INTERVAL_MS });
     expect((await seen())!.lastSeenUserAgent!.startsWith("third")).toBe(true);
+  });
+});
+
+describe("a PAT's last use", () => {
+  test("recorded on use in a mutation, again exactly one interval later, not before", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const { t, alice } = await world();
+    const pat = await patFor(t, alice, []);
+    const used = async () => (await t.run(async (ctx) => await ctx.db.get("apiTokens", pat.tokenId)))!.lastUsedAt;
+    const put = () => pat.as.mutation(api.items.put, { workspace: "acme/site", name: "n", data: 1 });
+    const start = Date.now();
+    await put();
+    expect(await used()).toBe(start);
+    vi.setSystemTime(start + LAST_USE_INTERVAL_MS - 1);
+    await put();
+    expect(await used()).toBe(start);
+    vi.setSystemTime(start + LAST_USE_INTERVAL_MS);
+    await put();
+    expect(await used()).toBe(start + LAST_USE_INTERVAL_MS);
   });
 });
