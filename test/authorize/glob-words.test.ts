@@ -3,7 +3,7 @@
 // boundary wrongly would let a long pattern match names it must not — or
 // refuse ones it must allow. Pinned against the reference matcher.
 import { expect, test } from "vitest";
-import { matchGlob } from "../../shared/glob";
+import { compiledGlobCount, GLOB_CACHE_LIMIT, matchGlob } from "../../shared/glob";
 import { refGlob } from "../helpers/glob-reference";
 
 test("patterns spanning several 32-state words agree with the reference at every word boundary", () => {
@@ -29,4 +29,9 @@ test("patterns spanning several 32-state words agree with the reference at every
   // Both answers occur often, so a matcher that always says yes or always no fails.
   expect(matched).toBeGreaterThan(300);
   expect(compared - matched).toBeGreaterThan(300);
+});
+
+test("the compiled-pattern cache keeps the most recent GLOB_CACHE_LIMIT patterns (not fewer)", () => {
+  for (let i = 0; i < GLOB_CACHE_LIMIT * 2; i++) matchGlob(`keep${i}/*`, "x");
+  expect(compiledGlobCount()).toBe(GLOB_CACHE_LIMIT);
 });
