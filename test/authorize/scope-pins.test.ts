@@ -51,8 +51,22 @@ test("scopes render back to the shorthand people type (CLI and dashboard)", () =
   expect(
     formatScopes([
       { resource: "acme/site", permissions: ["work:read", "work:write"], allowedMatches: ["Signal/*", "Config/**"] },
-      { permissions: ["tokens:read"] },
+      { permissions: ["tokens:read", "connections:read"] },
       "acme=org:read",
     ]),
-  ).toEqual(["acme/site=work:read,work:write [Signal/* Config/**]", "tokens:read", "acme=org:read"]);
+  ).toEqual(["acme/site=work:read,work:write [Signal/* Config/**]", "tokens:read,connections:read", "acme=org:read"]);
+});
+
+test("no scopes (undefined or []) is the full role; errors about a global entry say “all resources”", () => {
+  expect(normalizeScopes(undefined)).toEqual({ entries: [], warnings: [] });
+  expect(normalizeScopes([])).toEqual({ entries: [], warnings: [] });
+  expect(() => normalizeScopes([{ permissions: [] }])).toThrow("scope for all resources names no permissions");
+  expect(() => normalizeScopes(["work:read,work:read"])).toThrow('permission "work:read" is listed twice for all resources');
+  expect(() => normalizeScopes([{ resource: "acme", permissions: ["a:b"] }])).toThrow('unknown permission "a:b"');
+});
+
+test("a short invalid pattern is quoted whole, without an ellipsis", () => {
+  expect(() => normalizeScopes([{ resource: "acme/site", permissions: ["work:read"], allowedMatches: ["a b"] }])).toThrow(
+    'allowedMatches pattern "a b" is invalid',
+  );
 });
