@@ -5,7 +5,7 @@ import { api } from "../api";
 import { Badge, FormError, LiveView } from "../components/ui";
 import { errorMessage } from "../lib/errors";
 import { useLive } from "../lib/live";
-import { PERMISSION_DESCRIPTIONS, type Permission } from "../lib/permissions";
+import { PERMISSION_DESCRIPTIONS, PERSONAL_PERMISSIONS, type Permission } from "../lib/permissions";
 
 type Request = FunctionReturnType<typeof api.oauthServer.consentRequest>;
 
@@ -30,7 +30,8 @@ function grantableAt(r: Request, place: string): Set<string> {
   const org = r.orgs.find((o) => o.slug === place.split("/")[0]);
   return new Set(org ? org.grantable : PERSONAL);
 }
-const PERSONAL = ["connections:read", "connections:use", "tokens:read"];
+/** What anyone may grant on their own account, whatever their organization roles. */
+const PERSONAL: string[] = [...PERSONAL_PERMISSIONS];
 
 export function ConsentScreen({ requestId }: { requestId: string }) {
   // Once answered, the request is gone (the live query would turn into an
