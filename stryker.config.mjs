@@ -1,9 +1,9 @@
-// Mutation testing of the security core (`npm run test:mutation`; not in CI, it takes minutes).
+// Mutation testing of the security core (`npm run test:mutation`; not in CI: about 45 minutes per 600 mutants on 2 shared cores).
 // Mutates the files that decide who may do what and runs only the fast tests against them
 // (scripts/mutation/vitest.fast.config.ts). One file while iterating:
 //   npm run test:mutation -- --mutate shared/scopes.ts
 // Survivors we keep, each with why it is harmless: docs/mutation-survivors.md.
-// The property tests run once per mutant here: fewer runs (same fixed seed) keep it to minutes.
+// The property tests run once per mutant here: fewer runs (same fixed seed) keep each run short.
 process.env.PROPERTY_RUNS ??= "200";
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
