@@ -7,7 +7,7 @@ import { normalizeScopes, parseResource, parseScopeString, ScopeError, scopesAll
 import { isValidGlob, MAX_GLOB_LENGTH } from "../../shared/glob";
 import { PERMISSIONS, roleGrants, ROLES, type Permission, type Role } from "../../shared/permissions";
 import { TEST_SITE_URL } from "../helpers/env";
-import { codeOf, messageOf } from "../helpers/errors";
+import { codeOf, errorOf, messageOf } from "../helpers/errors";
 import { agentSessionFor, patFor, world } from "../tokens/fixtures";
 
 const read = (as: Awaited<ReturnType<typeof patFor>>["as"], workspace = "acme/site") =>
@@ -28,7 +28,10 @@ describe("principal: whose scopes bind a credential", () => {
   test("a sign-in whose session row belongs to another user is refused (subject user|session must agree)", async () => {
     const { t, alice, mallory } = await world();
     const spliced = t.withIdentity({ issuer: TEST_SITE_URL, subject: `${mallory.userId}|${alice.sessionId}` });
-    expect(await codeOf(spliced.query(api.users.me, {}))).toBe("unauthenticated");
+    expect(await errorOf(spliced.query(api.users.me, {}))).toMatchObject({
+      code: "unauthenticated",
+      message: "this sign-in has ended: sign in again",
+    });
     // The same subject shape with a matching pair is accepted.
     expect(await codeOf(mallory.as.query(api.users.me, {}))).toBe("ok");
   });
