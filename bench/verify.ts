@@ -88,7 +88,7 @@ async function runCase(n: number, o: Required<VerifyOptions>): Promise<VerifyCas
   const dataDir = mkdtempSync(join(tmpdir(), "keyhole-bench-verify-"));
   const sitePort = await freePort();
   console.error(`[verify] seeding ${n} PATs into the embedded backend…`);
-  const seeded = await seedInChild({ dataDir, sitePort, tokens: n });
+  const seeded = await seedInChild({ dataDir, sitePort, tokens: n, bulk: true });
   // (One file per thread: the main thread's is the largest; tsx's loader thread writes one too.)
   const execArgv = o.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(o.profileDir, `keyhole-${n}`)}`] : [];
   const backend = await spawnBackend({ dataDir, sitePort, timeoutMs: 600_000, execArgv });
