@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { startBackend, type Backend } from "../../local/backend";
 import { Journal, readStore, type JournalRecord } from "../../local/store";
 
@@ -82,6 +82,16 @@ describe("engine: nothing shows a commit before it is durable", () => {
       if (journal.whenDurable(info.ts) !== null) listenerSawUndurable.push(info.ts);
     });
     const N = 24;
+    // Hold the first fdatasync until all N commits are in the journal, so the
+    // count below does not depend on how fast this machine's disk is: the
+    // commits must keep landing while a flush is on the disk, and share the next.
+    const realSync = fs.fdatasync;
+    let held = 0;
+    const sync = vi.spyOn(fs, "fdatasync").mockImplementation(((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+      const go = () => (journal.stats.records - before.records >= N ? realSync(fd, cb) : setImmediate(go));
+      if (held++ === 0) go();
+      else realSync(fd, cb);
+    }) as typeof fs.fdatasync);
     const violations: string[] = [];
     const calls = Array.from({ length: N }, async (_, i) => {
       const { value } = await b.engine.call("mutation", "fixture:add", { text: `gc-${i}`, n: 7000 + i });
@@ -99,13 +109,15 @@ describe("engine: nothing shows a commit before it is durable", () => {
       }
     });
     await Promise.all([...calls, reader]);
+    sync.mockRestore();
     off();
     expect(violations).toEqual([]);
     expect(listenerSawUndurable).toEqual([]);
     const commits = journal.stats.records - before.records;
     const syncs = journal.stats.syncs - before.syncs;
     expect(commits).toBeGreaterThanOrEqual(N);
-    // Group commit: the 24 commits queued together do not pay 24 fsyncs.
-    expect(syncs).toBeLessThan(commits);
+    // Group commit: the commits made while the first fsync was on the disk
+    // shared the next one (a fsync per commit would be 24).
+    expect(syncs).toBeLessThanOrEqual(3);
   });
 });

@@ -257,7 +257,13 @@ describe("consent when signed out", { timeout: 240_000 }, () => {
     await page.getByRole("button", { name: "Deny", exact: true }).click();
     void clicked?.().catch(() => {}); // the page goes away once it has answered
     const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("Deny: no redirect back within 20 s")), WAIT.timeout).unref());
-    return Promise.race([back, prompt, late]);
+    const params = await Promise.race([back, prompt, late]);
+    // Let the cross-origin navigation to the redirect URI finish before the
+    // caller closes the context: Chromium can acknowledge a close that races a
+    // navigation commit and never close (microsoft/playwright#41900, #42366),
+    // which hung this suite until its timeout.
+    await page.waitForURL((u) => u.href.startsWith(cb.url), { waitUntil: "load", ...WAIT });
+    return params;
   }
 
   test("the consent link asks to sign in first, then shows the request; Deny returns access_denied", async () => {

@@ -40,93 +40,81 @@ function seconds(s: string | undefined): string {
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
 
+/** What a sentence is made of: the event, its actor as a phrase, its `key=value` details, and the names it mentions. */
+type Parts = { e: AuditEvent; a: string; d: Record<string, string>; t: string; provider: string; member: string };
+type Sentence = (p: Parts) => string;
+
+const kindOfTarget = (e: AuditEvent) => (e.targetType === "agentSession" ? "agent session" : "token");
+
+const TOKEN_SENTENCES: Record<string, Sentence> = {
+  "token.created": ({ a, d, t }) => `${a} created ${d.type === "MCP" ? "MCP token" : "token"} ${t}${d.expiresAt ? `, expiring ${d.expiresAt.slice(0, 10)}` : ""}`,
+  "token.revoked": ({ a, d, t }) => {
+    const n = Number.parseInt(d.sessionsEnded ?? "0", 10);
+    return `${a} revoked token ${t}${n > 0 ? `, ending ${plural(n, "agent session")}` : ""}`;
+  },
+  "token.leaked": ({ t }) => `Token ${t} was reported as leaked and revoked`,
+  "token.used_after_revoke": ({ t }) => `A request with revoked token ${t} was refused`,
+  "token.updated": ({ a, d, t }) => `${a} edited token ${t}${d.name ? ` (renamed ${d.name.replace("->", " → ")})` : ""}`,
+  "token.regenerated": ({ a, d, t }) =>
+    `${a} regenerated token ${t}${d.previousStopsAt ? `; the old secret works until ${d.previousStopsAt.slice(0, 16).replace("T", " ")} UTC` : ""}`,
+  "auth.failed": ({ e, d, t }) => `A request with ${kindOfTarget(e)} ${t} was refused (${d.reason ?? "invalid"})`,
+};
+
+const SESSION_SENTENCES: Record<string, Sentence> = {
+  "session.created": ({ a, d, t }) => `${a} started agent session ${t}${seconds(d.ttl)}`,
+  "session.refreshed": ({ t }) => `Agent session ${t} was refreshed`,
+  "session.ended": ({ a, d, t }) => `${a} ended ${d.count ? plural(Number(d.count), "agent session") + " of " + t : `agent session ${t}`}`,
+  "session.reuse_detected": ({ t }) => `A refresh credential of agent session ${t} was used twice: the whole session family was ended`,
+  "session.leaked": ({ t }) => `Agent session ${t} was reported as leaked and ended`,
+  "web_session.created": ({ e, a }) => `${a} signed in on ${describeUserAgent(e.userAgent)}`,
+  "web_session.signed_out": ({ e, a }) => `${a} ${e.details ?? "signed out a device"}`,
+};
+
+const CONNECTION_SENTENCES: Record<string, Sentence> = {
+  "connection.connected": ({ a, d, provider }) => `${a} connected ${provider}${d.account ? ` (${d.account})` : ""}`,
+  "connection.token_vended": ({ a, provider }) => `${a} got an access token from the ${provider} connection`,
+  "connection.token_refreshed": ({ provider }) => `The ${provider} connection's access token was refreshed`,
+  "connection.refresh_failed": ({ d, provider }) => `Refreshing the ${provider} connection failed (${d.reason ?? "error"})`,
+  "connection.revoked": ({ a, provider }) => `${a} disconnected ${provider}`,
+  "connection.state_rejected": ({ d, provider }) => `A ${provider} connection attempt was refused (${d.reason ?? "invalid state"})`,
+  "connection.failed": ({ d, provider }) => `Connecting ${provider} failed${d.reason ? ` (${d.reason})` : ""}`,
+};
+
+const ORG_SENTENCES: Record<string, Sentence> = {
+  "org.created": ({ a, t }) => `${a} created organization ${t}`,
+  "workspace.created": ({ a, t }) => `${a} created workspace ${t}`,
+  "member.added": ({ a, d, t, member }) => `${a} added ${member} to ${d.org ?? t} as ${d.role ?? "a member"}`,
+  "member.role_changed": ({ a, d, t, member }) =>
+    `${a} changed ${member === "you" ? "your" : `${member}'s`} role in ${d.org ?? t} from ${d.from ?? "?"} to ${d.to ?? "?"}`,
+  "member.removed": ({ a, d, t, member }) => `${a} removed ${member} from ${d.org ?? t}`,
+  "member.left": ({ a, d, t }) => `${a} left ${d.org ?? t}`,
+  "org.token_revoked": ({ e, a, d, t }) => `${a} revoked ${kindOfTarget(e)} ${t} in ${d.org ?? "an organization"}`,
+  "org.policy_changed": ({ a, d, t }) => `${a} changed the token policy of ${d.org ?? t}`,
+  "invite.created": ({ a, d, t }) => `${a} invited ${d.email ?? "someone"} to ${d.org ?? t} as ${d.role ?? "a member"}`,
+  "invite.revoked": ({ a, d, t }) => `${a} revoked an invitation to ${d.org ?? t}`,
+};
+
+const APP_SENTENCES: Record<string, Sentence> = {
+  "webhook.created": ({ a, d }) => `${a} added a webhook${d.url ? ` to ${d.url}` : ""}`,
+  "webhook.removed": ({ a, d }) => `${a} removed a webhook${d.url ? ` to ${d.url}` : ""}`,
+  "oauth.consent_approved": ({ a, d }) => `${a} let an app connect${d.resource ? ` to ${d.resource}` : ""}`,
+  "oauth.consent_denied": ({ a }) => `${a} refused an app's request to connect`,
+  "oauth.grant_created": ({ d }) => `${d.client ?? "An app"} connected${d.agent ? ` as agent session ${d.agent}` : ""}`,
+  "oauth.grant_revoked": ({ a, d }) => `${a} disconnected ${d.client ?? "an app"}`,
+};
+
+/** Event name → its sentence (a Map: an event name like "constructor" must not find an Object method). */
+const SENTENCES = new Map<string, Sentence>(
+  Object.entries({ ...TOKEN_SENTENCES, ...SESSION_SENTENCES, ...CONNECTION_SENTENCES, ...ORG_SENTENCES, ...APP_SENTENCES }),
+);
+
 /** One sentence for an event, with names; falls back to "<actor>: <event>". */
 export function describeEvent(e: AuditEvent): string {
-  const a = actor(e);
   const d = detailsOf(e.details);
   const t = e.targetName ?? "";
-  const provider = d.provider ?? t;
-  const member = d.user === "you" ? "you" : (d.user ?? "a member");
-  switch (e.action) {
-    case "token.created":
-      return `${a} created ${d.type === "MCP" ? "MCP token" : "token"} ${t}${d.expiresAt ? `, expiring ${d.expiresAt.slice(0, 10)}` : ""}`;
-    case "token.revoked": {
-      const n = Number.parseInt(d.sessionsEnded ?? "0", 10);
-      return `${a} revoked token ${t}${n > 0 ? `, ending ${plural(n, "agent session")}` : ""}`;
-    }
-    case "token.leaked":
-      return `Token ${t} was reported as leaked and revoked`;
-    case "token.used_after_revoke":
-      return `A request with revoked token ${t} was refused`;
-    case "auth.failed":
-      return `A request with ${e.targetType === "agentSession" ? "agent session" : "token"} ${t} was refused (${d.reason ?? "invalid"})`;
-    case "session.created":
-      return `${a} started agent session ${t}${seconds(d.ttl)}`;
-    case "session.refreshed":
-      return `Agent session ${t} was refreshed`;
-    case "session.ended":
-      return `${a} ended ${d.count ? plural(Number(d.count), "agent session") + " of " + t : `agent session ${t}`}`;
-    case "session.reuse_detected":
-      return `A refresh credential of agent session ${t} was used twice: the whole session family was ended`;
-    case "session.leaked":
-      return `Agent session ${t} was reported as leaked and ended`;
-    case "web_session.created":
-      return `${a} signed in on ${describeUserAgent(e.userAgent)}`;
-    case "web_session.signed_out":
-      return `${a} ${e.details ?? "signed out a device"}`;
-    case "connection.connected":
-      return `${a} connected ${provider}${d.account ? ` (${d.account})` : ""}`;
-    case "connection.token_vended":
-      return `${a} got an access token from the ${provider} connection`;
-    case "connection.token_refreshed":
-      return `The ${provider} connection's access token was refreshed`;
-    case "connection.refresh_failed":
-      return `Refreshing the ${provider} connection failed (${d.reason ?? "error"})`;
-    case "connection.revoked":
-      return `${a} disconnected ${provider}`;
-    case "connection.state_rejected":
-      return `A ${provider} connection attempt was refused (${d.reason ?? "invalid state"})`;
-    case "org.created":
-      return `${a} created organization ${t}`;
-    case "workspace.created":
-      return `${a} created workspace ${t}`;
-    case "member.added":
-      return `${a} added ${member} to ${d.org ?? t} as ${d.role ?? "a member"}`;
-    case "member.role_changed":
-      return `${a} changed ${member === "you" ? "your" : `${member}'s`} role in ${d.org ?? t} from ${d.from ?? "?"} to ${d.to ?? "?"}`;
-    case "member.removed":
-      return `${a} removed ${member} from ${d.org ?? t}`;
-    case "member.left":
-      return `${a} left ${d.org ?? t}`;
-    case "token.updated":
-      return `${a} edited token ${t}${d.name ? ` (renamed ${d.name.replace("->", " → ")})` : ""}`;
-    case "token.regenerated":
-      return `${a} regenerated token ${t}${d.previousStopsAt ? `; the old secret works until ${d.previousStopsAt.slice(0, 16).replace("T", " ")} UTC` : ""}`;
-    case "org.token_revoked":
-      return `${a} revoked ${e.targetType === "agentSession" ? "agent session" : "token"} ${t} in ${d.org ?? "an organization"}`;
-    case "org.policy_changed":
-      return `${a} changed the token policy of ${d.org ?? t}`;
-    case "invite.created":
-      return `${a} invited ${d.email ?? "someone"} to ${d.org ?? t} as ${d.role ?? "a member"}`;
-    case "invite.revoked":
-      return `${a} revoked an invitation to ${d.org ?? t}`;
-    case "webhook.created":
-      return `${a} added a webhook${d.url ? ` to ${d.url}` : ""}`;
-    case "webhook.removed":
-      return `${a} removed a webhook${d.url ? ` to ${d.url}` : ""}`;
-    case "oauth.consent_approved":
-      return `${a} let an app connect${d.resource ? ` to ${d.resource}` : ""}`;
-    case "oauth.consent_denied":
-      return `${a} refused an app's request to connect`;
-    case "oauth.grant_created":
-      return `${d.client ?? "An app"} connected${d.agent ? ` as agent session ${d.agent}` : ""}`;
-    case "oauth.grant_revoked":
-      return `${a} disconnected ${d.client ?? "an app"}`;
-    case "connection.failed":
-      return `Connecting ${provider} failed${d.reason ? ` (${d.reason})` : ""}`;
-    default:
-      return `${a}: ${e.action}${t ? ` (${t})` : ""}`;
-  }
+  const parts: Parts = { e, a: actor(e), d, t, provider: d.provider ?? t, member: d.user === "you" ? "you" : (d.user ?? "a member") };
+  const sentence = SENTENCES.get(e.action);
+  return sentence ? sentence(parts) : `${parts.a}: ${e.action}${t ? ` (${t})` : ""}`;
 }
 
 export const EXPORT_COLUMNS = ["at", "event", "summary", "actorKind", "actor", "targetType", "target", "ip", "userAgent", "details"] as const;

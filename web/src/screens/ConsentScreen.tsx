@@ -5,7 +5,7 @@ import { api } from "../api";
 import { Badge, FormError, LiveView } from "../components/ui";
 import { errorMessage } from "../lib/errors";
 import { useLive } from "../lib/live";
-import { PERMISSION_DESCRIPTIONS, type Permission } from "../lib/permissions";
+import { PERMISSION_DESCRIPTIONS, PERSONAL_PERMISSIONS, type Permission } from "../lib/permissions";
 
 type Request = FunctionReturnType<typeof api.oauthServer.consentRequest>;
 
@@ -30,7 +30,8 @@ function grantableAt(r: Request, place: string): Set<string> {
   const org = r.orgs.find((o) => o.slug === place.split("/")[0]);
   return new Set(org ? org.grantable : PERSONAL);
 }
-const PERSONAL = ["connections:read", "connections:use", "tokens:read"];
+/** What anyone may grant on their own account, whatever their organization roles. */
+const PERSONAL: string[] = [...PERSONAL_PERMISSIONS];
 
 export function ConsentScreen({ requestId }: { requestId: string }) {
   // Once answered, the request is gone (the live query would turn into an
@@ -64,6 +65,96 @@ export function ConsentScreen({ requestId }: { requestId: string }) {
   );
 }
 
+/** The decision call: which button is pending, its error, and submit(approve) that leaves for the app. */
+function useConsentDecision(requestId: string, onDecided: (d: { to: string; approved: boolean }) => void) {
+  const decide = useMutation(api.oauthServer.decideConsent);
+  const [pending, setPending] = useState<"approve" | "deny" | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  async function submit(approve: boolean, resource: string | null, permissions: Permission[]) {
+    setPending(approve ? "approve" : "deny");
+    setError(null);
+    try {
+      const { redirectTo } = await decide({ request: requestId, approve, resource, permissions: approve ? permissions : [] });
+      onDecided({ to: redirectTo, approved: approve });
+      window.location.assign(redirectTo);
+    } catch (e) {
+      setError(errorMessage(e));
+      setPending(null);
+    }
+  }
+  return { pending, error, submit };
+}
+
+/** Who is asking (verified by its published identity, or self-registered) and where the browser goes afterwards. */
+function ClientFacts({ r }: { r: Request }) {
+  return (
+    <dl className="facts">
+      <dt>Who is asking</dt>
+      <dd>
+        {r.client.kind === "cimd" ? (
+          <>
+            <Badge tone="ok">verified</Badge> identity published at <strong className="mono">{r.client.host}</strong>
+          </>
+        ) : (
+          <>
+            <Badge tone="warn">unverified</Badge> this app registered itself: continue only if you just started connecting it
+          </>
+        )}
+      </dd>
+      <dt>Afterwards you go to</dt>
+      <dd>
+        <span className="mono">{r.redirectUri}</span>
+        {r.redirectLocal ? <span className="muted"> (a program on this computer)</span> : null}
+      </dd>
+    </dl>
+  );
+}
+
+/** One checkbox per requested permission; those the person's role here does not allow are disabled. */
+function PermissionChoices({
+  requested,
+  grantable,
+  unchecked,
+  onChange,
+}: {
+  requested: string[];
+  grantable: Set<string>;
+  unchecked: Set<string>;
+  onChange: (unchecked: Set<string>) => void;
+}) {
+  return (
+    <fieldset className="field">
+      <legend>What it may do</legend>
+      <ul className="consent-perms">
+        {requested.map((p) => {
+          const allowed = grantable.has(p);
+          return (
+            <li key={p}>
+              <label className={allowed ? "" : "muted"}>
+                <input
+                  type="checkbox"
+                  name={p}
+                  disabled={!allowed}
+                  checked={allowed && !unchecked.has(p)}
+                  onChange={(e) => {
+                    const next = new Set(unchecked);
+                    if (e.target.checked) next.delete(p);
+                    else next.add(p);
+                    onChange(next);
+                  }}
+                />{" "}
+                {PERMISSION_DESCRIPTIONS[p as Permission] ?? p} <span className="mono small muted">{p}</span>
+                {allowed ? null : <span className="small"> — your role here does not allow this</span>}
+              </label>
+            </li>
+          );
+        })}
+      </ul>
+    </fieldset>
+  );
+}
+
 function ConsentForm({
   r,
   requestId,
@@ -73,65 +164,28 @@ function ConsentForm({
   requestId: string;
   onDecided: (d: { to: string; approved: boolean }) => void;
 }) {
-  const decide = useMutation(api.oauthServer.decideConsent);
   const options = useMemo(() => places(r), [r]);
   const [place, setPlace] = useState(options.length > 1 ? options[1].value : "");
   const grantable = grantableAt(r, place);
   const [unchecked, setUnchecked] = useState<Set<string>>(new Set());
   const chosen = r.requested.filter((p) => grantable.has(p) && !unchecked.has(p));
-  const [pending, setPending] = useState<"approve" | "deny" | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { pending, error, submit } = useConsentDecision(requestId, onDecided);
+  const answer = (approve: boolean) => void submit(approve, place === "" ? null : place, chosen as Permission[]);
   const placeId = useId();
-
-  async function submit(approve: boolean) {
-    setPending(approve ? "approve" : "deny");
-    setError(null);
-    try {
-      const { redirectTo } = await decide({
-        request: requestId,
-        approve,
-        resource: place === "" ? null : place,
-        permissions: (approve ? chosen : []) as Permission[],
-      });
-      onDecided({ to: redirectTo, approved: approve });
-      window.location.assign(redirectTo);
-    } catch (e) {
-      setError(errorMessage(e));
-      setPending(null);
-    }
-  }
 
   return (
     <form
       className="consent"
       onSubmit={(e) => {
         e.preventDefault();
-        void submit(true);
+        answer(true);
       }}
     >
       <h1>Allow {r.client.name} to use keyhole?</h1>
       <p>
         It asks to use <strong>{r.resourceName}</strong> as you, with the permissions you choose below.
       </p>
-      <dl className="facts">
-        <dt>Who is asking</dt>
-        <dd>
-          {r.client.kind === "cimd" ? (
-            <>
-              <Badge tone="ok">verified</Badge> identity published at <strong className="mono">{r.client.host}</strong>
-            </>
-          ) : (
-            <>
-              <Badge tone="warn">unverified</Badge> this app registered itself: continue only if you just started connecting it
-            </>
-          )}
-        </dd>
-        <dt>Afterwards you go to</dt>
-        <dd>
-          <span className="mono">{r.redirectUri}</span>
-          {r.redirectLocal ? <span className="muted"> (a program on this computer)</span> : null}
-        </dd>
-      </dl>
+      <ClientFacts r={r} />
       <div className="field">
         <label htmlFor={placeId}>Where it may act</label>
         <select id={placeId} value={place} onChange={(e) => setPlace(e.target.value)}>
@@ -142,40 +196,13 @@ function ConsentForm({
           ))}
         </select>
       </div>
-      <fieldset className="field">
-        <legend>What it may do</legend>
-        <ul className="consent-perms">
-          {r.requested.map((p) => {
-            const allowed = grantable.has(p);
-            return (
-              <li key={p}>
-                <label className={allowed ? "" : "muted"}>
-                  <input
-                    type="checkbox"
-                    name={p}
-                    disabled={!allowed}
-                    checked={allowed && !unchecked.has(p)}
-                    onChange={(e) => {
-                      const next = new Set(unchecked);
-                      if (e.target.checked) next.delete(p);
-                      else next.add(p);
-                      setUnchecked(next);
-                    }}
-                  />{" "}
-                  {PERMISSION_DESCRIPTIONS[p as Permission] ?? p} <span className="mono small muted">{p}</span>
-                  {allowed ? null : <span className="small"> — your role here does not allow this</span>}
-                </label>
-              </li>
-            );
-          })}
-        </ul>
-      </fieldset>
+      <PermissionChoices requested={r.requested} grantable={grantable} unchecked={unchecked} onChange={setUnchecked} />
       <p className="muted small">
         Access lasts until you disconnect the app under <strong>Connected apps</strong> (at most 30 days).
       </p>
       <FormError>{error}</FormError>
       <div className="dialog-actions">
-        <button type="button" className="btn" disabled={pending !== null} onClick={() => void submit(false)}>
+        <button type="button" className="btn" disabled={pending !== null} onClick={() => answer(false)}>
           {pending === "deny" ? "Returning…" : "Deny"}
         </button>
         <button type="submit" className="btn btn-primary" disabled={pending !== null || chosen.length === 0}>

@@ -121,6 +121,15 @@ function useScopeRows({ orgList, workspaces, roles }: ScopeChoices) {
   return { rows, add, update, remove };
 }
 
+/** The expiry choice: a preset or a custom date, and the seconds from now it comes to (null: no date picked). */
+function useExpiry() {
+  const [preset, setPreset] = useState<PresetId>("30d");
+  const [customDate, setCustomDate] = useState(() => dateInputValue(Date.now() + 30 * DAY_MS));
+  const now = Date.now();
+  const expiresIn = preset === "custom" ? customExpiresIn(customDate, now) : PRESETS.find((p) => p.id === preset)!.seconds;
+  return { preset, setPreset, customDate, setCustomDate, expiresIn, now };
+}
+
 function CreateForm({
   onCreated,
   onDirty,
@@ -131,23 +140,20 @@ function CreateForm({
   activeNames: ReadonlySet<string>;
 }) {
   const createToken = useMutation(api.auth.createApiToken);
-  const requestClose = useRequestClose();
   const choices = useScopeChoices();
   const scopeRows = useScopeRows(choices);
   const { rows } = scopeRows;
+  const expiry = useExpiry();
+  const { expiresIn } = expiry;
 
   const [name, setName] = useState("");
   const [type, setType] = useState<TokenType>("PAT");
   const [description, setDescription] = useState("");
-  const [preset, setPreset] = useState<PresetId>("30d");
-  const [customDate, setCustomDate] = useState(() => dateInputValue(Date.now() + 30 * DAY_MS));
   const [access, setAccess] = useState<Access>("selected");
   const [submitted, setSubmitted] = useState(false);
   const [pending, setPending] = useState(false);
   const [serverError, setServerError] = useState<string | null>(null);
 
-  const now = Date.now();
-  const expiresIn = preset === "custom" ? customExpiresIn(customDate, now) : PRESETS.find((p) => p.id === preset)!.seconds;
   const scoped = access === "selected";
   const errors = checkTokenForm({ name, description, expiresIn, scoped, rows }, activeNames);
   const dirty = name !== "" || description !== "" || rows.some((d) => d.permissions.length > 0) || access === "full";
@@ -184,38 +190,61 @@ function CreateForm({
     <form className="dialog-body" onSubmit={submit} noValidate>
       <NameAndType name={name} setName={setName} type={type} setType={setType} error={show(errors.name, name.length > 0)} />
       <DescriptionField value={description} onChange={setDescription} error={show(errors.description, true)} />
-      <ExpiryFieldset
-        preset={preset}
-        setPreset={setPreset}
-        customDate={customDate}
-        setCustomDate={setCustomDate}
-        expiresIn={expiresIn}
-        now={now}
-        error={show(errors.expiry, preset === "custom")}
+      <ExpiryFieldset {...expiry} error={show(errors.expiry, expiry.preset === "custom")} />
+      <ScopesFieldset
+        scoped={scoped}
+        setAccess={setAccess}
+        choices={choices}
+        scopeRows={scopeRows}
+        rowErrors={rows.map((d, i) => (submitted || d.permissions.length > 0 ? errors.drafts[i] : null))}
+        error={submitted ? errors.scope : null}
       />
-      <fieldset className="field scopes-field">
-        <legend>What can this token do?</legend>
-        <AccessChoice scoped={scoped} setAccess={setAccess} />
-        {choices.loading ? <Loading label="Loading your organizations…" /> : null}
-        {scoped ? (
-          <ScopeEditor
-            drafts={rows}
-            errors={rows.map((d, i) => (submitted || d.permissions.length > 0 ? errors.drafts[i] : null))}
-            orgs={choices.orgList}
-            workspaces={choices.workspaces}
-            roles={choices.roles}
-            onChange={scopeRows.update}
-            onAdd={scopeRows.add}
-            onRemove={scopeRows.remove}
-          />
-        ) : (
-          <FullRoleWarning />
-        )}
-        {errors.scope && submitted ? <p className="field-error">{errors.scope}</p> : null}
-      </fieldset>
+      <CreateActions serverError={serverError} invalid={submitted && !errors.valid} pending={pending} />
+    </form>
+  );
+}
 
+/** "What can this token do?": only the permissions chosen in the scope rows, or everything my roles allow. */
+function ScopesFieldset(props: {
+  scoped: boolean;
+  setAccess: (a: Access) => void;
+  choices: ScopeChoices;
+  scopeRows: ReturnType<typeof useScopeRows>;
+  rowErrors: (string | null)[];
+  error: string | null;
+}) {
+  const { scoped, choices, scopeRows, error } = props;
+  return (
+    <fieldset className="field scopes-field">
+      <legend>What can this token do?</legend>
+      <AccessChoice scoped={scoped} setAccess={props.setAccess} />
+      {choices.loading ? <Loading label="Loading your organizations…" /> : null}
+      {scoped ? (
+        <ScopeEditor
+          drafts={scopeRows.rows}
+          errors={props.rowErrors}
+          orgs={choices.orgList}
+          workspaces={choices.workspaces}
+          roles={choices.roles}
+          onChange={scopeRows.update}
+          onAdd={scopeRows.add}
+          onRemove={scopeRows.remove}
+        />
+      ) : (
+        <FullRoleWarning />
+      )}
+      {error ? <p className="field-error">{error}</p> : null}
+    </fieldset>
+  );
+}
+
+/** The server's refusal, the "fix the fields" alert, and Cancel / Create token. */
+function CreateActions({ serverError, invalid, pending }: { serverError: string | null; invalid: boolean; pending: boolean }) {
+  const requestClose = useRequestClose();
+  return (
+    <>
       <FormError>{serverError}</FormError>
-      {submitted && !errors.valid ? (
+      {invalid ? (
         <p className="form-error" role="alert">
           Fix the highlighted fields.
         </p>
@@ -228,7 +257,7 @@ function CreateForm({
           {pending ? "Creating…" : "Create token"}
         </button>
       </div>
-    </form>
+    </>
   );
 }
 

@@ -50,15 +50,8 @@ export function CopyBlock({ label, copyLabel, text, onCopied }: { label: string;
  * /mcp URL. Closing asks first until something holding the token was copied.
  */
 export function OnceView({ created, onCopied, children }: { created: CreatedToken; onCopied: () => void; children?: ReactNode }) {
-  const inputId = useId();
   const warnId = useId();
-  const config = useConfig();
-  const site = useLive(api.dashboard.siteInfo, {});
   const requestClose = useRequestClose();
-  const mcpUrl = site.status === "ready" ? site.data.mcpUrl : null;
-  // The form this replaces had focus: move it to the token.
-  const input = useRef<HTMLInputElement>(null);
-  useEffect(() => input.current?.focus(), []);
   return (
     <div className="dialog-body once">
       <p id={warnId} className="notice notice-warn" role="alert">
@@ -66,6 +59,26 @@ export function OnceView({ created, onCopied, children }: { created: CreatedToke
         again.
       </p>
       {children}
+      <TokenField created={created} warnId={warnId} onCopied={onCopied} />
+      <CreatedFacts created={created} />
+      <UseIt created={created} onCopied={onCopied} />
+      <div className="dialog-actions">
+        <button type="button" className="btn btn-primary" onClick={requestClose}>
+          Done
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** The token itself, selected on focus, and its Copy button; it takes the focus when shown. */
+function TokenField({ created, warnId, onCopied }: { created: CreatedToken; warnId: string; onCopied: () => void }) {
+  const inputId = useId();
+  // The form this replaces had focus: move it to the token.
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
+  return (
+    <>
       <label htmlFor={inputId}>Your new token “{created.name}”</label>
       <div className="copy-row">
         <input
@@ -83,6 +96,14 @@ export function OnceView({ created, onCopied, children }: { created: CreatedToke
         />
         <CopyButton text={created.token} label="Copy token" onCopied={onCopied} />
       </div>
+    </>
+  );
+}
+
+/** How to tell the new token apart, when it expires, what it may do, and the backend's warnings about its scopes. */
+function CreatedFacts({ created }: { created: CreatedToken }) {
+  return (
+    <>
       <dl className="facts">
         <div>
           <dt>Ends in</dt>
@@ -108,6 +129,17 @@ export function OnceView({ created, onCopied, children }: { created: CreatedToke
           ))}
         </ul>
       ) : null}
+    </>
+  );
+}
+
+/** "Use it": the site and Convex URLs, and for an MCP token the client configurations to copy. */
+function UseIt({ created, onCopied }: { created: CreatedToken; onCopied: () => void }) {
+  const config = useConfig();
+  const site = useLive(api.dashboard.siteInfo, {});
+  const mcpUrl = site.status === "ready" ? site.data.mcpUrl : null;
+  return (
+    <>
       <h3 className="section-h">Use it</h3>
       <dl className="facts">
         <div>
@@ -145,11 +177,6 @@ export function OnceView({ created, onCopied, children }: { created: CreatedToke
           Or send it as <code>Authorization: Bearer …</code> to the site URL's <code>/api</code> and <code>/mcp</code>.
         </p>
       )}
-      <div className="dialog-actions">
-        <button type="button" className="btn btn-primary" onClick={requestClose}>
-          Done
-        </button>
-      </div>
-    </div>
+    </>
   );
 }

@@ -1,4 +1,5 @@
 import { useMutation } from "convex/react";
+import type { FunctionReturnType } from "convex/server";
 import { useEffect, useId, useState } from "react";
 import type { Id } from "../../../convex/_generated/dataModel";
 import { isSlug } from "../../../shared/scopes";
@@ -197,6 +198,56 @@ function Workspaces({ org, canCreate }: { org: string; canCreate: boolean }) {
   );
 }
 
+type Member = FunctionReturnType<typeof api.orgs.listMembers>[number];
+
+/** One member: name, "you", and either their role or (when I may change it) a role picker and Remove. */
+function MemberRow({
+  m,
+  label,
+  isMe,
+  editable,
+  roles,
+  onRole,
+  onRemove,
+}: {
+  m: Member;
+  label: string;
+  isMe: boolean;
+  editable: boolean;
+  roles: Role[];
+  onRole: (role: Role) => void;
+  onRemove: () => void;
+}) {
+  return (
+    <li className="row">
+      <div className="row-main">
+        <div>
+          <strong>{label}</strong> {isMe ? <Badge tone="info">you</Badge> : null}
+        </div>
+      </div>
+      {editable ? (
+        <>
+          <label className="sr-only" htmlFor={`role-${m.userId}`}>
+            Role of {label}
+          </label>
+          <select id={`role-${m.userId}`} value={m.role} onChange={(e) => onRole(e.target.value as Role)}>
+            {roles.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+          <button type="button" className="btn btn-small btn-ghost" onClick={onRemove} aria-label={`Remove ${label}`}>
+            Remove
+          </button>
+        </>
+      ) : (
+        <Badge tone="neutral">{m.role}</Badge>
+      )}
+    </li>
+  );
+}
+
 function Members({ org, canManage, myRole }: { org: string; canManage: boolean; myRole: Role }) {
   const members = useLive(api.orgs.listMembers, { org });
   const me = useLive(api.users.me, {});
@@ -208,11 +259,14 @@ function Members({ org, canManage, myRole }: { org: string; canManage: boolean; 
   const myId = me.status === "ready" ? me.data.userId : null;
   // Admins cannot hand out or take away ownership; owners can.
   const assignable = myRole === "owner" ? ROLES : ROLES.filter((r) => r !== "owner");
-  const roleOptions = assignable.map((r) => (
-    <option key={r} value={r}>
-      {r}
-    </option>
-  ));
+  const changeRole = async (userId: Id<"users">, role: Role) => {
+    setError(null);
+    try {
+      await setRole({ org, userId, role });
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
 
   return (
     <article className="card" aria-labelledby={ids.h}>
@@ -226,46 +280,17 @@ function Members({ org, canManage, myRole }: { org: string; canManage: boolean; 
             {list.map((m) => {
               const label = m.email ?? m.name ?? "member";
               const isMe = m.userId === myId;
-              const editable = canManage && !isMe && (myRole === "owner" || m.role !== "owner");
               return (
-                <li key={m.userId} className="row">
-                  <div className="row-main">
-                    <div>
-                      <strong>{label}</strong> {isMe ? <Badge tone="info">you</Badge> : null}
-                    </div>
-                  </div>
-                  {editable ? (
-                    <>
-                      <label className="sr-only" htmlFor={`role-${m.userId}`}>
-                        Role of {label}
-                      </label>
-                      <select
-                        id={`role-${m.userId}`}
-                        value={m.role}
-                        onChange={async (e) => {
-                          setError(null);
-                          try {
-                            await setRole({ org, userId: m.userId, role: e.target.value as Role });
-                          } catch (err) {
-                            setError(errorMessage(err));
-                          }
-                        }}
-                      >
-                        {roleOptions}
-                      </select>
-                      <button
-                        type="button"
-                        className="btn btn-small btn-ghost"
-                        onClick={() => setRemoving({ userId: m.userId, label })}
-                        aria-label={`Remove ${label}`}
-                      >
-                        Remove
-                      </button>
-                    </>
-                  ) : (
-                    <Badge tone="neutral">{m.role}</Badge>
-                  )}
-                </li>
+                <MemberRow
+                  key={m.userId}
+                  m={m}
+                  label={label}
+                  isMe={isMe}
+                  editable={canManage && !isMe && (myRole === "owner" || m.role !== "owner")}
+                  roles={assignable}
+                  onRole={(role) => void changeRole(m.userId, role)}
+                  onRemove={() => setRemoving({ userId: m.userId, label })}
+                />
               );
             })}
           </ul>

@@ -62,12 +62,12 @@ function visibleTokens(tokens: Token[], filter: Filter, query: string, sort: Sor
   return rows.sort((a, b) => STATUS_ORDER[statusNow(a, now)] - STATUS_ORDER[statusNow(b, now)] || by(a, b));
 }
 
-export function TokensPanel() {
-  const [filter, setFilter] = useState<Filter>("active");
-  const [query, setQuery] = useState("");
-  const [sort, setSort] = useState<Sort>("newest");
-  const [creating, setCreating] = useState(false);
-  const [revoking, setRevoking] = useState<Token | null>(null);
+/**
+ * My tokens as the server lists them for `filter`, and what the panel needs
+ * beside them: whether I have any token at all, the names taken by active
+ * tokens, and a clock that ticks when a listed token expires.
+ */
+function useTokens(filter: Filter) {
   // The server filters (every active token always fits in one list); the client re-checks expiry as time passes.
   const tokens = useLive(api.auth.listApiTokens, { status: filter });
   const all = useMemo(() => (tokens.status === "ready" ? tokens.data.tokens : []), [tokens]);
@@ -77,13 +77,21 @@ export function TokensPanel() {
   const none = activeList.status === "ready" && actives.length === 0;
   const any = useLive(api.auth.listApiTokens, none ? { status: "all" } : "skip");
   const hasAny = !none || (any.status === "ready" && any.data.tokens.length > 0);
-  const revoke = useMutation(api.auth.revokeApiToken);
   // Re-render exactly when a listed token expires: status flips on screen, not on the next query.
   const now = useNow(15_000, all.map((t) => t.expiresAt));
   // Names must be unique among active tokens: the create dialog checks it inline.
   const activeNames = useMemo(() => new Set(actives.filter((t) => statusNow(t, now) === "active").map((t) => t.name)), [actives, now]);
-  const searchId = useId();
-  const sortId = useId();
+  return { tokens, all, hasAny, now, activeNames };
+}
+
+export function TokensPanel() {
+  const [filter, setFilter] = useState<Filter>("active");
+  const [query, setQuery] = useState("");
+  const [sort, setSort] = useState<Sort>("newest");
+  const [creating, setCreating] = useState(false);
+  const [revoking, setRevoking] = useState<Token | null>(null);
+  const { tokens, all, hasAny, now, activeNames } = useTokens(filter);
+  const revoke = useMutation(api.auth.revokeApiToken);
 
   return (
     <section aria-labelledby="tokens-h">
@@ -99,24 +107,7 @@ export function TokensPanel() {
         </button>
       </div>
       <Overview />
-      <div className="toolbar">
-        <fieldset className="filter">
-          <legend className="sr-only">Show tokens</legend>
-          <Segmented name="token-filter" options={FILTERS} value={filter} onChange={setFilter} />
-        </fieldset>
-        <div className="field field-inline">
-          <label htmlFor={searchId} className="sr-only">
-            Search tokens
-          </label>
-          <input id={searchId} type="search" placeholder="Search tokens" value={query} onChange={(e) => setQuery(e.target.value)} />
-        </div>
-        <div className="field field-inline">
-          <label htmlFor={sortId}>Sort</label>
-          <select id={sortId} value={sort} onChange={(e) => setSort(e.target.value as Sort)}>
-            <Options options={SORTS} />
-          </select>
-        </div>
-      </div>
+      <TokenToolbar filter={filter} setFilter={setFilter} query={query} setQuery={setQuery} sort={sort} setSort={setSort} />
       <LiveView live={tokens} loadingLabel="Loading tokens…" errorTitle="Couldn't load your tokens">
         {() => {
           const rows = visibleTokens(all, filter, query, sort, now);
@@ -127,19 +118,7 @@ export function TokensPanel() {
               </Empty>
             );
           }
-          return (
-            <>
-              <DataTable className="table tokens" caption="Your tokens" columns={["Token", "Scopes", "Status", "Expires", "Last recorded use", null]}>
-                {rows.map((t) => (
-                  <TokenRow key={t._id} t={t} now={now} onRevoke={() => setRevoking(t)} />
-                ))}
-              </DataTable>
-              <p className="muted small footnote">
-                Last recorded use counts mutations, actions, HTTP API and MCP calls (updated at most once a minute). Reads through Convex
-                queries can't be recorded. ID is how the token text ends.
-              </p>
-            </>
-          );
+          return <TokenTable rows={rows} now={now} onRevoke={setRevoking} />;
         }}
       </LiveView>
       {creating ? <CreateTokenDialog activeNames={activeNames} onClose={() => setCreating(false)} /> : null}
@@ -147,6 +126,56 @@ export function TokensPanel() {
         <RevokeDialog token={revoking} onRevoke={() => revoke({ tokenId: revoking._id })} onClose={() => setRevoking(null)} />
       ) : null}
     </section>
+  );
+}
+
+/** Which tokens to show (status filter and search) and in what order. */
+function TokenToolbar(props: {
+  filter: Filter;
+  setFilter: (f: Filter) => void;
+  query: string;
+  setQuery: (q: string) => void;
+  sort: Sort;
+  setSort: (s: Sort) => void;
+}) {
+  const searchId = useId();
+  const sortId = useId();
+  return (
+    <div className="toolbar">
+      <fieldset className="filter">
+        <legend className="sr-only">Show tokens</legend>
+        <Segmented name="token-filter" options={FILTERS} value={props.filter} onChange={props.setFilter} />
+      </fieldset>
+      <div className="field field-inline">
+        <label htmlFor={searchId} className="sr-only">
+          Search tokens
+        </label>
+        <input id={searchId} type="search" placeholder="Search tokens" value={props.query} onChange={(e) => props.setQuery(e.target.value)} />
+      </div>
+      <div className="field field-inline">
+        <label htmlFor={sortId}>Sort</label>
+        <select id={sortId} value={props.sort} onChange={(e) => props.setSort(e.target.value as Sort)}>
+          <Options options={SORTS} />
+        </select>
+      </div>
+    </div>
+  );
+}
+
+/** The token table and its footnote on what "last recorded use" counts. */
+function TokenTable({ rows, now, onRevoke }: { rows: Token[]; now: number; onRevoke: (t: Token) => void }) {
+  return (
+    <>
+      <DataTable className="table tokens" caption="Your tokens" columns={["Token", "Scopes", "Status", "Expires", "Last recorded use", null]}>
+        {rows.map((t) => (
+          <TokenRow key={t._id} t={t} now={now} onRevoke={() => onRevoke(t)} />
+        ))}
+      </DataTable>
+      <p className="muted small footnote">
+        Last recorded use counts mutations, actions, HTTP API and MCP calls (updated at most once a minute). Reads through Convex
+        queries can't be recorded. ID is how the token text ends.
+      </p>
+    </>
   );
 }
 
