@@ -8,6 +8,9 @@
 //   npx tsx bench/verify.ts [--keys 1000,10000,100000] [--concurrency 16] [--seconds 10]
 //                           [--profile DIR]   (keyhole's backend writes a .cpuprofile to DIR;
 //                                              summarize it with bench/lib/profile.ts)
+//                           [--warm]          (every key is used once, untimed, before each
+//                                              timed run: keyhole's use records of the minute
+//                                              are written, as for keys in steady use)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +30,8 @@ export interface VerifyOptions {
   maxRequests?: number;
   /** A directory: keyhole's backend runs with `node --cpu-prof` and writes its profile there. */
   profileDir?: string;
+  /** Each key used once (untimed) before each timed run, in the order the timed run uses them. */
+  warm?: boolean;
 }
 
 type Measured = LoadResult & { rssMB: number };
@@ -61,6 +66,18 @@ function spread(keys: string[]) {
 
 async function loadAgainst(url: string, keys: string[], o: Required<VerifyOptions>) {
   const pick = spread(keys);
+  if (o.warm) {
+    const pass = await runLoad({
+      url,
+      path: "/api/whoami",
+      headers: (i) => ({ authorization: `Bearer ${pick(i)}` }),
+      concurrency: o.concurrency,
+      maxRequests: keys.length,
+      durationMs: 3_600_000,
+      warmup: 0,
+    });
+    console.error(`[verify]   warm pass: ${keys.length} keys in ${Math.round(pass.elapsedMs / 100) / 10} s`);
+  }
   return await runLoad({
     url,
     path: "/api/whoami",
@@ -88,7 +105,7 @@ async function runCase(n: number, o: Required<VerifyOptions>): Promise<VerifyCas
   const dataDir = mkdtempSync(join(tmpdir(), "keyhole-bench-verify-"));
   const sitePort = await freePort();
   console.error(`[verify] seeding ${n} PATs into the embedded backend…`);
-  const seeded = await seedInChild({ dataDir, sitePort, tokens: n });
+  const seeded = await seedInChild({ dataDir, sitePort, tokens: n, bulk: true });
   // (One file per thread: the main thread's is the largest; tsx's loader thread writes one too.)
   const execArgv = o.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(o.profileDir, `keyhole-${n}`)}`] : [];
   const backend = await spawnBackend({ dataDir, sitePort, timeoutMs: 600_000, execArgv });
@@ -143,6 +160,7 @@ export async function runVerifyBench(options: VerifyOptions = {}): Promise<Bench
     durationMs: options.durationMs ?? 10_000,
     maxRequests: options.maxRequests ?? 100_000,
     profileDir: options.profileDir ?? "",
+    warm: options.warm ?? false,
   };
   const cases: VerifyCase[] = [];
   for (const n of o.keyCounts) cases.push(await runCase(n, o));
@@ -193,6 +211,7 @@ if (isMain(import.meta.url)) {
     concurrency: arg("concurrency") ? Number(arg("concurrency")) : undefined,
     durationMs: arg("seconds") ? Number(arg("seconds")) * 1000 : undefined,
     profileDir: arg("profile"),
+    warm: process.argv.includes("--warm"),
   });
   console.log(formatTable(result.rows));
   console.log(`\n${verifyTable(result.data as VerifyCase[])}`);

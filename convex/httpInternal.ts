@@ -20,6 +20,17 @@ export const authenticate = internalMutation({
   handler: async (ctx, args) => await Authn.authenticateRequest(ctx, args),
 });
 
+/**
+ * The same check, read-only: the answer when nothing is due to be written,
+ * else `writeDue` (the caller then runs `authenticate`). No access check of
+ * its own beyond the caller's identity: internal, called only by guard.ts.
+ */
+export const authenticateRead = internalQuery({
+  args: { permissions: v.optional(v.array(vPermission)), resource: v.optional(v.string()), mcp: v.optional(Authn.vMcpReach) },
+  returns: Authn.vReadOutcome,
+  handler: async (ctx, args) => await Authn.authenticateRead(ctx, args),
+});
+
 /** A request whose bearer token no identity vouched for (forged, malformed, expired). */
 export const recordAuthFailure = internalMutation({
   args: { presented: v.union(Authn.vPresented, v.null()) },

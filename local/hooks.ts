@@ -173,10 +173,7 @@ function hookCommit(host: HookHost) {
       old: olds[i]!,
       new: (this._documents[id] as Doc | undefined) ?? null,
     }));
-    for (const ch of changes) {
-      if (ch.old) host.tables.remove(ch.id, ch.old);
-      if (ch.new) host.tables.add(ch.id, ch.new);
-    }
+    for (const ch of changes) host.tables.update(ch.id, ch.old, ch.new);
     if (host.journal) {
       try {
         host.journal.append(

@@ -37,7 +37,7 @@ export function buildModuleMap(convexDir: string): ModuleMap {
     const url = pathToFileURL(file).href;
     let loaded: Promise<Record<string, unknown>> | null = null;
     map[file] = () =>
-      (loaded ??= (import(/* @vite-ignore */ url) as Promise<Record<string, unknown>>).catch((e: unknown) => {
+      (loaded ??= (import(/* @vite-ignore */ url) as Promise<Record<string, unknown>>).then(memoizeValidatorJson, (e: unknown) => {
         loaded = null; // a failed import is tried again next time, as before
         throw e;
       }));
@@ -46,6 +46,29 @@ export function buildModuleMap(convexDir: string): ModuleMap {
     throw new Error(`No ${convexDir}/_generated found: run \`npx convex codegen\``);
   }
   return map;
+}
+
+type Exported = { exportArgs?: () => string; exportReturns?: () => string };
+const memoized = new WeakSet<object>();
+
+/**
+ * convex-test asks a function for its validators' JSON (`exportArgs`,
+ * `exportReturns`: the validator tree built and stringified) on every call;
+ * a loaded function's validators never change, so each is built once.
+ */
+function memoizeValidatorJson(mod: Record<string, unknown>): Record<string, unknown> {
+  for (const value of Object.values(mod)) {
+    if (typeof value !== "function" || memoized.has(value)) continue;
+    memoized.add(value);
+    const fn = value as Exported;
+    for (const key of ["exportArgs", "exportReturns"] as const) {
+      const original = fn[key];
+      if (typeof original !== "function") continue;
+      let json: string | undefined;
+      fn[key] = () => (json ??= original.call(fn));
+    }
+  }
+  return mod;
 }
 
 /** "auth:signIn", "auth.js:signIn", "dir/file" → {modulePath, exportName, udfPath}. */

@@ -82,16 +82,33 @@ async function sendResponse(response: Response, method: string, res: ServerRespo
   if (cookies.length > 0) outHeaders["set-cookie"] = cookies;
   delete outHeaders["content-length"];
   delete outHeaders["content-encoding"];
-  res.writeHead(response.status, response.statusText, outHeaders);
-  if (response.body && method !== "HEAD") {
-    // Streamed (e.g. server-sent events); stop when the client goes away.
-    const reader = response.body.getReader();
-    res.on("close", () => void reader.cancel().catch(() => {}));
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!res.write(value)) await new Promise((r) => res.once("drain", r));
+  // Corked until the body ends or the next turn of the event loop, whichever
+  // comes first: a body that is ready at once (JSON) leaves in one write with
+  // its headers and the end, as a plain node:http server sends it; a stream
+  // that waits (server-sent events) is uncorked a turn later, so nothing it
+  // wrote is held back.
+  res.cork();
+  let corked = true;
+  const uncork = () => {
+    if (corked) res.uncork();
+    corked = false;
+  };
+  const nextTurn = setImmediate(uncork);
+  try {
+    res.writeHead(response.status, response.statusText, outHeaders);
+    if (response.body && method !== "HEAD") {
+      // Streamed (e.g. server-sent events); stop when the client goes away.
+      const reader = response.body.getReader();
+      res.on("close", () => void reader.cancel().catch(() => {}));
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (!res.write(value)) await new Promise((r) => res.once("drain", r));
+      }
     }
+    res.end();
+  } finally {
+    clearImmediate(nextTurn);
+    uncork();
   }
-  res.end();
 }

@@ -68,10 +68,39 @@ export class TableIndex {
     ids.add(id);
     for (const ix of this.indexesFor(table)) {
       const key = bucketKey(fieldOf(doc, ix.field));
-      if (key === null) continue;
-      let b = ix.buckets.get(key);
-      if (!b) ix.buckets.set(key, (b = new Set()));
-      b.add(id);
+      if (key !== null) this.join(ix, key, id);
+    }
+  }
+
+  /** A committed write: `old` → `next` (null for an insert / a delete); unchanged buckets are left alone. */
+  update(id: string, old: Doc | null, next: Doc | null) {
+    if (old === null || next === null) {
+      if (old !== null) this.remove(id, old);
+      if (next !== null) this.add(id, next);
+      return;
+    }
+    const table = tableOf(id);
+    if (!table) return;
+    for (const ix of this.indexesFor(table)) {
+      const before = bucketKey(fieldOf(old, ix.field));
+      const after = bucketKey(fieldOf(next, ix.field));
+      if (before === after) continue;
+      if (before !== null) this.leave(ix, before, id);
+      if (after !== null) this.join(ix, after, id);
+    }
+  }
+
+  private join(ix: IndexMap, key: string, id: string) {
+    let b = ix.buckets.get(key);
+    if (!b) ix.buckets.set(key, (b = new Set()));
+    b.add(id);
+  }
+
+  private leave(ix: IndexMap, key: string, id: string) {
+    const b = ix.buckets.get(key);
+    if (b) {
+      b.delete(id);
+      if (b.size === 0) ix.buckets.delete(key);
     }
   }
 
@@ -81,12 +110,7 @@ export class TableIndex {
     this.tableIds.get(table)?.delete(id);
     for (const ix of this.indexesFor(table)) {
       const key = bucketKey(fieldOf(doc, ix.field));
-      if (key === null) continue;
-      const b = ix.buckets.get(key);
-      if (b) {
-        b.delete(id);
-        if (b.size === 0) ix.buckets.delete(key);
-      }
+      if (key !== null) this.leave(ix, key, id);
     }
   }
 

@@ -2,9 +2,14 @@
 // time, and self time by package / file group, as percentages of samples.
 //
 //   npx tsx bench/lib/profile.ts <file.cpuprofile> [--top 25] [--after handleSite]
+//                                [--stages fnA,fnB,...]
 //
 // --after NAME: count only samples from the first one with NAME on its stack
 // (e.g. the site server's request handler: start-up is left out).
+// --stages: total (inclusive) time of each named function — a sample counts
+// for a function when it is anywhere on the sample's stack (work after an
+// `await` runs from the microtask queue, so it counts for its own function,
+// not for the caller that awaited it).
 import { readFileSync } from "node:fs";
 import { isMain } from "./report";
 
@@ -81,6 +86,35 @@ export function summarizeProfile(p: Profile, topN = 25, after?: string): Profile
   };
 }
 
+/** Inclusive share of busy time of each function named (by function name, wherever it is defined). */
+export function stageShares(p: Profile, names: string[], after?: string): Array<{ fn: string; pct: number }> {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const wanted = new Set(names);
+  const memo = new Map<number, Set<string>>();
+  const namesOn = (id: number): Set<string> => {
+    let out = memo.get(id);
+    if (out) return out;
+    const up = parent.get(id);
+    out = new Set(up === undefined ? [] : namesOn(up));
+    const fn = byId.get(id)!.callFrame.functionName;
+    if (wanted.has(fn)) out.add(fn);
+    memo.set(id, out);
+    return out;
+  };
+  const totals = new Map<string, number>();
+  let busy = 0;
+  for (let i = firstSampleIn(p, after); i < p.samples.length; i++) {
+    const id = p.samples[i]!;
+    if (byId.get(id)!.callFrame.functionName === "(idle)") continue;
+    const dt = p.timeDeltas[i] ?? 0;
+    busy += dt;
+    for (const fn of namesOn(id)) totals.set(fn, (totals.get(fn) ?? 0) + dt);
+  }
+  return names.map((fn) => ({ fn, pct: Math.round(((totals.get(fn) ?? 0) / (busy || 1)) * 1000) / 10 }));
+}
+
 if (isMain(import.meta.url)) {
   const file = process.argv[2];
   if (!file) throw new Error("usage: profile.ts <file.cpuprofile> [--top N]");
@@ -88,9 +122,15 @@ if (isMain(import.meta.url)) {
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? process.argv[i + 1] : undefined;
   };
-  const s = summarizeProfile(JSON.parse(readFileSync(file, "utf8")) as Profile, Number(flag("top") ?? 25), flag("after"));
+  const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
+  const s = summarizeProfile(profile, Number(flag("top") ?? 25), flag("after"));
   console.log(`busy CPU: ${s.totalMs} ms (idle excluded)\n\nself time by group:`);
   for (const g of s.groups.slice(0, 20)) console.log(`  ${String(g.selfPct).padStart(5)}%  ${g.group}`);
   console.log("\ntop functions by self time:");
   for (const f of s.top) console.log(`  ${String(f.selfPct).padStart(5)}%  ${f.fn}  ${f.where}`);
+  const stages = flag("stages");
+  if (stages) {
+    console.log("\ntotal time (inclusive) of each stage:");
+    for (const st of stageShares(profile, stages.split(","), flag("after"))) console.log(`  ${String(st.pct).padStart(5)}%  ${st.fn}`);
+  }
 }

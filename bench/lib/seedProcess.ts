@@ -9,7 +9,14 @@ import type { SeedResult } from "./seed";
 
 const MAIN = fileURLToPath(new URL("./seed-main.ts", import.meta.url));
 
-export async function seedInChild(opts: { dataDir: string; sitePort: number; tokens: number; auditEvents?: number }): Promise<SeedResult> {
+export async function seedInChild(opts: {
+  dataDir: string;
+  sitePort: number;
+  tokens: number;
+  auditEvents?: number;
+  /** PATs 500 per transaction (seed.ts `bulk`). */
+  bulk?: boolean;
+}): Promise<SeedResult> {
   const tmp = mkdtempSync(join(tmpdir(), "keyhole-seed-"));
   const out = join(tmp, "seed.json");
   try {
@@ -19,6 +26,7 @@ export async function seedInChild(opts: { dataDir: string; sitePort: number; tok
       SEED_SITE_PORT: String(opts.sitePort),
       SEED_TOKENS: String(opts.tokens),
       SEED_AUDIT: String(opts.auditEvents ?? 0),
+      SEED_BULK: opts.bulk ? "1" : "",
       SEED_OUT: out,
     };
     for (const k of ["CONVEX_SITE_URL", "SITE_URL", "KEYHOLE_SIGNING_KEY", "KEYHOLE_ENCRYPTION_KEYS", "JWT_PRIVATE_KEY", "JWKS"]) delete env[k];

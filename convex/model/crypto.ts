@@ -1,4 +1,5 @@
 // Small Web Crypto helpers that run in the Convex runtime (no Node built-ins).
+import { sha256 } from "@noble/hashes/sha2.js";
 
 const encoder = new TextEncoder();
 
@@ -30,10 +31,15 @@ export function isCanonicalBase64url(segment: string): boolean {
   return rest === 0 || (rest !== 1 && SPARE_BITS_CLEAR[rest].test(segment));
 }
 
-/** SHA-256 of a string, hex. Used to store and look up secrets we never keep. */
+/**
+ * SHA-256 of a string, hex. Used to store and look up secrets we never keep.
+ * @noble/hashes (audited, pure JS), not crypto.subtle.digest: every input
+ * here is short (tokens, codes, claims), where Web Crypto's asynchronous job
+ * costs several times the hash itself — and the binding check hashes once
+ * per authenticated request (keyTrust.ts). Same digest either way.
+ */
 export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
-  return toHex(new Uint8Array(digest));
+  return toHex(sha256(encoder.encode(text)));
 }
 
 /** `bytes` of CSPRNG output, base64url: refresh tokens, OAuth state, PKCE. */

@@ -154,11 +154,22 @@ export async function requestInfo(ctx: { meta: Pick<MutationCtx["meta"], "getReq
 
 export const LAST_USE_INTERVAL_MS = 60_000;
 
+/**
+ * When `p`'s next use must be recorded (recordUse writes then, not before);
+ * null for a person's sign-in, whose use is never recorded here.
+ */
+export function useRecordDueAt(p: Principal): number | null {
+  if (p.kind === "user") return null;
+  const last = p.kind === "pat" ? p.token.lastUsedAt : p.session.lastSeenAt;
+  return last === undefined ? 0 : last + LAST_USE_INTERVAL_MS;
+}
+
 /** Records last use of a token credential, at most one write a minute. */
 export async function recordUse(ctx: MutationCtx, p: Principal): Promise<void> {
   const now = Date.now();
+  const dueAt = useRecordDueAt(p);
+  if (dueAt === null || now < dueAt) return;
   if (p.kind === "pat") {
-    if (p.token.lastUsedAt !== undefined && now - p.token.lastUsedAt < LAST_USE_INTERVAL_MS) return;
     const info = await requestInfo(ctx);
     // The activity chart's day counter rides on this once-a-minute write (model/activity.ts).
     const uses = await useFields(ctx, p.token, now);
@@ -166,7 +177,6 @@ export async function recordUse(ctx: MutationCtx, p: Principal): Promise<void> {
     // memoized principal: later authorize() calls in this mutation don't write again
     Object.assign(p.token, { lastUsedAt: now }, uses);
   } else if (p.kind === "agent") {
-    if (p.session.lastSeenAt !== undefined && now - p.session.lastSeenAt < LAST_USE_INTERVAL_MS) return;
     const info = await requestInfo(ctx);
     await ctx.db.patch("agentSessions", p.sessionId, { lastSeenAt: now, lastSeenIp: info.ip, lastSeenUserAgent: info.userAgent });
     p.session.lastSeenAt = now;

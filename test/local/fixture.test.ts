@@ -90,6 +90,14 @@ describe("HTTP actions", () => {
     expect((await fetch(`${b.siteUrl}/echo`)).status).toBe(201); // still serving
   });
 
+  test("a stream that stays open: what it wrote reaches the client before it ends", async () => {
+    const res = await fetch(`${b.siteUrl}/stream-open`);
+    const reader = res.body!.getReader();
+    const first = await reader.read(); // never arrives if the response were held until the stream ends
+    expect(new TextDecoder().decode(first.value)).toBe("data: first\n\n");
+    await reader.cancel();
+  });
+
   test("a valid Bearer JWT is the handler's identity; a rejected one makes getUserIdentity() throw, as on Convex", async () => {
     const token = await esToken({ sub: "agent-7", name: "Agent Seven" });
     const get = async (authorization?: string) => {

@@ -82,16 +82,30 @@ describe("steps of one tool call", () => {
   const who = { kind: "pat", userId: "u1", email: null, tokenId: "t1", tokenName: "x", scopes: [], expiresAt: Date.now() + 3600_000 };
   const item = { _id: "i1", name: "notes", data: 1, updatedAt: 0, updatedBy: "u1" };
 
-  /** Runs one request with a ctx that records every Convex function it is asked to run. */
-  async function steps(refusals: { org: string; code: string; message: string }[], body: unknown) {
+  let credentials = 0;
+
+  /**
+   * Runs requests with a ctx that records every Convex function it is asked
+   * to run; each steps() call is a credential not seen before (`repeat`: its
+   * first request, then that many more, the ones recorded).
+   */
+  async function steps(refusals: { org: string; code: string; message: string }[], body: unknown, repeat = 0) {
     await setupTestEnv();
     const ran: { name: string; args: unknown }[] = [];
     const record = async (ref: never, args: unknown) => {
       ran.push({ name: getFunctionName(ref), args });
-      if (getFunctionName(ref) === "httpInternal:authenticate") return { ok: true, who, permissions: ["work:read"], mcpRefusals: refusals };
+      if (getFunctionName(ref).startsWith("httpInternal:authenticate")) {
+        return { ok: true, who, permissions: ["work:read"], mcpRefusals: refusals, useRecordDueAt: Date.now() + 60_000 };
+      }
       return item;
     };
-    const ctx = { auth: { getUserIdentity: async () => ({ subject: "pat:t1" }) }, runQuery: record, runMutation: record };
+    const identity = { subject: "pat:t1", tokenIdentifier: `https://issuer|pat:t${++credentials}` };
+    const ctx = { auth: { getUserIdentity: async () => identity }, runQuery: record, runMutation: record };
+    for (let i = 0; i < repeat; i++) {
+      const req = new Request("http://127.0.0.1:3211/mcp", { method: "POST", headers: { ...HEADERS, Authorization: "Bearer x" }, body: JSON.stringify(body) });
+      await handleMcpRequest(ctx as never, req);
+      ran.length = 0;
+    }
     const req = new Request("http://127.0.0.1:3211/mcp", {
       method: "POST",
       headers: { ...HEADERS, Authorization: "Bearer x" },
@@ -113,5 +127,16 @@ describe("steps of one tool call", () => {
     const r = await steps([refusal], call(1, "get_item", { workspace: "acme/site", name: "notes" }));
     expect(r.status).toBe(403);
     expect(r.ran.map((s) => s.name)).toEqual(["httpInternal:authenticate"]);
+  });
+
+  test("the credential's next request, no use record due: the read-only check, then the tool's query; a refusal still stops it", async () => {
+    const r = await steps([], call(1, "get_item", { workspace: "acme/site", name: "notes" }), 1);
+    expect(r.status).toBe(200);
+    expect(r.ran.map((s) => s.name)).toEqual(["httpInternal:authenticateRead", "items:getInternal"]);
+    expect(r.ran[0].args).toMatchObject({ mcp: { orgs: ["acme"], memberOrgs: false } });
+    const refusal = { org: "acme", code: "forbidden", message: 'the token policy of "acme" refuses this token' };
+    const refused = await steps([refusal], call(1, "get_item", { workspace: "acme/site", name: "notes" }), 1);
+    expect(refused.status).toBe(403);
+    expect(refused.ran.map((s) => s.name)).toEqual(["httpInternal:authenticateRead"]);
   });
 });

@@ -3,7 +3,7 @@
 import { exportJWK, generateKeyPair, importJWK, SignJWT } from "jose";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
-import { base64url } from "../../convex/model/crypto";
+import { base64url, sha256Hex } from "../../convex/model/crypto";
 import { inspect } from "../../convex/model/http/guard";
 import { verifyKeyholeToken } from "../../convex/model/http/verify";
 import { keyIdOf, TOKEN_PREFIX, type PublicJwk } from "../../convex/model/keys";
@@ -33,6 +33,16 @@ afterEach(() => {
   if (savedKey !== undefined) process.env.KEYHOLE_SIGNING_KEY = savedKey;
   savedKey = undefined;
   vi.useRealTimers();
+});
+
+describe("sha256Hex", () => {
+  test("is SHA-256 (FIPS 180-4 test vectors, and a token-like input against Web Crypto)", async () => {
+    expect(await sha256Hex("")).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    expect(await sha256Hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const text = `${TOKEN_PREFIX}.é-ü-${"x".repeat(300)}`;
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+    expect(await sha256Hex(text)).toBe([...digest].map((b) => b.toString(16).padStart(2, "0")).join(""));
+  });
 });
 
 describe("token format", () => {

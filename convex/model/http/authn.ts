@@ -6,6 +6,9 @@
  *   record checks every Convex function makes), records last use (at most one
  *   write a minute), and answers who is calling; a revoked, expired or
  *   unknown credential is recorded as a failure instead.
+ * - authenticateRead: the same check in a query, for the requests that have
+ *   nothing to write (most of a busy credential's); anything else is left to
+ *   authenticateRequest.
  * - recordFailure: failed authentications count per IP and per token id
  *   (LIMITS.authFailPerIp / authFailPerToken) and, where a record exists, are
  *   audited for its owner ("auth.failed", "token.used_after_revoke"). Only
@@ -30,7 +33,7 @@ import { KEYHOLE_AUDIENCE, keyholeIssuer, parseKeyholeSubject, type TokenKind } 
 import { checkMcpAllowed } from "../governance/policy";
 import { type Permission, PERSONAL_PERMISSIONS, roleGrants } from "../permissions";
 import { agentSessionLiveness, patLiveness } from "../liveness";
-import { getPrincipal, type Principal, recordUse, requestInfo, requirePrincipal, scopeSets } from "../principal";
+import { getPrincipal, type Principal, recordUse, requestInfo, requirePrincipal, scopeSets, useRecordDueAt } from "../principal";
 import { consume, LIMITS } from "../rateLimit";
 import { formatScopes, parseResource, type ScopeEntry, scopesAllow } from "../scopes";
 import { audienceAllows } from "../oauthServer/grants";
@@ -65,16 +68,22 @@ export type OrgRefusal = Infer<typeof vOrgRefusal>;
 export const vMcpReach = v.object({ orgs: v.array(v.string()), memberOrgs: v.boolean() });
 export type McpReach = Infer<typeof vMcpReach>;
 
-export const vAuthOutcome = v.union(
-  v.object({
-    ok: v.literal(true),
-    who: vWho,
-    permissions: v.optional(v.array(v.string())),
-    mcpRefusals: v.optional(v.array(vOrgRefusal)),
-  }),
-  v.object({ ok: v.literal(false), retryAfterMs: v.number() }),
-);
+const vAuthenticated = v.object({
+  ok: v.literal(true),
+  who: vWho,
+  permissions: v.optional(v.array(v.string())),
+  mcpRefusals: v.optional(v.array(vOrgRefusal)),
+  /** When this credential's next use must be recorded (a write is due); absent: never. */
+  useRecordDueAt: v.optional(v.number()),
+});
+type Authenticated = Infer<typeof vAuthenticated>;
+
+export const vAuthOutcome = v.union(vAuthenticated, v.object({ ok: v.literal(false), retryAfterMs: v.number() }));
 export type AuthOutcome = Infer<typeof vAuthOutcome>;
+
+/** The read-only check's answer: authenticated with nothing to write, or "run the mutation". */
+export const vReadOutcome = v.union(vAuthenticated, v.object({ ok: v.literal(false), writeDue: v.literal(true) }));
+export type ReadOutcome = Infer<typeof vReadOutcome>;
 
 export const vPresented = v.object({ kind: vTokenKind, id: v.string(), expired: v.boolean() });
 
@@ -106,12 +115,48 @@ export async function authenticateRequest(
     return { ok: false, retryAfterMs: await recordFailure(ctx, { kind: "agent", id: p.sessionId, expired: false }) };
   }
   await recordUse(ctx, p);
-  const who = await whoOf(ctx, p);
+  return await answer(ctx, p, opts);
+}
+
+/**
+ * The same check as authenticateRequest, read-only (a query): the answer when
+ * the credential is good and nothing is due to be written; otherwise
+ * `writeDue` — a failure to count and audit, or a use to record — and the
+ * caller runs authenticateRequest, which decides afresh. Most requests of a
+ * busy credential end here and write nothing.
+ */
+export async function authenticateRead(
+  ctx: QueryCtx,
+  opts: { permissions?: Permission[]; resource?: string; mcp?: McpReach },
+): Promise<ReadOutcome> {
+  const due = { ok: false as const, writeDue: true as const };
+  let p: Principal | null;
+  try {
+    p = await getPrincipal(ctx);
+  } catch (e) {
+    if (!isKeyholeError(e) || !CREDENTIAL_FAILURES.has(e.data.code)) throw e;
+    return due;
+  }
+  if (p === null) return due;
+  if (p.kind === "agent" && opts.resource !== undefined && !audienceAllows(p.session, opts.resource)) return due;
+  const dueAt = useRecordDueAt(p);
+  if (dueAt !== null && Date.now() >= dueAt) return due;
+  return await answer(ctx, p, opts);
+}
+
+/** Who `p` is, and what `opts` asked about it. */
+async function answer(
+  ctx: QueryCtx,
+  p: Principal,
+  opts: { permissions?: Permission[]; mcp?: McpReach },
+): Promise<Authenticated> {
+  const dueAt = useRecordDueAt(p);
   return {
     ok: true,
-    who,
+    who: await whoOf(ctx, p),
     ...(opts.permissions === undefined ? {} : { permissions: await allowedPermissions(ctx, p, opts.permissions) }),
     ...(opts.mcp === undefined ? {} : { mcpRefusals: await mcpRefusals(ctx, p, opts.mcp) }),
+    ...(dueAt === null ? {} : { useRecordDueAt: dueAt }),
   };
 }
 
