@@ -18,6 +18,7 @@ export const FAST_TESTS = [
   "test/authorize/scope-pins.test.ts",
   "test/governance/policy.test.ts",
   "test/sessions/agentSessions.test.ts",
+  "test/sessions/refreshSession.test.ts",
   "test/sessions/liveness.test.ts",
   "test/sessions/webSessions.test.ts",
   "test/sessions/mutation-pins.test.ts",
