@@ -7,6 +7,7 @@
 import { v } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
 import * as Authn from "./model/http/authn";
+import * as LeakReport from "./model/http/leakReport";
 import { vPermission } from "./validators";
 
 /**
@@ -51,5 +52,5 @@ export const reportLeak = internalMutation({
     token: v.union(v.object({ kind: Authn.vTokenKind, id: v.string(), tokenHash: v.string() }), v.null()),
   },
   returns: v.number(),
-  handler: async (ctx, args) => await Authn.reportLeak(ctx, args.token),
+  handler: async (ctx, args) => await LeakReport.reportLeak(ctx, args.token),
 });

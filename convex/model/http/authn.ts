@@ -14,7 +14,7 @@
  *   audited for its owner ("auth.failed", "token.used_after_revoke"). Only
  *   failing requests are counted or limited, so nobody's failures can block a
  *   valid token.
- * - introspect / reportLeak: RFC 7662 introspection and leaked-token reports.
+ * - introspect: RFC 7662 introspection (leaked-token reports: leakReport.ts).
  * - allowedPermissions: which permissions a credential may use somewhere (MCP
  *   tools/list).
  * - mcpRefusals: the orgs an MCP request reaches whose token policy refuses
@@ -23,9 +23,8 @@
 import { v, type Infer } from "convex/values";
 import type { Doc } from "../../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../../_generated/server";
-import { internal } from "../../_generated/api";
 import { countRefusal } from "../activity";
-import { actorOf, logAudit } from "../audit";
+import { logAudit } from "../audit";
 import { authorize } from "../authorize";
 import { constantTimeEqual } from "../crypto";
 import { isKeyholeError } from "../errors";
@@ -37,7 +36,6 @@ import { getPrincipal, type Principal, recordUse, requestInfo, requirePrincipal,
 import { consume, LIMITS } from "../rateLimit";
 import { formatScopes, parseResource, type ScopeEntry, scopesAllow } from "../scopes";
 import { audienceAllows } from "../oauthServer/grants";
-import { endChildSessions } from "../tokens";
 import { vErrorCode, vScopeEntry } from "../../validators";
 
 // --- validators ------------------------------------------------------------------
@@ -190,12 +188,12 @@ async function whoOf(ctx: QueryCtx, p: Principal): Promise<Who> {
   }
 }
 
-type CredentialRecord =
+export type CredentialRecord =
   | { kind: "pat"; doc: Doc<"apiTokens">; live: boolean; revoked: boolean }
   | { kind: "agent"; doc: Doc<"agentSessions">; live: boolean; revoked: boolean };
 
 /** The record a presented token names, and whether it is live by the one rule (liveness.ts). */
-async function credentialRecord(ctx: QueryCtx, kind: TokenKind, id: string): Promise<CredentialRecord | null> {
+export async function credentialRecord(ctx: QueryCtx, kind: TokenKind, id: string): Promise<CredentialRecord | null> {
   const now = Date.now();
   if (kind === "pat") {
     const tokenId = ctx.db.normalizeId("apiTokens", id);
@@ -395,57 +393,4 @@ function scopeString(entries: ScopeEntry[]): string {
   return formatScopes(entries.map((e) => ({ resource: e.resource, permissions: e.permissions })))
     .map((s) => s.replace(/\s+/g, ""))
     .join(" ");
-}
-
-// --- leaked-token reports -------------------------------------------------------------
-
-/**
- * Handles a report that a keyhole token leaked. Always counted against the
- * reporter's IP (LIMITS.leakReportPerIp). When the token's signature is ours
- * (checked by the HTTP action) and its hash matches the record, a PAT is
- * revoked (reason "leaked", its child sessions end) or an agent session is
- * ended, and the owner gets an audit event. The caller learns nothing: the
- * answer is the same whether or not anything was revoked.
- */
-export async function reportLeak(
-  ctx: MutationCtx,
-  t: { kind: TokenKind; id: string; tokenHash: string } | null,
-): Promise<number> {
-  const info = await requestInfo(ctx);
-  const wait = await consume(ctx, `leak-report:ip:${info.ip ?? "unknown"}`, LIMITS.leakReportPerIp);
-  if (wait > 0 || t === null) return wait;
-  const rec = await credentialRecord(ctx, t.kind, t.id);
-  if (rec === null || !constantTimeEqual(rec.doc.tokenHash, t.tokenHash)) return 0;
-  const now = Date.now();
-  const actor = actorOf(null);
-  if (rec.kind === "pat") {
-    if (rec.doc.revokedAt !== undefined) return 0;
-    await ctx.db.patch("apiTokens", rec.doc._id, { revokedAt: now, revokedReason: "leaked" });
-    const { ended, more } = await endChildSessions(ctx, rec.doc._id, now);
-    if (more) await ctx.scheduler.runAfter(0, internal.auth.endRevokedTokenSessions, { tokenId: rec.doc._id });
-    await logAudit(ctx, {
-      userId: rec.doc.userId,
-      action: "token.leaked",
-      actor,
-      targetType: "apiToken",
-      targetId: rec.doc._id,
-      details: `reported as leaked and revoked: name=${rec.doc.name} sessionsEnded=${ended}${more ? "+" : ""}`,
-      ip: info.ip,
-      userAgent: info.userAgent,
-    });
-    return 0;
-  }
-  if (rec.doc.endedAt !== undefined) return 0;
-  await ctx.db.patch("agentSessions", rec.doc._id, { endedAt: now, endReason: "leaked" });
-  await logAudit(ctx, {
-    userId: rec.doc.userId,
-    action: "session.leaked",
-    actor,
-    targetType: "agentSession",
-    targetId: rec.doc._id,
-    details: `reported as leaked and ended: agentId=${rec.doc.agentId}`,
-    ip: info.ip,
-    userAgent: info.userAgent,
-  });
-  return 0;
 }
