@@ -3,7 +3,7 @@
 import { exportJWK, generateKeyPair, importJWK, SignJWT } from "jose";
 import { afterEach, expect, test } from "vitest";
 import { base64url } from "../../convex/model/crypto";
-import { verifyKeyholeToken } from "../../convex/model/http/verify";
+import { isCanonicalKeyholeToken, verifyKeyholeToken } from "../../convex/model/http/verify";
 import { currentSigningKey, parseKeyholeSubject, type PublicJwk } from "../../convex/model/keys";
 import { patFor, world } from "./fixtures";
 
@@ -55,4 +55,39 @@ test("the signing key must be set, valid JSON, and a private EC P-256 key", asyn
   // A valid key after a bad one is loaded (a failed load is not cached).
   process.env.KEYHOLE_SIGNING_KEY = JSON.stringify(await exportJWK(ec.privateKey));
   expect((await currentSigningKey()).kid).toMatch(/^kh-[A-Za-z0-9_-]{16}$/);
+});
+
+test("the token shape is checked before any parsing: three parts, an 86-character signature, at most 4,096 characters", async () => {
+  const { t, alice } = await world();
+  const { token } = await patFor(t, alice, []);
+  const [h, p, sig] = token.split(".");
+  expect(isCanonicalKeyholeToken(token)).toBe(true); // control
+  // "A" is the zero digit: any run of it is canonical base64url, so only the length decides.
+  const sized = (n: number) => `${h}.${"A".repeat(n - h.length - sig.length - 2)}.${sig}`;
+  expect(isCanonicalKeyholeToken(sized(4096))).toBe(true);
+  expect(isCanonicalKeyholeToken(sized(4097))).toBe(false);
+  expect(isCanonicalKeyholeToken(`${h}.${p}.${sig}.${sig}`)).toBe(false); // four parts
+  expect(isCanonicalKeyholeToken(`${h}.${p}`)).toBe(false); // two parts
+  expect(isCanonicalKeyholeToken(`${h}.${p}.${sig.slice(0, 84)}`)).toBe(false); // 84 characters: a shorter signature
+  expect(isCanonicalKeyholeToken(`${h}.${p}.${sig}AA`)).toBe(false); // 88 characters: a longer one
+});
+
+test("a signing key that names P-256 but is not an EC key is refused with the key rule, not a library error", async () => {
+  await world();
+  saved = process.env.KEYHOLE_SIGNING_KEY;
+  const ec = await generateKeyPair("ES256", { extractable: true });
+  const jwk = await exportJWK(ec.privateKey);
+  process.env.KEYHOLE_SIGNING_KEY = JSON.stringify({ ...jwk, kty: "OKP" });
+  await expect(currentSigningKey()).rejects.toThrow("KEYHOLE_SIGNING_KEY must be a private EC P-256 JWK");
+});
+
+test("a token says when it was issued, in seconds (iat), and when it expires (exp)", async () => {
+  const { t, alice } = await world();
+  const before = Math.floor(Date.now() / 1000);
+  const { token } = await patFor(t, alice, []);
+  const after = Math.floor(Date.now() / 1000);
+  const claims = dec(token.split(".")[1]) as { iat: number; exp: number };
+  expect(claims.iat).toBeGreaterThanOrEqual(before);
+  expect(claims.iat).toBeLessThanOrEqual(after);
+  expect(claims.exp).toBeGreaterThan(claims.iat);
 });
