@@ -98,12 +98,8 @@ export interface StartupOptions {
   emptyRuns?: number;
 }
 
-export async function runStartupBench(options: StartupOptions = {}): Promise<BenchResult> {
-  const tokens = options.tokens ?? 10_000;
-  const auditEvents = options.auditEvents ?? 100_000;
-  const runs = options.emptyRuns ?? 3;
-
-  // 1. Empty data dir.
+/** `npm start` on a fresh, empty data dir, `runs` times: time to ready, and the backend's RSS. */
+async function emptyStarts(runs: number): Promise<{ emptyMs: number[]; emptyRss: number }> {
   const emptyMs: number[] = [];
   let emptyRss = NaN;
   for (let i = 0; i < runs; i++) {
@@ -117,6 +113,16 @@ export async function runStartupBench(options: StartupOptions = {}): Promise<Ben
       rmSync(dir, { recursive: true, force: true });
     }
   }
+  return { emptyMs, emptyRss };
+}
+
+export async function runStartupBench(options: StartupOptions = {}): Promise<BenchResult> {
+  const tokens = options.tokens ?? 10_000;
+  const auditEvents = options.auditEvents ?? 100_000;
+  const runs = options.emptyRuns ?? 3;
+
+  // 1. Empty data dir.
+  const { emptyMs, emptyRss } = await emptyStarts(runs);
 
   // 2. Seeded data dir.
   const dir = mkdtempSync(join(tmpdir(), "keyhole-bench-rss-"));

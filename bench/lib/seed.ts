@@ -52,75 +52,13 @@ export async function seed(opts: SeedOptions): Promise<SeedResult> {
   try {
     const engine = backend.engine as Any;
     const t0 = Date.now();
-    const userCount = Math.max(1, Math.ceil(opts.tokens / perUser));
-    const users: SeedResult["users"] = [];
-    for (let start = 0; start < userCount; start += 500) {
-      const batch = await engine.t.run(async (ctx: Any) => {
-        const out: SeedResult["users"] = [];
-        for (let i = start; i < Math.min(userCount, start + 500); i++) {
-          const email = `bench-${i}@example.test`;
-          const userId = await ctx.db.insert("users", { email, name: `Bench ${i}` });
-          const sessionId = await ctx.db.insert("authSessions", {
-            userId,
-            expirationTime: Date.now() + 30 * 24 * 3600_000,
-          });
-          out.push({ userId, sessionId, email });
-        }
-        return out;
-      });
-      users.push(...batch);
-    }
+    const users = await seedUsers(engine, Math.max(1, Math.ceil(opts.tokens / perUser)));
     const t1 = Date.now();
-
-    const tokens: SeededToken[] = opts.bulk ? await bulkPats(engine, users, opts.tokens, perUser) : new Array(opts.tokens);
-    // Several creations in flight at once: their commits share fsyncs (group commit).
-    let next = 0;
-    const create = async () => {
-      for (let i = next++; i < opts.tokens; i = next++) {
-        const u = users[Math.floor(i / perUser)]!;
-        const identity = {
-          issuer: backend.siteUrl,
-          subject: `${u.userId}|${u.sessionId}`,
-          tokenIdentifier: `${backend.siteUrl}|${u.userId}|${u.sessionId}`,
-        };
-        const { value } = await engine.call(
-          "mutation",
-          "auth:createApiToken",
-          { name: `bench-${i}`, scopes: [], expiresIn: 30 * 24 * 3600 },
-          { identity, ip: "127.0.0.1", userAgent: "keyhole-bench-seed" },
-        );
-        tokens[i] = { token: value.token, tokenId: value.tokenId, userId: u.userId };
-      }
-    };
-    if (!opts.bulk) await Promise.all(Array.from({ length: 16 }, create));
+    const tokens = opts.bulk
+      ? await bulkPats(engine, users, opts.tokens, perUser)
+      : await createPats(engine, backend.siteUrl, users, opts.tokens, perUser);
     const t2 = Date.now();
-
-    let audit = engine.documentCount("auditEvents") as number;
-    const target = opts.auditEvents ?? 0;
-    const actions = ["token.used", "session.created", "session.refreshed", "token.created", "item.put"];
-    while (audit < target) {
-      const n = Math.min(5000, target - audit);
-      const base = audit;
-      await engine.t.run(async (ctx: Any) => {
-        for (let j = 0; j < n; j++) {
-          const k = base + j;
-          const u = users[k % users.length]!;
-          await ctx.db.insert("auditEvents", {
-            userId: u.userId,
-            action: actions[k % actions.length]!,
-            actorKind: "pat",
-            actorId: tokens.length ? tokens[k % tokens.length]!.tokenId : undefined,
-            targetType: "apiToken",
-            targetId: tokens.length ? tokens[k % tokens.length]!.tokenId : undefined,
-            ip: "127.0.0.1",
-            userAgent: "keyhole-bench-seed",
-            details: `seeded event ${k}`,
-            at: Date.now() - (target - k) * 1000,
-          });
-        }
-      });
-      audit += n;
-    }
+    await seedAudit(engine, users, tokens, opts.auditEvents ?? 0);
     const t3 = Date.now();
     return {
       tokens,
@@ -130,6 +68,83 @@ export async function seed(opts: SeedOptions): Promise<SeedResult> {
     };
   } finally {
     await backend.close();
+  }
+}
+
+/** `count` people, each signed in once, 500 per transaction. */
+async function seedUsers(engine: Any, count: number): Promise<SeedResult["users"]> {
+  const users: SeedResult["users"] = [];
+  for (let start = 0; start < count; start += 500) {
+    const batch = await engine.t.run(async (ctx: Any) => {
+      const out: SeedResult["users"] = [];
+      for (let i = start; i < Math.min(count, start + 500); i++) {
+        const email = `bench-${i}@example.test`;
+        const userId = await ctx.db.insert("users", { email, name: `Bench ${i}` });
+        const sessionId = await ctx.db.insert("authSessions", {
+          userId,
+          expirationTime: Date.now() + 30 * 24 * 3600_000,
+        });
+        out.push({ userId, sessionId, email });
+      }
+      return out;
+    });
+    users.push(...batch);
+  }
+  return users;
+}
+
+/** `count` PATs through the real `auth:createApiToken`, `perUser` per person. */
+async function createPats(engine: Any, siteUrl: string, users: SeedResult["users"], count: number, perUser: number): Promise<SeededToken[]> {
+  const tokens: SeededToken[] = new Array(count);
+  // Several creations in flight at once: their commits share fsyncs (group commit).
+  let next = 0;
+  const create = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const u = users[Math.floor(i / perUser)]!;
+      const identity = {
+        issuer: siteUrl,
+        subject: `${u.userId}|${u.sessionId}`,
+        tokenIdentifier: `${siteUrl}|${u.userId}|${u.sessionId}`,
+      };
+      const { value } = await engine.call(
+        "mutation",
+        "auth:createApiToken",
+        { name: `bench-${i}`, scopes: [], expiresIn: 30 * 24 * 3600 },
+        { identity, ip: "127.0.0.1", userAgent: "keyhole-bench-seed" },
+      );
+      tokens[i] = { token: value.token, tokenId: value.tokenId, userId: u.userId };
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, create));
+  return tokens;
+}
+
+/** Audit events up to `target` in all, 5,000 per transaction. */
+async function seedAudit(engine: Any, users: SeedResult["users"], tokens: SeededToken[], target: number): Promise<void> {
+  let audit = engine.documentCount("auditEvents") as number;
+  const actions = ["token.used", "session.created", "session.refreshed", "token.created", "item.put"];
+  while (audit < target) {
+    const n = Math.min(5000, target - audit);
+    const base = audit;
+    await engine.t.run(async (ctx: Any) => {
+      for (let j = 0; j < n; j++) {
+        const k = base + j;
+        const u = users[k % users.length]!;
+        await ctx.db.insert("auditEvents", {
+          userId: u.userId,
+          action: actions[k % actions.length]!,
+          actorKind: "pat",
+          actorId: tokens.length ? tokens[k % tokens.length]!.tokenId : undefined,
+          targetType: "apiToken",
+          targetId: tokens.length ? tokens[k % tokens.length]!.tokenId : undefined,
+          ip: "127.0.0.1",
+          userAgent: "keyhole-bench-seed",
+          details: `seeded event ${k}`,
+          at: Date.now() - (target - k) * 1000,
+        });
+      }
+    });
+    audit += n;
   }
 }
 
