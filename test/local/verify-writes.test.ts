@@ -121,3 +121,22 @@ test("a used token, revoked: refused on the next request, and each refusal goes 
   );
   expect(audited).toHaveLength(2);
 });
+
+test("a used PAT regenerated with a short grace: near the record's expiry (before the JWT's exp) the mutation decides, not a cacheable query", async () => {
+  // On Convex a query that read the clock may be served from cache for ~17 s:
+  // an 'ok' from the read-only query would outlive the grace end. Attacker:
+  // keeps the old secret busy so its checks are on the query path.
+  const tokens = await pats(1);
+  const a = tokens[0]!;
+  expect(await whoami(a)).toBe(200);
+  expect(await whoami(a)).toBe(200); // quiet: the read-only path is in use
+  const tokenId = JSON.parse(Buffer.from(a.split(".")[1]!, "base64url").toString()).sub.split(":")[1];
+  await b.engine.call("mutation", "auth:regenerateApiToken", { tokenId, graceSeconds: 20 }, { identity: tokens.identity });
+  const counted = await countChecks();
+  try {
+    expect(await whoami(a)).toBe(200); // still in its grace
+    expect(counted.runs).toEqual({ query: 1, mutation: 1 }); // the query declined to answer
+  } finally {
+    counted.restore();
+  }
+});

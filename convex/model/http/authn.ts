@@ -138,8 +138,28 @@ export async function authenticateRead(
   if (p === null) return due;
   if (p.kind === "agent" && opts.resource !== undefined && !audienceAllows(p.session, opts.resource)) return due;
   const dueAt = useRecordDueAt(p);
-  if (dueAt !== null && Date.now() >= dueAt) return due;
+  const now = Date.now();
+  if (dueAt !== null && now >= dueAt) return due;
+  if (now >= recordExpiresAt(p) - CACHED_READ_MARGIN_MS) return due;
   return await answer(ctx, p, opts);
+}
+
+/**
+ * On Convex a query that read the clock may be answered from its cache for up
+ * to ~17 s (MAX_CACHE_AGE = user + system UDF timeout + 1 s,
+ * get-convex/convex-backend crates/application/src/cache/mod.rs). A record's
+ * expiry can come before its token's `exp` (a regenerated PAT's grace end,
+ * and its child sessions), which Convex does not check for us, so near such
+ * an expiry the read-only answer is not given: the mutation (never cached)
+ * decides.
+ */
+const CACHED_READ_MARGIN_MS = 30_000;
+
+/** When `p`'s record stops being live by time alone (a person's sign-in: not checked here). */
+function recordExpiresAt(p: Principal): number {
+  if (p.kind === "pat") return p.token.expiresAt;
+  if (p.kind === "agent") return Math.min(p.session.expiresAt, p.parent?.expiresAt ?? Number.POSITIVE_INFINITY);
+  return Number.POSITIVE_INFINITY;
 }
 
 /** Who `p` is, and what `opts` asked about it. */
