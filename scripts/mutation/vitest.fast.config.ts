@@ -31,6 +31,7 @@ export const FAST_TESTS = [
   "test/shared/parity.test.ts",
   "test/oauthServer/functions.test.ts",
   "test/oauthServer/unit.test.ts",
+  "test/oauthServer/grant-pins.test.ts",
 ];
 
 export default defineConfig({
