@@ -32,6 +32,7 @@ export const FAST_TESTS = [
   "test/oauthServer/functions.test.ts",
   "test/oauthServer/unit.test.ts",
   "test/oauthServer/grant-pins.test.ts",
+  "test/oauthServer/code-pins.test.ts",
 ];
 
 export default defineConfig({
