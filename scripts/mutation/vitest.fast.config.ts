@@ -33,6 +33,7 @@ export const FAST_TESTS = [
   "test/oauthServer/unit.test.ts",
   "test/oauthServer/grant-pins.test.ts",
   "test/oauthServer/code-pins.test.ts",
+  "test/oauthServer/refresh-pins.test.ts",
 ];
 
 export default defineConfig({
