@@ -46,6 +46,14 @@ describe("who may refresh", () => {
     expect(await as(secret)).toMatchObject({ ok: true });
   });
 
+  test("an unknown, malformed or oversized refresh token is refused as unknown (no crash)", async () => {
+    const { t, clientId, first } = await granted();
+    const body = first.refresh_token.slice("khr_".length);
+    for (const token of [`khr_${"A".repeat(body.length)}`, body, `khr_${"A".repeat(200)}`, ""]) {
+      expect(await refresh(t, clientId, token), token).toEqual(UNKNOWN);
+    }
+  });
+
   test("another client holding the refresh token gets nothing, and the rightful client's token is untouched", async () => {
     const { t, clientId, first } = await granted();
     const thief = await registerPublic(t, "Thief");
@@ -147,6 +155,25 @@ describe("the grace window for concurrent refreshes", () => {
     expect(await liveSessions(t)).toHaveLength(1);
     expect((await grants(t))[0].revokedAt).toBeUndefined();
     expect(await refresh(t, clientId, third.refresh_token)).toMatchObject({ ok: true });
+  });
+});
+
+describe("audit", () => {
+  test("grant and sibling audit lines carry at most 80 characters of the client's name", async () => {
+    const { t, alice } = await setup();
+    const name = "N".repeat(100);
+    const clientId = await registerPublic(t, name);
+    const first = await grant(t, alice.as, clientId);
+    await rotate(t, clientId, first.refresh_token);
+    await rotate(t, clientId, first.refresh_token);
+    const details = await t.run(async (ctx) =>
+      (await ctx.db.query("auditEvents").collect()).filter((e) => e.action.startsWith("oauth.")).map((e) => [e.action, e.details]),
+    );
+    expect(details).toEqual([
+      ["oauth.consent_approved", expect.any(String)],
+      ["oauth.grant_created", expect.stringMatching(new RegExp(`^client=${"N".repeat(80)} resource=`))],
+      ["oauth.refresh_concurrent", expect.stringMatching(new RegExp(`^client=${"N".repeat(80)} within 30 s`))],
+    ]);
   });
 });
 
