@@ -3,6 +3,7 @@
 // (a retired one, kept in the JWKS while its old tokens live) and signs what
 // claims they like: here, what Convex would hand the function for such a token.
 import { decodeJwt, exportJWK, generateKeyPair } from "jose";
+import type { JSONValue } from "convex/values";
 import { describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
@@ -19,7 +20,7 @@ async function patWorld() {
   const alice = await signIn(t, "alice@example.com");
   const pat = await alice.as.mutation(api.auth.createApiToken, { name: "p", scopes: [] });
   const claims = decodeJwt(pat.token);
-  const forge = (changes: Record<string, unknown>) => t.withIdentity({ ...toIdentity(claims), ...changes });
+  const forge = (changes: Record<string, JSONValue | undefined>) => t.withIdentity({ ...toIdentity(claims), ...changes });
   return { t, pat, claims, forge };
 }
 
@@ -32,7 +33,7 @@ describe("the binding claim", () => {
     const { claims, forge } = await patWorld();
     expect(await codeOf(forge({}).query(api.auth.viewer, {}))).toBe("ok"); // the real claims pass
     // TextEncoder would turn ["secret"] into "secret": only the type check tells them apart.
-    expect(await codeOf(forge({ bnd: [claims.bnd] }).query(api.auth.viewer, {}))).toBe("unauthenticated");
+    expect(await codeOf(forge({ bnd: [claims.bnd as string] }).query(api.auth.viewer, {}))).toBe("unauthenticated");
     expect(await codeOf(forge({ bnd: 12345 }).query(api.auth.viewer, {}))).toBe("unauthenticated");
     expect(await codeOf(forge({ bnd: undefined }).query(api.auth.viewer, {}))).toBe("unauthenticated");
   });
