@@ -11,6 +11,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { spawnBackend, type SpawnedBackend } from "../helpers/backend";
+import { fetchFrom } from "../helpers/sourceAddress";
 
 const api = anyApi;
 const fixtureDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture", "convex");
@@ -44,11 +45,11 @@ const token = (claims: Record<string, unknown>) =>
 
 type Seen = { subject: string | null; ip: string | null; userAgent: string | null; requestId: string };
 
-/** fixture:seenBy over POST /api/mutation, as `userAgent`, with `jwt` when given. */
-async function seenBy(userAgent: string, jwt?: string): Promise<Seen> {
+/** fixture:seenBy over POST /api/mutation, as `userAgent`, with `jwt` when given, from source address `from`. */
+async function seenBy(userAgent: string, jwt?: string, from = "127.0.0.1"): Promise<Seen> {
   const headers: Record<string, string> = { "content-type": "application/json", "user-agent": userAgent };
   if (jwt) headers.authorization = `Bearer ${jwt}`;
-  const res = await fetch(`${b.url}/api/mutation`, {
+  const res = await fetchFrom(from)(`${b.url}/api/mutation`, {
     method: "POST",
     headers,
     body: JSON.stringify({ path: "fixture:seenBy", args: [{}], format: "convex_encoded_json" }),
@@ -84,8 +85,9 @@ describe("one accessor per caller, reused across requests", () => {
     const bob = await token({ sub: "bob", roles: ["reader"] });
     // Same claims in another order: a different cache entry, the same identity.
     const aliceReordered = await token({ roles: ["reader"], sub: "alice" });
-    const callers: Array<{ ua: string; jwt?: string; subject: string | null }> = [
+    const callers: Array<{ ua: string; jwt?: string; subject: string | null; ip?: string }> = [
       { ua: "ua-1", jwt: alice, subject: "alice" },
+      { ua: "ua-1", jwt: alice, subject: "alice", ip: "127.0.0.2" }, // same identity and user agent, another IP
       { ua: "ua-2", jwt: alice, subject: "alice" }, // same identity, another user agent
       { ua: "ua-1", jwt: bob, subject: "bob" }, // same user agent, another identity
       { ua: "ua-1", subject: null }, // same user agent, no identity
@@ -95,8 +97,8 @@ describe("one accessor per caller, reused across requests", () => {
     const requestIds = new Set<string>();
     for (let round = 0; round < 3; round++) {
       for (const c of round === 1 ? [...callers].reverse() : callers) {
-        const seen = await seenBy(c.ua, c.jwt);
-        expect({ subject: seen.subject, ip: seen.ip, userAgent: seen.userAgent }).toEqual({ subject: c.subject, ip: "127.0.0.1", userAgent: c.ua });
+        const seen = await seenBy(c.ua, c.jwt, c.ip);
+        expect({ subject: seen.subject, ip: seen.ip, userAgent: seen.userAgent }).toEqual({ subject: c.subject, ip: c.ip ?? "127.0.0.1", userAgent: c.ua });
         requestIds.add(seen.requestId);
       }
     }
