@@ -152,6 +152,33 @@ describe("one accessor per caller, reused across requests", () => {
     }
   });
 
+  test("the sync socket re-authenticating mid-session: the next call runs as the new identity, then as nobody", async () => {
+    const [alice, bob] = await Promise.all([token({ sub: "alice" }), token({ sub: "bob" })]);
+    const ws = clientAs("reauth-agent");
+    try {
+      const seen: Array<string | null> = [];
+      ws.onUpdate(api.fixture.whoami, {}, (id: { subject: string } | null) => seen.push(id?.subject ?? null));
+      const until = async (subject: string | null) => {
+        while (seen.at(-1) !== subject) await new Promise((r) => setTimeout(r, 20));
+      };
+      const mutate = async () => ((await ws.mutation(api.fixture.seenBy, {})) as Seen).subject;
+      ws.setAuth(async () => alice);
+      await until("alice");
+      expect(await mutate()).toBe("alice");
+      ws.setAuth(async () => bob); // an Authenticate message on the same socket
+      await until("bob");
+      expect(await mutate()).toBe("bob");
+      ws.setAuth(async () => alice);
+      await until("alice");
+      expect(await mutate()).toBe("alice");
+      ws.client.clearAuth();
+      await until(null);
+      expect(await mutate()).toBeNull();
+    } finally {
+      await ws.close();
+    }
+  });
+
   test("past the cache's bound (1000 callers) the oldest callers are still served as themselves", async () => {
     const alice = await token({ sub: "alice" });
     const first = await seenBy("evicted-0", alice);
