@@ -54,6 +54,12 @@ export type CallOptions = {
 };
 
 const ACCESSORS_MAX = 1000;
+/**
+ * A caller whose key is longer is served by a fresh accessor, not kept: a
+ * User-Agent header costs an attacker nothing, and 1000 kept 12 KB ones pinned
+ * ~75 MB. Ordinary callers (a browser's user agent, a token's claims) are far shorter.
+ */
+const ACCESSOR_KEY_MAX = 4096;
 
 /** A user-facing function error; `data` is set for ConvexError. */
 export class FunctionError extends Error {
@@ -250,9 +256,10 @@ export class Engine implements HookHost {
    * (a test JWT, a dozen closures) was ~5% of a verification's CPU. Accessors
    * hold no state between calls (each call gets its own request id), and the
    * identity is handed out as a copy on every call (rejected.ts). Bounded: the
-   * oldest goes first.
+   * oldest goes first, and long keys are not kept (ACCESSOR_KEY_MAX).
    */
   private accessors = new Map<string, Any>();
+  private accessorStats = { built: 0, chars: 0 };
 
   private accessor(opts: CallOptions): Any {
     const key = JSON.stringify([opts.identity ?? null, opts.rejected ?? null, opts.ip ?? null, opts.userAgent ?? null]);
@@ -262,9 +269,21 @@ export class Engine implements HookHost {
     if (opts.identity) a = a.withIdentity(opts.identity);
     else if (opts.rejected !== undefined) a = a.withIdentity(rejectedIdentity(opts.rejected));
     a = a.withRequestMetadata({ ip: opts.ip ?? null, userAgent: opts.userAgent ?? null });
-    if (this.accessors.size >= ACCESSORS_MAX) this.accessors.delete(this.accessors.keys().next().value!);
+    this.accessorStats.built++;
+    if (key.length > ACCESSOR_KEY_MAX) return a;
+    if (this.accessors.size >= ACCESSORS_MAX) {
+      const oldest = this.accessors.keys().next().value!;
+      this.accessors.delete(oldest);
+      this.accessorStats.chars -= oldest.length;
+    }
     this.accessors.set(key, a);
+    this.accessorStats.chars += key.length;
     return a;
+  }
+
+  /** The accessor cache: entries, characters of their keys, accessors built so far (tests read it). */
+  accessorCache(): { entries: number; chars: number; built: number } {
+    return { entries: this.accessors.size, ...this.accessorStats };
   }
 
   /**
