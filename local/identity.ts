@@ -253,7 +253,10 @@ export function toIdentity(claims: JWTPayload): UserIdentity {
   const identity: Record<string, unknown> = {};
   for (const [claim, value] of Object.entries(claims)) {
     if (value === undefined || NOT_PASSED.has(claim)) continue;
-    identity[IDENTITY_ATTRIBUTE_BY_CLAIM[claim] ?? claim] = value;
+    // Own entries only: a custom claim named `constructor` or `toString` is itself,
+    // and `__proto__` an own field (as JSON.parse makes it on Convex), not the prototype.
+    const attribute = Object.hasOwn(IDENTITY_ATTRIBUTE_BY_CLAIM, claim) ? IDENTITY_ATTRIBUTE_BY_CLAIM[claim]! : claim;
+    Object.defineProperty(identity, attribute, { value, enumerable: true, writable: true, configurable: true });
   }
   identity.tokenIdentifier = `${claims.iss}|${claims.sub}`;
   return identity as unknown as UserIdentity;

@@ -179,6 +179,21 @@ describe("one accessor per caller, reused across requests", () => {
     }
   });
 
+  test("custom claims named like Object.prototype members (`__proto__`, `constructor`, `toString`) pass through as themselves", async () => {
+    const claims = JSON.parse('{"sub":"proto-user","__proto__":{"admin":true},"constructor":"c","toString":"t"}') as Record<string, unknown>;
+    const plain = await token({ sub: "proto-user" });
+    const odd = await token(claims);
+    for (let i = 0; i < 2; i++) {
+      expect(await b.httpClient(odd).query(api.fixture.identityKeys, {})).toEqual({
+        keys: expect.arrayContaining(["subject", "__proto__", "constructor", "toString"]),
+        inheritsAdmin: false,
+      });
+      // The same subject without those claims is another caller: it does not get them.
+      const keys = ((await b.httpClient(plain).query(api.fixture.identityKeys, {})) as { keys: string[] }).keys;
+      expect(keys.filter((k) => ["__proto__", "constructor", "toString"].includes(k) || k.includes("native code"))).toEqual([]);
+    }
+  });
+
   test("past the cache's bound (1000 callers) the oldest callers are still served as themselves", async () => {
     const alice = await token({ sub: "alice" });
     const first = await seenBy("evicted-0", alice);
