@@ -1,0 +1,145 @@
+// Agent-session rules (convex/model/agentSessions.ts) that mutation testing
+// (npm run test:mutation, issue 19) found no fast test pinned: each test is
+// named after its rule and fails when the rule breaks.
+import { ConvexError } from "convex/values";
+import { describe, expect, test } from "vitest";
+import type { Doc } from "../../convex/_generated/dataModel";
+import { checkMetadata, jwtExpiryMs, sessionTtlOf } from "../../convex/model/agentSessions";
+import { TOKEN_PREFIX } from "../../convex/model/keys";
+
+/** The keyhole error message `f` throws (fails the test when it does not throw one). */
+function refusal(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConvexError);
+    const data = (e as ConvexError<{ code: string; message: string }>).data;
+    expect(data.code).toBe("invalid_argument");
+    return data.message;
+  }
+  throw new Error("expected a refusal");
+}
+
+/** `{a: {a: … 1}}` with the leaf `1` nested `levels` deep. */
+const nested = (levels: number): unknown => (levels === 0 ? 1 : { a: nested(levels - 1) });
+
+describe("metadata is a JSON object of plain values, at most 8 levels and 4 KB", () => {
+  test("values nested 8 levels deep are accepted, 9 refused", () => {
+    expect(checkMetadata(nested(8))).toEqual(nested(8));
+    expect(refusal(() => checkMetadata(nested(9)))).toContain("nested more than 8 levels");
+    // Arrays count as levels too.
+    expect(refusal(() => checkMetadata({ a: [[[[[[[[1]]]]]]]] }))).toContain("nested more than 8 levels");
+    expect(checkMetadata({ a: [[[[[[[1]]]]]]] })).toBeDefined();
+  });
+
+  test("numbers must be finite", () => {
+    for (const n of [Infinity, -Infinity, NaN]) {
+      expect(refusal(() => checkMetadata({ n }))).toContain("numbers must be finite");
+      expect(refusal(() => checkMetadata({ list: [1, n] }))).toContain("numbers must be finite");
+    }
+    expect(checkMetadata({ n: -1.5, z: 0 })).toEqual({ n: -1.5, z: 0 });
+  });
+
+  test('keys may not be empty or start with "$" (Convex reserves them), at any depth', () => {
+    expect(refusal(() => checkMetadata({ "": 1 }))).toContain('key "" is not allowed');
+    expect(refusal(() => checkMetadata({ $id: 1 }))).toContain('key "$id" is not allowed');
+    expect(refusal(() => checkMetadata({ ok: { $deep: 1 } }))).toContain('key "$deep"');
+    expect(refusal(() => checkMetadata({ ok: [{ "": 1 }] }))).toContain('key ""');
+    // Only a leading "$": elsewhere it is an ordinary character.
+    expect(checkMetadata({ a$: 1, "b$c": 2 })).toEqual({ a$: 1, "b$c": 2 });
+  });
+
+  test("only plain objects: class instances, dates, maps and bytes are refused; a null-prototype object is plain", () => {
+    class Thing {
+      x = 1;
+    }
+    for (const v of [new Thing(), new Date(0), new Map()]) {
+      expect(refusal(() => checkMetadata(v))).toContain("got an object that is not plain");
+      expect(refusal(() => checkMetadata({ v }))).toContain("an object that is not plain is not a JSON value");
+    }
+    expect(refusal(() => checkMetadata(new ArrayBuffer(4)))).toContain("got bytes");
+    expect(refusal(() => checkMetadata({ b: new ArrayBuffer(4) }))).toContain("bytes is not a JSON value");
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { k: "v" });
+    expect(checkMetadata(bare)).toBe(bare);
+    expect(checkMetadata({ inner: bare })).toEqual({ inner: bare });
+  });
+
+  test("the refusal names what was given instead of an object", () => {
+    expect(refusal(() => checkMetadata(null))).toContain("got null");
+    expect(refusal(() => checkMetadata([1]))).toContain("got an array");
+    expect(refusal(() => checkMetadata("text"))).toContain("got a string");
+    expect(refusal(() => checkMetadata(7))).toContain("got a number");
+    expect(refusal(() => checkMetadata({ f: () => 1 }))).toContain("a function is not a JSON value");
+    expect(refusal(() => checkMetadata({ u: undefined }))).toContain("a undefined is not a JSON value");
+    expect(refusal(() => checkMetadata({ b: 10n }))).toContain("a bigint is not a JSON value");
+  });
+
+  test("the 4 KB limit counts UTF-8 bytes, not characters", () => {
+    // {"k":"…"} is 8 bytes + the value; "é" is 2 bytes.
+    expect(checkMetadata({ k: "é".repeat(2044) })).toBeDefined(); // 4096 bytes
+    expect(refusal(() => checkMetadata({ k: "é".repeat(2045) }))).toContain("it is 4098 bytes");
+  });
+
+  test("no metadata stays undefined; null, true and strings are leaf values", () => {
+    expect(checkMetadata(undefined)).toBeUndefined();
+    expect(checkMetadata({ a: null, b: true, c: "s", d: [] })).toEqual({ a: null, b: true, c: "s", d: [] });
+  });
+});
+
+/** A token-shaped text: keyhole header prefix, the given payload, a dummy signature. */
+function tokenWith(payload: string, signature = "sig"): string {
+  return `${TOKEN_PREFIX}In0.${Buffer.from(payload).toString("base64url")}.${signature}`;
+}
+
+describe("jwtExpiryMs reads the exp claim of keyhole-shaped tokens only", () => {
+  test("exp in seconds becomes milliseconds, whatever the payload's base64 padding", () => {
+    // Payload lengths in each residue mod 3 → base64url texts of each length mod 4 (0, 2, 3).
+    for (const pad of ["", "x", "xx"]) {
+      const payload = JSON.stringify({ exp: 1_700_000_000, p: pad });
+      expect(jwtExpiryMs(tokenWith(payload))).toBe(1_700_000_000_000);
+    }
+  });
+
+  test("base64url's '-' and '_' decode as '+' and '/'", () => {
+    const payload = JSON.stringify({ exp: 42, s: "ÿÿÿ>>>???" });
+    const b64 = Buffer.from(payload).toString("base64url");
+    expect(b64).toContain("-");
+    expect(b64).toContain("_");
+    expect(jwtExpiryMs(tokenWith(payload))).toBe(42_000);
+  });
+
+  test("not ours: another header, not three parts, no numeric exp, not JSON → null", () => {
+    const good = tokenWith(JSON.stringify({ exp: 42 }));
+    expect(jwtExpiryMs(good)).toBe(42_000);
+    expect(jwtExpiryMs(good.slice(1))).toBeNull();
+    expect(jwtExpiryMs("x" + good)).toBeNull();
+    expect(jwtExpiryMs(good + ".x")).toBeNull();
+    expect(jwtExpiryMs(good.slice(0, good.lastIndexOf(".")))).toBeNull();
+    expect(jwtExpiryMs(tokenWith(JSON.stringify({ exp: "42" })))).toBeNull();
+    expect(jwtExpiryMs(tokenWith(JSON.stringify({ sub: "x" })))).toBeNull();
+    expect(jwtExpiryMs(tokenWith("not json"))).toBeNull();
+  });
+
+  test("at most 4,096 characters are read", () => {
+    const base = tokenWith(JSON.stringify({ exp: 42 }), "");
+    const atLimit = base + "s".repeat(4096 - base.length);
+    expect(atLimit).toHaveLength(4096);
+    expect(jwtExpiryMs(atLimit)).toBe(42_000);
+    expect(jwtExpiryMs(atLimit + "s")).toBeNull();
+  });
+});
+
+describe("a session's ttl: its own, else (older rows) its lifetime clamped to 60 s – 24 h", () => {
+  const rowOf = (r: { ttl?: number; createdAt: number; expiresAt: number }) => r as Doc<"agentSessions">;
+  test("a stored ttl wins over the row's lifetime", () => {
+    expect(sessionTtlOf(rowOf({ ttl: 600, createdAt: 0, expiresAt: 120_000 }))).toBe(600);
+  });
+  test("without one: the lifetime in whole seconds, rounded", () => {
+    expect(sessionTtlOf(rowOf({ createdAt: 1000, expiresAt: 1000 + 600_400 }))).toBe(600);
+    expect(sessionTtlOf(rowOf({ createdAt: 1000, expiresAt: 1000 + 600_600 }))).toBe(601);
+  });
+  test("without one: never below 60 s nor above 24 h", () => {
+    expect(sessionTtlOf(rowOf({ createdAt: 0, expiresAt: 30_000 }))).toBe(60);
+    expect(sessionTtlOf(rowOf({ createdAt: 0, expiresAt: 40 * 86400_000 }))).toBe(86400);
+  });
+});
