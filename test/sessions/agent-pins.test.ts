@@ -2,10 +2,24 @@
 // (npm run test:mutation, issue 19) found no fast test pinned: each test is
 // named after its rule and fails when the rule breaks.
 import { ConvexError } from "convex/values";
-import { describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { api } from "../../convex/_generated/api";
 import type { Doc } from "../../convex/_generated/dataModel";
-import { checkMetadata, jwtExpiryMs, sessionTtlOf } from "../../convex/model/agentSessions";
+import {
+  checkMetadata,
+  insertSessionRow,
+  jwtExpiryMs,
+  purgeExpiredSessions,
+  sessionTtlOf,
+} from "../../convex/model/agentSessions";
 import { TOKEN_PREFIX } from "../../convex/model/keys";
+import { asToken } from "../helpers/convex";
+import { errorOf } from "../helpers/errors";
+import { audit, INVALID, refresh, row, setup } from "./agentSessionSetup";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 /** The keyhole error message `f` throws (fails the test when it does not throw one). */
 function refusal(f: () => unknown): string {
@@ -45,6 +59,8 @@ describe("metadata is a JSON object of plain values, at most 8 levels and 4 KB",
     expect(refusal(() => checkMetadata({ $id: 1 }))).toContain('key "$id" is not allowed');
     expect(refusal(() => checkMetadata({ ok: { $deep: 1 } }))).toContain('key "$deep"');
     expect(refusal(() => checkMetadata({ ok: [{ "": 1 }] }))).toContain('key ""');
+    // A long key is quoted by its first 32 characters only.
+    expect(refusal(() => checkMetadata({ ["$" + "k".repeat(100)]: 1 }))).toContain(`key "$${"k".repeat(31)}" is`);
     // Only a leading "$": elsewhere it is an ordinary character.
     expect(checkMetadata({ a$: 1, "b$c": 2 })).toEqual({ a$: 1, "b$c": 2 });
   });
@@ -141,5 +157,149 @@ describe("a session's ttl: its own, else (older rows) its lifetime clamped to 60
   test("without one: never below 60 s nor above 24 h", () => {
     expect(sessionTtlOf(rowOf({ createdAt: 0, expiresAt: 30_000 }))).toBe(60);
     expect(sessionTtlOf(rowOf({ createdAt: 0, expiresAt: 40 * 86400_000 }))).toBe(86400);
+  });
+});
+
+describe("who may create and end agent sessions, and what is recorded", () => {
+  test("an agent session cannot mint sessions, and is told to use a PAT or sign in", async () => {
+    const { t, alice } = await setup();
+    const s = await alice.as.mutation(api.auth.createSession, { agentId: "a" });
+    const e = await errorOf(asToken(t, "agent", s.sessionId).mutation(api.auth.createSession, { agentId: "b" }));
+    expect(e).toEqual({ code: "forbidden", message: "agent sessions cannot create sessions: use a PAT or sign in" });
+  });
+
+  test("creation is audited with the agent, ttl, parent PAT and scope count, nothing more", async () => {
+    const { t, alice } = await setup();
+    const own = await alice.as.mutation(api.auth.createSession, { agentId: "own", ttl: 120 });
+    const pat = await alice.as.mutation(api.auth.createApiToken, { name: "p", scopes: [] });
+    const child = await asToken(t, "pat", pat.tokenId).mutation(api.auth.createSession, {
+      agentId: "child",
+      ttl: 60,
+      scopes: ["tokens:read"],
+    });
+    const created = (await audit(t)).filter((e) => e.action === "session.created");
+    expect(created.map((e) => [e.targetType, e.targetId, e.details])).toEqual([
+      ["agentSession", own.sessionId, "agent=own ttl=120s"],
+      ["agentSession", child.sessionId, `agent=child ttl=60s parent=${pat.tokenId} scopes=1`],
+    ]);
+  });
+
+  test("ending by token: the row says why, and it is audited once, at the first end", async () => {
+    const { t, alice } = await setup();
+    const s = await alice.as.mutation(api.auth.createSession, { agentId: "a" });
+    await t.mutation(api.auth.endSession, { token: s.token });
+    const ended = () => audit(t).then((all) => all.filter((e) => e.action === "session.ended"));
+    expect((await ended()).map((e) => [e.actorKind, e.targetType, e.targetId, e.details])).toEqual([
+      ["agent", "agentSession", s.sessionId, "agent=a by=token"],
+    ]);
+    expect((await row(t, s.sessionId))!.endReason).toBe("ended");
+    await t.mutation(api.auth.endSession, { token: s.token });
+    expect(await ended()).toHaveLength(1);
+    expect(await errorOf(t.mutation(api.auth.endSession, { token: "junk" }))).toEqual({
+      code: "unauthenticated",
+      message: "unknown session token",
+    });
+  });
+
+  // Attacker: guesses session ids for the owner's "end" button.
+  test("the owner ends a session by id; an unknown or malformed id is not_found, never a crash", async () => {
+    const { t, alice } = await setup();
+    const s = await alice.as.mutation(api.auth.createSession, { agentId: "a" });
+    const gone = await alice.as.mutation(api.auth.createSession, { agentId: "gone" });
+    await t.run(async (ctx) => await ctx.db.delete("agentSessions", gone.sessionId));
+    for (const sessionId of [gone.sessionId, "not-an-id"]) {
+      expect(await errorOf(alice.as.mutation(api.sessions.endAgentSession, { sessionId }))).toEqual({
+        code: "not_found",
+        message: "no such agent session",
+      });
+    }
+    await alice.as.mutation(api.sessions.endAgentSession, { sessionId: s.sessionId });
+    expect((await row(t, s.sessionId))!.endReason).toBe("ended");
+    const ended = () => audit(t).then((all) => all.filter((e) => e.action === "session.ended"));
+    expect((await ended()).map((e) => [e.actorKind, e.actorId, e.targetType, e.targetId, e.details])).toEqual([
+      ["user", alice.userId, "agentSession", s.sessionId, "agent=a by=owner"],
+    ]);
+    // Ending it again changes nothing and records nothing.
+    await alice.as.mutation(api.sessions.endAgentSession, { sessionId: s.sessionId });
+    expect(await ended()).toHaveLength(1);
+  });
+
+  test("ending all of an agent's sessions: each row says why, one audit event, none when nothing was live", async () => {
+    const { t, alice } = await setup();
+    const a = await alice.as.mutation(api.auth.createSession, { agentId: "worker" });
+    await alice.as.mutation(api.auth.createSession, { agentId: "worker" });
+    expect(await alice.as.mutation(api.sessions.endAgentSessionsForAgent, { agentId: "worker" })).toEqual({ ended: 2 });
+    expect((await row(t, a.sessionId))!.endReason).toBe("ended");
+    const ended = () => audit(t).then((all) => all.filter((e) => e.action === "session.ended"));
+    expect((await ended()).map((e) => [e.actorKind, e.targetType, e.targetId, e.details])).toEqual([
+      ["user", "agent", "worker", "agent=worker by=owner count=2"],
+    ]);
+    expect(await alice.as.mutation(api.sessions.endAgentSessionsForAgent, { agentId: "worker" })).toEqual({ ended: 0 });
+    expect(await alice.as.mutation(api.sessions.endAgentSessionsForAgent, { agentId: "nobody" })).toEqual({ ended: 0 });
+    expect(await ended()).toHaveLength(1);
+  });
+});
+
+describe("a session token is good until its own exp claim", () => {
+  // The JWT's exp is in whole seconds (rounded down); the row's expiry may lie up to 1 s later.
+  test("from the second its exp passes it is invalid and cannot be refreshed, though its row still lives", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Math.ceil(Date.now() / 1000) * 1000 + 700); // 700 ms past a whole second
+    const { t, alice } = await setup();
+    const s = await alice.as.mutation(api.auth.createSession, { agentId: "a", ttl: 60 });
+    const exp = jwtExpiryMs(s.token)!;
+    expect(s.expiresAt - exp).toBe(700);
+    vi.setSystemTime(exp - 1);
+    expect((await t.query(api.auth.validateSession, { token: s.token })).valid).toBe(true);
+    vi.setSystemTime(exp);
+    expect(await t.query(api.auth.validateSession, { token: s.token })).toEqual(INVALID);
+    expect(await errorOf(refresh(t, { token: s.token }))).toEqual({
+      code: "expired",
+      message: "this session token has expired: refresh with the refresh token",
+    });
+    expect((await row(t, s.sessionId))!.endedAt).toBeUndefined();
+  });
+});
+
+describe("OAuth rows and housekeeping", () => {
+  test("an OAuth row's token never outlives its grant's family", async () => {
+    const { t, alice } = await setup();
+    const now = Date.now();
+    const pair = await t.run(
+      async (ctx) =>
+        await insertSessionRow(ctx, {
+          userId: alice.userId,
+          agentId: "app",
+          scopes: [],
+          ttlS: 3600,
+          familyExpiresAt: now + 90_000,
+          audience: "https://example.test/mcp",
+        }),
+    );
+    expect(pair.expiresAt).toBe(now + 90_000);
+    expect((await row(t, pair.sessionId))!.expiresAt).toBe(now + 90_000);
+  });
+
+  test("the purge goes in batches of 500 and says when more remain", async () => {
+    const { t, alice } = await setup();
+    const now = Date.now();
+    await t.run(async (ctx) => {
+      for (let i = 0; i < 501; i++) {
+        await ctx.db.insert("agentSessions", {
+          userId: alice.userId,
+          agentId: "old",
+          familyId: `f${i}`,
+          scopes: [],
+          tokenHash: `t${i}`,
+          refreshHash: `r${i}`,
+          createdAt: 0,
+          expiresAt: 1000,
+          familyExpiresAt: 1000,
+        });
+      }
+    });
+    const purge = () => t.run(async (ctx) => await purgeExpiredSessions(ctx, now));
+    expect(await purge()).toEqual({ deleted: 500, more: true });
+    expect(await purge()).toEqual({ deleted: 1, more: false });
   });
 });
