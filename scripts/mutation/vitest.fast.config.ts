@@ -23,6 +23,8 @@ export const FAST_TESTS = [
   "test/sessions/webSessions.test.ts",
   "test/sessions/mutation-pins.test.ts",
   "test/sessions/liveness-pins.test.ts",
+  "test/sessions/agent-pins.test.ts",
+  "test/sessions/refresh-pins.test.ts",
   "test/tokens/jwt.test.ts",
   "test/tokens/keytrust.test.ts",
   "test/tokens/lifecycle.test.ts",

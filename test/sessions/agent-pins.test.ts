@@ -3,7 +3,7 @@
 // named after its rule and fails when the rule breaks.
 import { ConvexError } from "convex/values";
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { api } from "../../convex/_generated/api";
+import { api, internal } from "../../convex/_generated/api";
 import type { Doc } from "../../convex/_generated/dataModel";
 import {
   checkMetadata,
@@ -301,5 +301,33 @@ describe("OAuth rows and housekeeping", () => {
     const purge = () => t.run(async (ctx) => await purgeExpiredSessions(ctx, now));
     expect(await purge()).toEqual({ deleted: 500, more: true });
     expect(await purge()).toEqual({ deleted: 1, more: false });
+  });
+});
+
+// Module-level constants (the ttl bound, agent-id syntax, refresh-token prefix, family lifetime,
+// retention, the invalid answer) are evaluated once per module load; Stryker counts them as covered
+// by whichever test loads the module first. This test loads the modules afresh inside itself
+// (vi.resetModules, then a new convex-test world), so a mutant of a constant is live while it runs.
+describe("with the modules loaded afresh", () => {
+  test("ttl ≤ 24 h, agent-id syntax, khr_ refresh tokens, 30-day families kept 7 days more, one invalid answer", async () => {
+    vi.resetModules();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const { t, alice } = await setup();
+    const start = Date.now();
+    const create = (agentId: string, ttl?: number) => alice.as.mutation(api.auth.createSession, { agentId, ttl });
+    const s = await create("x".repeat(128), 86400);
+    expect((await errorOf(create("a", 86401))).code).toBe("invalid_argument");
+    for (const agentId of ["", "x".repeat(129), "has space", "a/b"]) {
+      expect((await errorOf(create(agentId))).code).toBe("invalid_argument");
+    }
+    expect(s.refreshToken).toMatch(/^khr_[A-Za-z0-9_-]{43}$/);
+    const family = (await row(t, s.sessionId))!.familyExpiresAt;
+    expect(family).toBe(start + 30 * 86400_000);
+    expect(await t.query(api.auth.validateSession, { token: "junk" })).toEqual(INVALID);
+    await t.mutation(api.auth.endSession, { token: s.token });
+    vi.setSystemTime(family + 7 * 86400_000);
+    expect(await t.mutation(internal.sessions.purgeExpiredSessions, {})).toEqual({ deleted: 0 });
+    vi.setSystemTime(family + 7 * 86400_000 + 1);
+    expect(await t.mutation(internal.sessions.purgeExpiredSessions, {})).toEqual({ deleted: 1 });
   });
 });
