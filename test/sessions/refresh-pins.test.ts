@@ -42,11 +42,6 @@ describe("an OAuth grant's session is refreshed at the token endpoint only", () 
     }
     expect((await t.query(api.auth.validateSession, { token: s.token })).valid).toBe(true);
     expect((await row(t, s.sessionId))!.endedAt).toBeUndefined();
-    // Asking explicitly for the endpoint's path does not help either.
-    const explicit = await t.run(
-      async (ctx) => await refreshAgentSession(ctx, { refreshToken: s.refreshToken, viaOAuthTokenEndpoint: "yes" as never }),
-    );
-    expect(explicit).toMatchObject({ ok: false, code: "forbidden" });
   });
 
   test("the token endpoint rotates it: the holder's row ends refreshed, a live sibling superseded", async () => {
