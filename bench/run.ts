@@ -19,6 +19,7 @@ import { formatTable, machineInfo, RESULTS_DIR, writeResult, type BenchResult } 
 import { rowsOf } from "./lib/rows";
 import { runGlobBench } from "./globs";
 import { runRevokeLiveBench } from "./revoke-live";
+import { runStagesBench } from "./stages";
 import { runStartupBench } from "./startup";
 import { runVerifyBench } from "./verify";
 
@@ -58,6 +59,7 @@ function script(name: string, title: string, args: string[] = [], env: Record<st
 
 const all: Bench[] = [
   { name: "verify", run: () => runVerifyBench(quick ? { keyCounts: [1000], durationMs: 3000 } : {}) },
+  { name: "stages", run: () => runStagesBench(quick ? { requests: 500 } : {}) },
   script("authorize", "Reads/writes per authorize()", quick ? ["--quick"] : []),
   script("activity", "Activity counters: writes per request", quick ? ["--requests", "300", "--minutes", "5"] : []),
   script("sessions", "Agent sessions", quick ? ["--n", "100"] : []),

@@ -16,6 +16,12 @@
  * (`rejectedIdentity`) and we patch its AuthFake's getUserIdentity: it
  * throws inside an HTTP action or action, and answers null inside a query or
  * mutation.
+ *
+ * A valid identity is handed out as a fresh copy on every call (through JSON), as Convex's
+ * `getUserIdentity` is a syscall whose JSON answer is parsed anew each time
+ * (the convex package: src/server/impl/authentication_impl.ts, syscall.ts): a function that changes
+ * the object it got changes nothing another call sees — the engine reuses one
+ * accessor per identity across requests (engine.ts).
  */
 import type { AsyncLocalStorage } from "node:async_hooks";
 import type { UserIdentity } from "convex/server";
@@ -42,7 +48,7 @@ export function installRejectedIdentity(
   const original = authFakePrototype.getUserIdentity;
   authFakePrototype.getUserIdentity = function (this: AuthFake) {
     const message = this._userIdentity?.[REJECTED];
-    if (typeof message !== "string") return original.call(this);
+    if (typeof message !== "string") return original.call(this).then((id) => (id === null ? null : JSON.parse(JSON.stringify(id))));
     const udfType = executionContext.getStore()?.udfType;
     if (udfType === "http" || udfType === "action") return Promise.reject(new Error(message));
     return Promise.resolve(null);

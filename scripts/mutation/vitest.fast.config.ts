@@ -23,6 +23,7 @@ export const FAST_TESTS = [
   "test/sessions/webSessions.test.ts",
   "test/sessions/mutation-pins.test.ts",
   "test/sessions/liveness-pins.test.ts",
+  "test/sessions/websession-pins.test.ts",
   // agent-pins and refresh-pins also reload the app's modules inside a test (vi.resetModules),
   // so that mutants of module-level constants are live there (see docs/testing.md).
   "test/sessions/agent-pins.test.ts",
@@ -31,10 +32,14 @@ export const FAST_TESTS = [
   "test/tokens/keytrust.test.ts",
   "test/tokens/lifecycle.test.ts",
   "test/tokens/verify-pins.test.ts",
+  "test/tokens/keytrust-pins.test.ts",
   "test/signin/check.test.ts",
   "test/shared/parity.test.ts",
   "test/oauthServer/functions.test.ts",
   "test/oauthServer/unit.test.ts",
+  "test/oauthServer/grant-pins.test.ts",
+  "test/oauthServer/code-pins.test.ts",
+  "test/oauthServer/refresh-pins.test.ts",
 ];
 
 export default defineConfig({

@@ -162,6 +162,16 @@ describe("identity", () => {
     });
   });
 
+  test("a function that changes its identity object changes nothing another call sees (a fresh copy per call, as on Convex)", async () => {
+    const token = await esToken({ sub: "user-7", roles: ["reader"] });
+    const client = b.httpClient(token);
+    for (let i = 0; i < 2; i++) {
+      // Twice: the second request reuses the engine's accessor for this identity.
+      expect(await client.mutation(api.fixture.tamperWithIdentity, {})).toEqual({ sameObject: false, secondSubject: "user-7" });
+      expect(await client.query(api.fixture.whoami, {})).toMatchObject({ subject: "user-7", roles: ["reader"] });
+    }
+  });
+
   test("customJwt: wrong audience, wrong key, expired and alg mismatch are refused", async () => {
     const refused = async (t: string) =>
       expect(b.httpClient(t).query(api.fixture.whoami, {})).rejects.toThrow(/Unauthenticated/);

@@ -2,76 +2,17 @@
 // controlled clock): the refresh grace window and reuse after it, consent
 // never beyond the person's role, grants bound to their client, audience
 // checks, connected apps, and reaping of unused registrations.
-import { createHash, randomBytes } from "node:crypto";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../../convex/_generated/api";
 import { REFRESH_GRACE_MS, UNUSED_CLIENT_TTL_MS } from "../../convex/model/oauthServer/config";
-import { asBearer, makeTest, signIn, type TestConvex } from "../helpers/convex";
+import { asBearer, signIn } from "../helpers/convex";
 import { TEST_SITE_URL } from "../helpers/env";
 import { joinOrg } from "../helpers/invite";
-
-const REDIRECT = "http://127.0.0.1:7777/cb";
+import { grant, liveSessions, pkce, refresh, registerPublic, request, setup } from "./flow";
 
 afterEach(() => {
   vi.useRealTimers();
 });
-
-async function setup() {
-  const t = await makeTest();
-  const alice = await signIn(t, "alice@example.com");
-  await alice.as.mutation(api.orgs.create, { slug: "acme", name: "Acme" });
-  await alice.as.mutation(api.workspaces.create, { org: "acme", slug: "site", name: "Site" });
-  return { t, alice };
-}
-
-async function registerPublic(t: TestConvex, name = "App") {
-  const r = await t.mutation(internal.oauthServer.register, {
-    request: { client_name: name, redirect_uris: [REDIRECT], token_endpoint_auth_method: "none" },
-  });
-  if (!r.ok) throw new Error(r.description);
-  return r.client.client_id;
-}
-
-function pkce() {
-  const verifier = randomBytes(32).toString("base64url");
-  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
-}
-
-async function request(t: TestConvex, clientId: string, challenge: string, permissions: string[] = ["work:read", "work:write"]) {
-  const r = await t.mutation(internal.oauthServer.createAuthRequest, {
-    clientId,
-    redirectUri: REDIRECT,
-    state: "s",
-    codeChallenge: challenge,
-    resource: `${TEST_SITE_URL}/mcp`,
-    permissions: permissions as never,
-  });
-  if (!r.ok) throw new Error("rate limited");
-  return r.requestId;
-}
-
-/** Register → request → consent (acme/site) → code → tokens. */
-async function grant(t: TestConvex, as: Awaited<ReturnType<typeof signIn>>["as"], clientId: string) {
-  const { verifier, challenge } = pkce();
-  const requestId = await request(t, clientId, challenge);
-  const { redirectTo } = await as.mutation(api.oauthServer.decideConsent, {
-    request: requestId,
-    approve: true,
-    resource: "acme/site",
-    permissions: ["work:read", "work:write"],
-  });
-  const code = new URL(redirectTo).searchParams.get("code")!;
-  const r = await t.mutation(internal.oauthServer.exchangeCode, { client: { clientId, method: "none" }, code, codeVerifier: verifier, redirectUri: REDIRECT });
-  if (!r.ok) throw new Error(r.description);
-  return r.tokens;
-}
-
-const refresh = (t: TestConvex, clientId: string, refreshToken: string) =>
-  t.mutation(internal.oauthServer.refresh, { client: { clientId, method: "none" }, refreshToken });
-
-async function liveSessions(t: TestConvex) {
-  return await t.run(async (ctx) => (await ctx.db.query("agentSessions").collect()).filter((s) => s.endedAt === undefined));
-}
 
 describe("refresh tokens", () => {
   test("a rotated refresh token replayed within the grace window gets a sibling pair", async () => {
@@ -132,7 +73,7 @@ describe("consent", () => {
     await bob.as.mutation(api.orgs.create, { slug: "bobco", name: "Bob Co" });
     const clientId = await registerPublic(t);
     const decide = async (resource: string | null, permissions: string[]) => {
-      const requestId = await request(t, clientId, pkce().challenge, ["work:read", "work:write"]);
+      const requestId = await request(t, clientId, pkce().challenge);
       return await bob.as.mutation(api.oauthServer.decideConsent, { request: requestId, approve: true, resource, permissions: permissions as never }).catch((e: { data: unknown }) => e.data);
     };
     expect(await decide("acme", ["work:write"])).toMatchObject({ code: "forbidden" });
