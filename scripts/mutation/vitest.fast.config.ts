@@ -24,6 +24,10 @@ export const FAST_TESTS = [
   "test/sessions/mutation-pins.test.ts",
   "test/sessions/liveness-pins.test.ts",
   "test/sessions/websession-pins.test.ts",
+  // agent-pins and refresh-pins also reload the app's modules inside a test (vi.resetModules),
+  // so that mutants of module-level constants are live there (see docs/testing.md).
+  "test/sessions/agent-pins.test.ts",
+  "test/sessions/refresh-pins.test.ts",
   "test/tokens/jwt.test.ts",
   "test/tokens/keytrust.test.ts",
   "test/tokens/lifecycle.test.ts",
