@@ -10,24 +10,17 @@
 //   whoami, no key   + the API's Hono app and a 401 answer
 //   whoami, steady   + a PAT: identity (cached signature check) + the read-only query
 //   whoami, due      + each key's first use of the minute: the mutation and its fsync
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnBackend } from "../test/helpers/backend";
 import { startFloorProcess } from "./floor/spawn";
 import { runLoad } from "./lib/load";
 import { freePort } from "./lib/ports";
+import { cpuMs } from "./lib/proc";
 import { isMain, writeResult, type BenchRow } from "./lib/report";
 import { seedInChild } from "./lib/seedProcess";
 import { startPeerProcess } from "./peer/spawn";
-
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name; clock ticks of 10 ms.
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 type Stage = { name: string; cpuMsPerRequest: number; rps: number; statuses: Record<string, number> };
 
@@ -88,15 +81,12 @@ export async function runStagesBench(o: { requests?: number; concurrency?: numbe
 }
 
 if (isMain(import.meta.url)) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? Number(process.argv[i + 1]) : undefined;
-  };
-  const text = (name: string) => {
+  const flag = (name: string) => {
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? process.argv[i + 1] : undefined;
   };
-  const result = await runStagesBench({ requests: arg("requests"), concurrency: arg("concurrency"), profileDir: text("profile"), only: text("only") });
+  const number = (name: string) => (flag(name) === undefined ? undefined : Number(flag(name)));
+  const result = await runStagesBench({ requests: number("requests"), concurrency: number("concurrency"), profileDir: flag("profile"), only: flag("only") });
   writeResult(result);
   const { formatTable } = await import("./lib/report");
   console.log(formatTable(result.rows));

@@ -10,6 +10,14 @@ export function rssBytes(pid: number): number {
   }
 }
 
+/** CPU milliseconds (user + system) a process has used, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name; clock ticks of 10 ms.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** Child pids of a process (Linux /proc), recursively. */
 export function descendants(pid: number): number[] {
   const out: number[] = [];

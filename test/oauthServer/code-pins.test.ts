@@ -9,7 +9,7 @@ import { api, internal } from "../../convex/_generated/api";
 import { FAMILY_LIFETIME_MS } from "../../convex/model/agentSessions";
 import { CODE_TTL_MS, UNUSED_CLIENT_TTL_MS } from "../../convex/model/oauthServer/config";
 import type { TestConvex } from "../helpers/convex";
-import { API, approvedCode, grants, liveSessions, MCP, pkce, REDIRECT, registerConfidential, registerPublic, s256, setup } from "./flow";
+import { API, approvedCode, grants, liveSessions, MCP, pkce, REDIRECT, confidentialCode, registerPublic, s256, setup } from "./flow";
 
 const T0 = Date.UTC(2026, 10, 30, 12, 0, 0);
 
@@ -37,10 +37,7 @@ async function withCode(label = "default", opts: { resource?: string } = {}) {
 
 describe("client authentication", () => {
   test("a confidential client's code is refused without its secret or with a wrong one (401 invalid_client), and not burned", async () => {
-    const { t, alice } = await setup();
-    const { clientId, secret } = await registerConfidential(t);
-    const { verifier, challenge } = pkce();
-    const code = await approvedCode(t, alice.as, clientId, challenge);
+    const { t, clientId, secret, verifier, code } = await confidentialCode();
     const refused = { ok: false, status: 401, error: "invalid_client", description: "client authentication failed" };
     expect(await exchange(t, { clientId, code, verifier, secret: "khs_wrong" })).toEqual(refused);
     expect(await exchange(t, { clientId, code, verifier })).toEqual(refused);

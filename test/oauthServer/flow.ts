@@ -76,6 +76,15 @@ export async function approvedCode(t: TestConvex, as: As, clientId: string, chal
 }
 
 /** Register → request → consent → code → tokens (a public client). */
+/** A signed-in person, a confidential client and a code she approved for it (fixed verifier). */
+export async function confidentialCode() {
+  const { t, alice } = await setup();
+  const { clientId, secret } = await registerConfidential(t);
+  const { verifier, challenge } = pkce();
+  const code = await approvedCode(t, alice.as, clientId, challenge);
+  return { t, alice, clientId, secret, verifier, code };
+}
+
 export async function grant(t: TestConvex, as: As, clientId: string, opts: { resource?: string } = {}) {
   const { verifier, challenge } = pkce();
   const code = await approvedCode(t, as, clientId, challenge, opts);

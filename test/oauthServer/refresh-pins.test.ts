@@ -9,7 +9,7 @@ import { api, internal } from "../../convex/_generated/api";
 import { FAMILY_LIFETIME_MS } from "../../convex/model/agentSessions";
 import { MAX_LIVE_PER_GRANT, REFRESH_GRACE_MS } from "../../convex/model/oauthServer/config";
 import type { TestConvex } from "../helpers/convex";
-import { API, approvedCode, grant, grants, liveSessions, MCP, pkce, REDIRECT, refresh, registerConfidential, registerPublic, setup } from "./flow";
+import { API, grant, grants, liveSessions, MCP, REDIRECT, refresh, confidentialCode, registerPublic, setup } from "./flow";
 
 const T0 = Date.UTC(2026, 10, 30, 12, 0, 0);
 const UNKNOWN = { ok: false, status: 400, error: "invalid_grant", description: "unknown, expired or revoked refresh token" };
@@ -35,10 +35,7 @@ async function rotate(t: TestConvex, clientId: string, refreshToken: string) {
 
 describe("who may refresh", () => {
   test("a confidential client must authenticate (401 invalid_client)", async () => {
-    const { t, alice } = await setup();
-    const { clientId, secret } = await registerConfidential(t);
-    const { verifier, challenge } = pkce();
-    const code = await approvedCode(t, alice.as, clientId, challenge);
+    const { t, clientId, secret, verifier, code } = await confidentialCode();
     const r = await t.mutation(internal.oauthServer.exchangeCode, { client: { clientId, method: "client_secret_basic", secret }, code, codeVerifier: verifier, redirectUri: REDIRECT });
     if (!r.ok) throw new Error(r.description);
     const as = (s?: string) => t.mutation(internal.oauthServer.refresh, { client: { clientId, method: "client_secret_basic", secret: s }, refreshToken: r.tokens.refresh_token });
