@@ -1,5 +1,5 @@
 /**
- * Leaked-token reports (`POST /api/tokens/report-leak`, run by the internal
+ * Leaked-token reports (`POST /api/tokens/revoke-leaked`, run by the internal
  * mutation httpInternal:reportLeak): the record is found and judged by
  * authn.ts's credentialRecord, the one liveness rule.
  */
