@@ -136,7 +136,10 @@ describe("HTTP actions", () => {
 });
 
 describe("identity", () => {
-  test("customJwt (data: URI key set): claims map to UserIdentity like real Convex", async () => {
+  // Convex builds a customJwt identity from the token's private claims under
+  // their own names, nested objects as dotted keys, sorted (get-convex/convex-backend:
+  // crates/keybroker/src/broker.rs from_custom_jwt, extract_custom_jwt_claims).
+  test("customJwt (data: URI key set): claims keep their names, nested ones become dotted keys, as on Convex", async () => {
     const token = await esToken({
       sub: "user-1",
       name: "Ada",
@@ -146,19 +149,43 @@ describe("identity", () => {
       picture: "https://example.com/a.png",
       org: "acme",
       roles: ["a", "b"],
+      properties: { id: "123", team: { name: "core", size: 3 }, empty: {} },
+      items: [{ a: 1 }],
+      none: null,
+      fva: [1, 2],
+      jti: "j-1",
+      nbf: Math.floor(Date.now() / 1000) - 10,
     });
-    const who = (await b.httpClient(token).query(api.fixture.whoami, {})) as Record<string, unknown>;
-    expect(who).toMatchObject({
-      subject: "user-1",
-      issuer: "https://issuer.test",
+    const want = {
       tokenIdentifier: "https://issuer.test|user-1",
-      name: "Ada",
+      issuer: "https://issuer.test",
+      subject: "user-1",
       email: "ada@example.com",
-      emailVerified: true,
-      givenName: "Ada",
-      pictureUrl: "https://example.com/a.png",
+      email_verified: true,
+      given_name: "Ada",
+      items: [{ a: 1 }],
+      name: "Ada",
+      none: null,
       org: "acme",
+      picture: "https://example.com/a.png",
+      "properties.id": "123",
+      "properties.team.name": "core",
+      "properties.team.size": 3,
       roles: ["a", "b"],
+    };
+    // Every field and nothing else: no givenName, no nested `properties`, no iat/exp/aud/jti/nbf/fva.
+    expect(await b.httpClient(token).query(api.fixture.whoami, {})).toEqual(want);
+    // Inside the function (a returned object's keys come back sorted): the three
+    // fields first, then the claims sorted, as Convex's JSON has them.
+    expect(await b.httpClient(token).query(api.fixture.identityKeys, {})).toEqual({ keys: Object.keys(want), inheritsAdmin: false });
+  });
+
+  test("customJwt: a private claim named like a field replaces its value, as serde's flatten does on Convex", async () => {
+    const token = await esToken({ sub: "user-2", subject: "claimed" });
+    expect(await b.httpClient(token).query(api.fixture.whoami, {})).toEqual({
+      tokenIdentifier: "https://issuer.test|user-2",
+      issuer: "https://issuer.test",
+      subject: "claimed",
     });
   });
 
@@ -215,12 +242,60 @@ describe("identity", () => {
 
   test("OIDC provider: discovery → jwks_uri, audience = applicationID", async () => {
     const token = await rsToken(b.siteUrl, { sub: "person" }, rs.privateKey, "rs-1", "convex");
-    expect(await b.httpClient(token).query(api.fixture.whoami, {})).toMatchObject({
-      subject: "person",
+    expect(await b.httpClient(token).query(api.fixture.whoami, {})).toEqual({
       tokenIdentifier: `${b.siteUrl}|person`,
+      issuer: b.siteUrl,
+      subject: "person",
     });
     const wrongAud = await rsToken(b.siteUrl, { sub: "person" }, rs.privateKey, "rs-1", "other");
     await expect(b.httpClient(wrongAud).query(api.fixture.whoami, {})).rejects.toThrow(/Unauthenticated/);
+  });
+
+  // Convex: crates/keybroker/src/broker.rs from_token — standard claims as typed
+  // fields (in UserIdentityAttributesJson's order), the rest as they are, sorted.
+  test("OIDC provider: standard claims become UserIdentity's typed fields, others pass as they are", async () => {
+    const claims = {
+      sub: "person",
+      website: "https://ada.example",
+      updated_at: 1_700_000_000,
+      address: { formatted: "1 Main St", country: "UK" },
+      picture: "https://example.com/a.png",
+      given_name: "Ada",
+      email_verified: true,
+      locale: "en-GB",
+      zoneinfo: "Europe/London",
+      birthdate: "1815-12-10",
+      profile: "https://example.com/ada",
+      nonce: "n-1",
+      azp: "client",
+      auth_time: 1_700_000_000,
+      jti: "j-1",
+      fva: [0, 0],
+      team: { id: 7 },
+      zeta: 1,
+      alpha: "a",
+    };
+    const token = await rsToken(b.siteUrl, claims, rs.privateKey, "rs-1", "convex");
+    const want = {
+      tokenIdentifier: `${b.siteUrl}|person`,
+      issuer: b.siteUrl,
+      subject: "person",
+      givenName: "Ada",
+      profileUrl: "https://example.com/ada",
+      pictureUrl: "https://example.com/a.png",
+      websiteUrl: "https://ada.example",
+      emailVerified: true,
+      birthday: "1815-12-10",
+      timezone: "Europe/London",
+      language: "en-GB",
+      address: "1 Main St",
+      updatedAt: "2023-11-14T22:13:20+00:00",
+      alpha: "a",
+      team: { id: 7 },
+      zeta: 1,
+    };
+    expect(await b.httpClient(token).query(api.fixture.whoami, {})).toEqual(want);
+    expect(await b.httpClient(token).query(api.fixture.identityKeys, {})).toEqual({ keys: Object.keys(want), inheritsAdmin: false });
   });
 
   test("the socket: Authenticate with a valid token; a token for an unknown issuer gets AuthError", async () => {
