@@ -29,6 +29,9 @@ import {
 } from "jose";
 import type { UserIdentity } from "convex/server";
 import { isCanonicalBase64url } from "../convex/model/crypto.js";
+import { AuthError, JSON_DEPTH_MAX, jsonDepthWithin, toIdentity } from "./claims.js";
+
+export { AuthError, toIdentity };
 
 export type AuthProvider =
   | { domain: string; applicationID: string; type?: undefined }
@@ -36,47 +39,6 @@ export type AuthProvider =
 
 /** Fetches a URL's body as text: in-process for our own site, else `fetch`. */
 export type UrlFetcher = (url: string) => Promise<{ status: number; text: string }>;
-
-export class AuthError extends Error {}
-
-/**
- * OIDC (`{domain, applicationID}`) providers: the standard claims surface as
- * UserIdentity's typed fields, in this order (get-convex/convex-backend:
- * crates/keybroker/src/broker.rs `UserIdentity::from_token`; the field order
- * is `UserIdentityAttributesJson` in crates/convex/sync_types/src/types/json.rs).
- */
-const OIDC_ATTRIBUTE_BY_CLAIM: ReadonlyArray<readonly [claim: string, attribute: string]> = [
-  ["name", "name"],
-  ["given_name", "givenName"],
-  ["family_name", "familyName"],
-  ["nickname", "nickname"],
-  ["preferred_username", "preferredUsername"],
-  ["profile", "profileUrl"],
-  ["picture", "pictureUrl"],
-  ["website", "websiteUrl"],
-  ["email", "email"],
-  ["email_verified", "emailVerified"],
-  ["gender", "gender"],
-  ["birthdate", "birthday"],
-  ["zoneinfo", "timezone"],
-  ["locale", "language"],
-  ["phone_number", "phoneNumber"],
-  ["phone_number_verified", "phoneNumberVerified"],
-  ["address", "address"],
-  ["updated_at", "updatedAt"],
-];
-/**
- * OIDC claims that are not custom claims: the ID token's own fields (checked
- * or dropped by the OIDC library), the typed ones above, and `jti`/`nbf`/`fva`,
- * which Convex drops because they change on every refresh (broker.rs).
- */
-const OIDC_NOT_CUSTOM = new Set([
-  ...["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "c_hash"],
-  ...OIDC_ATTRIBUTE_BY_CLAIM.map(([claim]) => claim),
-  ...["jti", "nbf", "fva"],
-]);
-/** customJwt providers: the registered claims are checked, not passed on; `fva` is dropped (broker.rs `from_custom_jwt`). */
-const CUSTOM_JWT_NOT_CUSTOM = new Set(["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "fva"]);
 
 const JWKS_TTL_MS = 60_000;
 const VERIFIED_MAX = 10_000;
@@ -125,6 +87,10 @@ export class IdentityVerifier {
       claims = decodeJwt(token);
       header = decodeProtectedHeader(token);
     } catch {
+      throw new AuthError("Could not parse JWT payload. Check that the token is a valid JWT format.");
+    }
+    // serde_json's recursion limit: deeper payloads do not parse on Convex (claims.ts).
+    if (!jsonDepthWithin(claims, JSON_DEPTH_MAX)) {
       throw new AuthError("Could not parse JWT payload. Check that the token is a valid JWT format.");
     }
     if (typeof claims.iss !== "string") throw new AuthError("Token is missing the `iss` claim");
@@ -260,74 +226,6 @@ export class IdentityVerifier {
     if (status !== 200) throw new AuthError(`GET ${url} returned ${status}`);
     return JSON.parse(text);
   }
-}
-
-/**
- * Claims → UserIdentity, as Convex builds it for each kind of provider
- * (get-convex/convex-backend: crates/keybroker/src/broker.rs
- * `from_custom_jwt` / `from_token`, serialized by `UserIdentityAttributesJson`
- * in crates/convex/sync_types/src/types/json.rs):
- * - always `tokenIdentifier` (`iss|sub`), `issuer`, `subject`;
- * - OIDC: the standard claims as typed fields (`given_name` → `givenName`,
- *   `picture` → `pictureUrl`, `address` → its `formatted` text, `updated_at` →
- *   an RFC 3339 time), then every other claim as it is;
- * - customJwt: no typed fields — every other claim under its own name, and a
- *   nested object's fields as dotted keys (`{"org": {"id": 1}}` → `"org.id": 1`,
- *   `extract_custom_jwt_claims`), so code must read `identity["org.id"]`, never
- *   `identity.org.id`, which is undefined on Convex;
- * - custom claims come last, sorted by name (a `BTreeMap`), and one with the
- *   name of a field above replaces its value, as serde's flatten does there.
- */
-export function toIdentity(claims: JWTPayload, provider: "customJwt" | "oidc" = "customJwt"): UserIdentity {
-  const identity: Record<string, unknown> = {};
-  // Own properties only: a claim named `constructor` or `__proto__` is a field
-  // (as JSON.parse makes it on Convex), never the prototype.
-  const set = (name: string, value: unknown) =>
-    Object.defineProperty(identity, name, { value, enumerable: true, writable: true, configurable: true });
-  const own = (claim: string): unknown => (Object.hasOwn(claims, claim) ? claims[claim] : undefined);
-  set("tokenIdentifier", `${claims.iss}|${claims.sub}`);
-  set("issuer", claims.iss);
-  set("subject", claims.sub);
-  const custom: Array<[string, unknown]> = [];
-  if (provider === "oidc") {
-    for (const [claim, attribute] of OIDC_ATTRIBUTE_BY_CLAIM) {
-      const value = oidcAttribute(claim, own(claim));
-      if (value !== undefined) set(attribute, value);
-    }
-    for (const [claim, value] of Object.entries(claims)) if (!OIDC_NOT_CUSTOM.has(claim)) custom.push([claim, value]);
-  } else {
-    for (const [claim, value] of Object.entries(claims)) if (!CUSTOM_JWT_NOT_CUSTOM.has(claim)) flattenClaim(claim, value, custom);
-  }
-  custom.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const [name, value] of custom) if (value !== undefined) set(name, value);
-  return identity as unknown as UserIdentity;
-}
-
-/** A nested object's fields as `outer.inner` keys, at every depth; anything else (arrays too) as it is. */
-function flattenClaim(name: string, value: unknown, out: Array<[string, unknown]>) {
-  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-    for (const [key, inner] of Object.entries(value)) flattenClaim(`${name}.${key}`, inner, out);
-  } else {
-    out.push([name, value]);
-  }
-}
-
-/** An OIDC standard claim as its typed field: `address` is its formatted text, `updated_at` (seconds) an RFC 3339 time. */
-function oidcAttribute(claim: string, value: unknown): unknown {
-  if (value === undefined || value === null) return undefined;
-  if (claim === "address") {
-    const formatted = typeof value === "object" ? (value as { formatted?: unknown }).formatted : undefined;
-    return typeof formatted === "string" ? formatted : undefined;
-  }
-  if (claim === "updated_at") return typeof value === "number" && Number.isFinite(value) ? rfc3339(value) : undefined;
-  return value;
-}
-
-/** chrono's `to_rfc3339()` of a UTC time: `+00:00`, fractional seconds only when there are some. */
-function rfc3339(seconds: number): string {
-  const iso = new Date(Math.round(seconds * 1000)).toISOString(); // 2024-01-02T03:04:05.678Z
-  const fraction = iso.slice(19, 23) === ".000" ? "" : iso.slice(19, 23);
-  return `${iso.slice(0, 19)}${fraction}+00:00`;
 }
 
 /** Reads `providers` from the auth config module's default export. */

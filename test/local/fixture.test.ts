@@ -298,6 +298,69 @@ describe("identity", () => {
     expect(await b.httpClient(token).query(api.fixture.identityKeys, {})).toEqual({ keys: Object.keys(want), inheritsAdmin: false });
   });
 
+  // openidconnect (get-convex/openidconnect-rs, src/claims.rs `should_include`) keeps
+  // `middle_name`, `birthday` and language-tagged claims (`name#en`) out of the
+  // additional claims, and Convex has no field for them: they are gone.
+  test("OIDC provider: middle_name, birthday and language-tagged standard claims are dropped, as openidconnect drops them", async () => {
+    const claims = { sub: "tagged", birthdate: "1815-12-10", birthday: "forged", middle_name: "M", "name#en": "Ada", "given_name#ja-Kana-JP": "エイダ", "website#en": "https://w.example" };
+    const token = await rsToken(b.siteUrl, claims, rs.privateKey, "rs-1", "convex");
+    expect(await b.httpClient(token).query(api.fixture.whoami, {})).toEqual({
+      tokenIdentifier: `${b.siteUrl}|tagged`,
+      issuer: b.siteUrl,
+      subject: "tagged",
+      birthday: "1815-12-10",
+    });
+  });
+
+  // openidconnect's Timestamp::to_utc (src/helpers.rs): whole seconds floored, nanoseconds
+  // floored from the fraction, or an RFC 3339 string; chrono's to_rfc3339 prints 0/3/6/9
+  // fraction digits (SecondsFormat::AutoSi) and a signed year outside 0..=9999.
+  test("OIDC provider: updated_at as chrono prints it (floored nanoseconds, RFC 3339 strings, far years)", async () => {
+    const cases: Array<[unknown, string]> = [
+      [1_700_000_000.1, "2023-11-14T22:13:20.099999904+00:00"],
+      [1_700_000_000.9999, "2023-11-14T22:13:20.999900102+00:00"],
+      [1_700_000_000.5, "2023-11-14T22:13:20.500+00:00"],
+      [0.00025, "1970-01-01T00:00:00.000250+00:00"],
+      [253_402_300_800, "+10000-01-01T00:00:00+00:00"],
+      ["2023-11-14T23:13:20.5+01:00", "2023-11-14T22:13:20.500+00:00"],
+    ];
+    for (const [updated_at, want] of cases) {
+      const token = await rsToken(b.siteUrl, { sub: "u", updated_at }, rs.privateKey, "rs-1", "convex");
+      expect(((await b.httpClient(token).query(api.fixture.whoami, {})) as { updatedAt?: string }).updatedAt, String(updated_at)).toBe(want);
+    }
+  });
+
+  // Convex refuses the whole token when a standard claim has the wrong type
+  // (openidconnect fails to deserialize it: "Could not parse as OIDC ID token").
+  test("OIDC provider: a standard claim of the wrong type refuses the token", async () => {
+    for (const bad of [{ given_name: 5 }, { email: ["a@b.c"] }, { email_verified: "true" }, { address: "1 Main St" }, { updated_at: true }, { updated_at: "yesterday" }, { updated_at: 1e300 }, { "email#en": "a@b.c" }, { name: "A", "name#": "B" }]) {
+      const token = await rsToken(b.siteUrl, { sub: "typed", ...bad }, rs.privateKey, "rs-1", "convex");
+      await expect(b.httpClient(token).query(api.fixture.whoami, {}), JSON.stringify(bad)).rejects.toThrow(/Unauthenticated/);
+    }
+    const ok = await rsToken(b.siteUrl, { sub: "typed", given_name: null, email_verified: false }, rs.privateKey, "rs-1", "convex");
+    expect(await b.httpClient(ok).query(api.fixture.whoami, {})).toEqual({ tokenIdentifier: `${b.siteUrl}|typed`, issuer: b.siteUrl, subject: "typed", emailVerified: false });
+  });
+
+  // serde_json's recursion limit (128): a payload nested 128 containers deep does not
+  // parse on Convex ("Could not parse JWT payload"); 127 does.
+  test("a payload nested deeper than serde_json's limit is refused; at the limit it is flattened", async () => {
+    const nested = (levels: number): unknown => (levels === 0 ? 1 : { a: nested(levels - 1) });
+    const atLimit = await esToken({ sub: "deep", d: nested(126) }); // 1 (payload) + 126 objects
+    const who = (await b.httpClient(atLimit).query(api.fixture.whoami, {})) as Record<string, unknown>;
+    expect(who[`d${".a".repeat(126)}`]).toBe(1);
+    const over = await esToken({ sub: "deep", d: [nested(126)] }); // an array counts too: 128
+    await expect(b.httpClient(over).query(api.fixture.whoami, {})).rejects.toThrow(/Unauthenticated/);
+  });
+
+  // extract_custom_jwt_claims inserts into one BTreeMap in document order: the later of two
+  // claims that flatten to one name wins.
+  test("customJwt: claims that flatten to one name — the later one in the token wins", async () => {
+    const first = await esToken(JSON.parse('{"sub":"c1","a":{"b":1},"a.b":2}') as Record<string, unknown>);
+    expect(((await b.httpClient(first).query(api.fixture.whoami, {})) as Record<string, unknown>)["a.b"]).toBe(2);
+    const second = await esToken(JSON.parse('{"sub":"c2","a.b":2,"a":{"b":1}}') as Record<string, unknown>);
+    expect(((await b.httpClient(second).query(api.fixture.whoami, {})) as Record<string, unknown>)["a.b"]).toBe(1);
+  });
+
   test("the socket: Authenticate with a valid token; a token for an unknown issuer gets AuthError", async () => {
     const c = b.client();
     const token = await esToken({ sub: "ws-user" });
