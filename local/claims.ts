@@ -95,7 +95,7 @@ export function toIdentity(claims: JWTPayload, provider: "customJwt" | "oidc" = 
     const standard = new Map<string, unknown>();
     for (const [claim, value] of Object.entries(claims)) {
       if (ID_TOKEN_FIELDS.has(claim) || VOLATILE.has(claim) || claim === "sub") continue;
-      if (!readStandard(claim, value, standard)) custom.push([claim, value]);
+      if (!readStandard(claim, value, standard)) custom.push([claim, sortedKeys(value)]);
     }
     for (const [claim, , attribute] of STANDARD) {
       const value = attribute === null ? undefined : oidcAttribute(claim, standard.get(claim));
@@ -104,7 +104,7 @@ export function toIdentity(claims: JWTPayload, provider: "customJwt" | "oidc" = 
   } else {
     for (const [claim, value] of Object.entries(claims)) if (!CUSTOM_JWT_NOT_CUSTOM.has(claim)) flattenClaim(claim, value, custom);
   }
-  custom.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  custom.sort(([a], [b]) => byCodePoint(a, b));
   for (const [name, value] of custom) if (value !== undefined) set(name, value);
   return identity as unknown as UserIdentity;
 }
@@ -147,6 +147,41 @@ function typeOk(kind: Kind, v: unknown): boolean {
     case "time":
       return timestampSeconds(v) !== null;
   }
+}
+
+/**
+ * Rust's string order (UTF-8 bytes, i.e. code points), which a BTreeMap keeps:
+ * UTF-16 units differ from it only where a surrogate (U+D800–DFFF, standing for
+ * a code point above U+FFFF) meets a unit in U+E000–FFFF.
+ */
+export function byCodePoint(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      const rank = (u: number) => (u >= 0xe000 ? u - 0x800 : u >= 0xd800 ? u + 0x2000 : u);
+      return rank(x) - rank(y);
+    }
+  }
+  return a.length - b.length;
+}
+
+/**
+ * An OIDC custom claim as openidconnect hands it on: read into serde_value,
+ * whose maps are BTreeMaps, so object keys come out sorted at every depth
+ * (get-convex/openidconnect-rs src/helpers.rs `FilteredFlatten`). Depth is
+ * bounded by JSON_DEPTH_MAX.
+ */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort(byCodePoint)) {
+    const inner = sortedKeys((value as Record<string, unknown>)[key]);
+    Object.defineProperty(out, key, { value: inner, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
 }
 
 /** A nested object's fields as `outer.inner` keys, at every depth; anything else (arrays too) as it is. */

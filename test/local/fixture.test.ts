@@ -361,6 +361,30 @@ describe("identity", () => {
     expect(((await b.httpClient(second).query(api.fixture.whoami, {})) as Record<string, unknown>)["a.b"]).toBe(1);
   });
 
+  // Rust's BTreeMap<String, _> orders by UTF-8 bytes (= code points), not UTF-16 units:
+  // U+FFFF sorts before U+10000 there, after it in a JS `<` comparison.
+  test("custom claims are sorted by code point, as Convex's BTreeMap sorts them", async () => {
+    const token = await esToken({ sub: "sorted", "\u{10000}": 1, "\uffff": 2, b: 3 });
+    expect(await b.httpClient(token).query(api.fixture.identityKeys, {})).toEqual({
+      keys: ["tokenIdentifier", "issuer", "subject", "b", "\uffff", "\u{10000}"],
+      inheritsAdmin: false,
+    });
+  });
+
+  // openidconnect collects the additional claims as serde_value::Value, whose maps are
+  // BTreeMaps (helpers.rs FilteredFlatten): an OIDC claim's nested objects reach the
+  // function with their keys sorted, at every depth, arrays included; customJwt keeps
+  // the token's order (broker.rs `value.to_string()` with preserve_order).
+  test("OIDC: nested objects in a custom claim arrive with sorted keys; customJwt keeps the token's order", async () => {
+    const team = { z: 1, a: { y: 2, b: 3 }, list: [{ d: 4, c: 5 }] };
+    const oidc = await rsToken(b.siteUrl, { sub: "nested", team }, rs.privateKey, "rs-1", "convex");
+    expect((await b.httpClient(oidc).query(api.fixture.identityJson, {})) as string).toContain(
+      '"team":{"a":{"b":3,"y":2},"list":[{"c":5,"d":4}],"z":1}',
+    );
+    const custom = await esToken({ sub: "nested", items: [{ d: 4, c: 5 }] });
+    expect((await b.httpClient(custom).query(api.fixture.identityJson, {})) as string).toContain('"items":[{"d":4,"c":5}]');
+  });
+
   test("the socket: Authenticate with a valid token; a token for an unknown issuer gets AuthError", async () => {
     const c = b.client();
     const token = await esToken({ sub: "ws-user" });
