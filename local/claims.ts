@@ -116,22 +116,24 @@ export function toIdentity(claims: JWTPayload, provider: "customJwt" | "oidc" = 
  * fails: a tag on a claim that takes none, the same claim twice, a wrong type.
  */
 function readStandard(claim: string, value: unknown, standard: Map<string, unknown>): boolean {
+  const refuse = () => new AuthError(NOT_OIDC);
   const hash = claim.indexOf("#");
   const name = hash < 0 ? claim : claim.slice(0, hash);
   const tag = hash < 0 ? "" : claim.slice(hash + 1);
-  if (name === "sub") {
-    if (tag !== "") throw new AuthError(`Could not parse as OIDC ID token: unexpected language tag on \`sub\``);
-    throw new AuthError("Could not parse as OIDC ID token: duplicate field `sub`");
-  }
+  // `sub#x` takes no tag; `sub#` is `sub` a second time.
+  if (name === "sub") throw refuse();
   const kind = STANDARD_KIND.get(name);
   if (kind === undefined) return false;
-  if (tag !== "" && kind !== "localized") throw new AuthError(`Could not parse as OIDC ID token: unexpected language tag on \`${name}\``);
-  if (!typeOk(kind, value)) throw new AuthError(`Could not parse as OIDC ID token: \`${claim}\` has the wrong type`);
+  if (tag !== "" && kind !== "localized") throw refuse();
+  if (!typeOk(kind, value)) throw refuse();
   if (tag !== "") return true;
-  if (standard.has(name)) throw new AuthError(`Could not parse as OIDC ID token: duplicate field \`${name}\``);
+  if (standard.has(name)) throw refuse();
   standard.set(name, value);
   return true;
 }
+
+/** Convex's answer when openidconnect cannot read the token (crates/authentication/src/lib.rs). */
+const NOT_OIDC = "Could not parse as OIDC ID token. Token might not be an OIDC-compliant JWT.";
 
 const ADDRESS_FIELDS = ["formatted", "street_address", "locality", "region", "postal_code", "country"];
 function typeOk(kind: Kind, v: unknown): boolean {
