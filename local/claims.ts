@@ -19,14 +19,30 @@ export class AuthError extends Error {}
  */
 export const JSON_DEPTH_MAX = 127;
 
-/** Whether `value` nests at most `max` arrays/objects. Iterative: no stack to exhaust, linear time. */
-export function jsonDepthWithin(value: unknown, max: number): boolean {
+/**
+ * Whether serde_json would have parsed the JSON `value` came from: at most
+ * `max` nested arrays/objects, and no string or key with a surrogate left alone
+ * (it refuses a `\ud800` escape without its pair: "lone leading surrogate in hex
+ * escape"). Iterative: no stack to exhaust, linear time.
+ */
+// In `u` mode a surrogate pair is one code point: only a lone surrogate is \p{Cs}.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+export function serdeJsonAccepts(value: unknown, max: number): boolean {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
+    if (typeof v === "string" && LONE_SURROGATE.test(v)) return false;
     if (v === null || typeof v !== "object") continue;
     if (depth > max) return false;
-    for (const inner of Array.isArray(v) ? v : Object.values(v)) stack.push([inner, depth + 1]);
+    if (Array.isArray(v)) {
+      for (const inner of v) stack.push([inner, depth + 1]);
+    } else {
+      for (const [key, inner] of Object.entries(v)) {
+        if (LONE_SURROGATE.test(key)) return false;
+        stack.push([inner, depth + 1]);
+      }
+    }
   }
   return true;
 }

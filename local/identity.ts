@@ -29,7 +29,7 @@ import {
 } from "jose";
 import type { UserIdentity } from "convex/server";
 import { isCanonicalBase64url } from "../convex/model/crypto.js";
-import { AuthError, JSON_DEPTH_MAX, jsonDepthWithin, toIdentity } from "./claims.js";
+import { AuthError, JSON_DEPTH_MAX, serdeJsonAccepts, toIdentity } from "./claims.js";
 
 export { AuthError, toIdentity };
 
@@ -89,8 +89,8 @@ export class IdentityVerifier {
     } catch {
       throw new AuthError("Could not parse JWT payload. Check that the token is a valid JWT format.");
     }
-    // serde_json's recursion limit: deeper payloads do not parse on Convex (claims.ts).
-    if (!jsonDepthWithin(claims, JSON_DEPTH_MAX)) {
+    // Payloads serde_json refuses (too deep, lone surrogates) do not parse on Convex (claims.ts).
+    if (!serdeJsonAccepts(claims, JSON_DEPTH_MAX)) {
       throw new AuthError("Could not parse JWT payload. Check that the token is a valid JWT format.");
     }
     if (typeof claims.iss !== "string") throw new AuthError("Token is missing the `iss` claim");

@@ -352,6 +352,17 @@ describe("identity", () => {
     await expect(b.httpClient(over).query(api.fixture.whoami, {})).rejects.toThrow(/Unauthenticated/);
   });
 
+  // serde_json refuses a \u escape that leaves a surrogate alone ("lone leading surrogate
+  // in hex escape"), in a value or a key: such a payload does not parse on Convex.
+  test("a payload with a lone surrogate escape is refused, as serde_json refuses it", async () => {
+    for (const text of ['{"sub":"s1","x":"\\ud800"}', '{"sub":"s1","\\udc00":1}', '{"sub":"s1","x":{"y":["\\ud800a"]}}']) {
+      const token = await esToken(JSON.parse(text) as Record<string, unknown>);
+      await expect(b.httpClient(token).query(api.fixture.whoami, {}), text).rejects.toThrow(/Could not parse JWT payload/);
+    }
+    const pair = await esToken(JSON.parse('{"sub":"s1","x":"\\ud83d\\ude00"}') as Record<string, unknown>);
+    expect(((await b.httpClient(pair).query(api.fixture.whoami, {})) as Record<string, unknown>).x).toBe("\u{1F600}");
+  });
+
   // extract_custom_jwt_claims inserts into one BTreeMap in document order: the later of two
   // claims that flatten to one name wins.
   test("customJwt: claims that flatten to one name — the later one in the token wins", async () => {
