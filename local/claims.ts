@@ -29,6 +29,10 @@ export const JSON_DEPTH_MAX = 127;
 const LONE_SURROGATE = /\p{Cs}/u;
 
 export function serdeJsonAccepts(value: unknown, max: number): boolean {
+  // Every token's payload is first read as biscuit's RegisteredClaims to pick its
+  // provider (crates/authentication/src/lib.rs): `jti` must be a string there.
+  const jti = (value as { jti?: unknown } | null)?.jti;
+  if (jti !== undefined && jti !== null && typeof jti !== "string") return false;
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
@@ -81,7 +85,7 @@ const ID_TOKEN_FIELDS = new Set(["iss", "aud", "exp", "iat", "auth_time", "nonce
 /** Dropped by Convex because they change on every refresh (broker.rs `from_token`, `from_custom_jwt`). */
 const VOLATILE = new Set(["jti", "nbf", "fva"]);
 /** customJwt: biscuit's RegisteredClaims take these out of the private claims (biscuit src/lib.rs). */
-const CUSTOM_JWT_NOT_CUSTOM = new Set(["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "fva"]);
+const REGISTERED = new Set(["iss", "sub", "aud", "exp", "nbf", "iat", "jti"]);
 
 /**
  * Claims → UserIdentity:
@@ -118,7 +122,11 @@ export function toIdentity(claims: JWTPayload, provider: "customJwt" | "oidc" = 
       if (value !== undefined) set(attribute!, value);
     }
   } else {
-    for (const [claim, value] of Object.entries(claims)) if (!CUSTOM_JWT_NOT_CUSTOM.has(claim)) flattenClaim(claim, value, custom);
+    for (const [claim, value] of Object.entries(claims)) {
+      // `fva` is removed after flattening: a nested `fva` object's keys stay (from_custom_jwt).
+      const flattens = value !== null && typeof value === "object" && !Array.isArray(value);
+      if (!REGISTERED.has(claim) && (claim !== "fva" || flattens)) flattenClaim(claim, value, custom);
+    }
   }
   custom.sort(([a], [b]) => byCodePoint(a, b));
   for (const [name, value] of custom) if (value !== undefined) set(name, value);

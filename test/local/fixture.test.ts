@@ -363,6 +363,15 @@ describe("identity", () => {
     expect(((await b.httpClient(pair).query(api.fixture.whoami, {})) as Record<string, unknown>).x).toBe("\u{1F600}");
   });
 
+  // from_custom_jwt removes `fva` after flattening: a nested `fva` object's dotted keys stay.
+  // Every payload is first read as biscuit's RegisteredClaims (`jti` a string) to pick the provider.
+  test("customJwt: only a claim named exactly `fva` is dropped; a non-string jti refuses the token", async () => {
+    const nested = await esToken({ sub: "f1", fva: { x: 1 } });
+    expect(((await b.httpClient(nested).query(api.fixture.whoami, {})) as Record<string, unknown>)["fva.x"]).toBe(1);
+    const jti = await esToken({ sub: "f1", jti: 5 });
+    await expect(b.httpClient(jti).query(api.fixture.whoami, {})).rejects.toThrow(/Could not parse JWT payload/);
+  });
+
   // extract_custom_jwt_claims inserts into one BTreeMap in document order: the later of two
   // claims that flatten to one name wins.
   test("customJwt: claims that flatten to one name — the later one in the token wins", async () => {
