@@ -3,7 +3,10 @@
 // one layer to the one before. Unlike req/s, CPU per request hardly moves when
 // other work shares the machine, so it compares runs made at different loads.
 //
-//   npx tsx bench/stages.ts [--requests 3000] [--concurrency 16]
+//   npx tsx bench/stages.ts [--requests 12000] [--concurrency 16]
+//
+// 12,000 requests a case: with 3,000 the one-off work of the first requests
+// (JIT, modules loaded on first use) doubled the first case's figure.
 //
 // Cases (keyhole's backend, then the verify bench's floor and peer for scale):
 //   site 404         node:http → the site port → an HTTP action that no route matches
@@ -39,7 +42,7 @@ async function stage(name: string, pid: number, url: string, path: string, key: 
 }
 
 export async function runStagesBench(o: { requests?: number; concurrency?: number; profileDir?: string; only?: string } = {}) {
-  const requests = o.requests ?? 3000;
+  const requests = o.requests ?? 12_000;
   const concurrency = o.concurrency ?? 16;
   const dataDir = mkdtempSync(join(tmpdir(), "keyhole-bench-stages-"));
   const sitePort = await freePort();
