@@ -83,6 +83,8 @@ export async function signKeyholeToken(opts: {
 }): Promise<{ token: string; keyId: string; bindingHash: string }> {
   const key = await currentSigningKey();
   const binding = randomToken(16);
+  // Fixed claims only, none from a caller: on Convex a private claim named
+  // `subject`/`issuer` replaces that identity field (test/tokens/claim-pins).
   const token = await new SignJWT({ kind: opts.kind, [BINDING_CLAIM]: binding })
     .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "JWT" })
     .setSubject(`${opts.kind}:${opts.id}`)

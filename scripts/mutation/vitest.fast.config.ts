@@ -33,6 +33,7 @@ export const FAST_TESTS = [
   "test/tokens/lifecycle.test.ts",
   "test/tokens/verify-pins.test.ts",
   "test/tokens/keytrust-pins.test.ts",
+  "test/tokens/claim-pins.test.ts",
   "test/signin/check.test.ts",
   "test/shared/parity.test.ts",
   "test/oauthServer/functions.test.ts",
