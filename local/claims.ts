@@ -17,28 +17,24 @@ export class AuthError extends Error {}
  * (serde_json src/de.rs `check_recursion!`). Convex refuses deeper payloads
  * while parsing them ("Could not parse JWT payload").
  */
-export const JSON_DEPTH_MAX = 127;
+const JSON_DEPTH_MAX = 127;
 
-/**
- * Whether serde_json would have parsed the JSON `value` came from: at most
- * `max` nested arrays/objects, and no string or key with a surrogate left alone
- * (it refuses a `\ud800` escape without its pair: "lone leading surrogate in hex
- * escape"). Iterative: no stack to exhaust, linear time.
- */
 // In `u` mode a surrogate pair is one code point: only a lone surrogate is \p{Cs}.
 const LONE_SURROGATE = /\p{Cs}/u;
 
-export function serdeJsonAccepts(value: unknown, max: number): boolean {
-  // Every token's payload is first read as biscuit's RegisteredClaims to pick its
-  // provider (crates/authentication/src/lib.rs): `jti` must be a string there.
-  const jti = (value as { jti?: unknown } | null)?.jti;
-  if (jti !== undefined && jti !== null && typeof jti !== "string") return false;
+/**
+ * Whether serde_json would have parsed the JSON `value` came from: at most
+ * JSON_DEPTH_MAX nested arrays/objects, and no string or key with a surrogate
+ * left alone (it refuses a `\ud800` escape without its pair: "lone leading
+ * surrogate in hex escape"). Iterative: no stack to exhaust, linear time.
+ */
+export function serdeJsonAccepts(value: unknown): boolean {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
     if (typeof v === "string" && LONE_SURROGATE.test(v)) return false;
     if (v === null || typeof v !== "object") continue;
-    if (depth > max) return false;
+    if (depth > JSON_DEPTH_MAX) return false;
     if (Array.isArray(v)) {
       for (const inner of v) stack.push([inner, depth + 1]);
     } else {

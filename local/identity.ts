@@ -29,7 +29,7 @@ import {
 } from "jose";
 import type { UserIdentity } from "convex/server";
 import { isCanonicalBase64url } from "../convex/model/crypto.js";
-import { AuthError, JSON_DEPTH_MAX, serdeJsonAccepts, toIdentity } from "./claims.js";
+import { AuthError, serdeJsonAccepts, toIdentity } from "./claims.js";
 
 export { AuthError, toIdentity };
 
@@ -39,6 +39,8 @@ export type AuthProvider =
 
 /** Fetches a URL's body as text: in-process for our own site, else `fetch`. */
 export type UrlFetcher = (url: string) => Promise<{ status: number; text: string }>;
+
+const UNPARSABLE = "Could not parse JWT payload. Check that the token is a valid JWT format.";
 
 const JWKS_TTL_MS = 60_000;
 const VERIFIED_MAX = 10_000;
@@ -79,7 +81,7 @@ export class IdentityVerifier {
     }
     if (!token.split(".").every(isCanonicalBase64url)) {
       // jose ignores a last character's spare bits; refuse every spelling but one.
-      throw new AuthError("Could not parse JWT payload. Check that the token is a valid JWT format.");
+      throw new AuthError(UNPARSABLE);
     }
     let claims: JWTPayload;
     let header: { alg?: string; kid?: string };
@@ -87,11 +89,14 @@ export class IdentityVerifier {
       claims = decodeJwt(token);
       header = decodeProtectedHeader(token);
     } catch {
-      throw new AuthError("Could not parse JWT payload. Check that the token is a valid JWT format.");
+      throw new AuthError(UNPARSABLE);
     }
-    // Payloads serde_json refuses (too deep, lone surrogates) do not parse on Convex (claims.ts).
-    if (!serdeJsonAccepts(claims, JSON_DEPTH_MAX)) {
-      throw new AuthError("Could not parse JWT payload. Check that the token is a valid JWT format.");
+    // Payloads serde_json refuses (too deep, lone surrogates) do not parse on Convex
+    // (claims.ts), nor does a non-string `jti`: every payload is first read as
+    // biscuit's RegisteredClaims to pick its provider (crates/authentication/src/lib.rs).
+    const jti: unknown = claims.jti;
+    if (!serdeJsonAccepts(claims) || (jti !== undefined && jti !== null && typeof jti !== "string")) {
+      throw new AuthError(UNPARSABLE);
     }
     if (typeof claims.iss !== "string") throw new AuthError("Token is missing the `iss` claim");
     const candidates = this.providers.filter((p) =>
